@@ -1,0 +1,13 @@
+// The _core extension: one bind_<concept>.cpp per concept.
+#include <pybind11/pybind11.h>
+
+namespace py = pybind11;
+
+void bind_quantize(py::module_& m);
+void bind_runtime(py::module_& m);
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "fixedpoint C++ core: exact ap_fixed quantization kernels (w <= 64)";
+    bind_quantize(m);
+    bind_runtime(m);
+}

@@ -1,0 +1,41 @@
+// fixedpoint core: fixed-point formats and modes (Python-free).
+#pragma once
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace fixedpoint {
+
+// Rounding (quantization) modes: the seven ap_fixed ones plus stochastic rounding.
+enum class QMode : int { TRN = 0, TRN_ZERO, RND, RND_ZERO, RND_MIN_INF, RND_INF, RND_CONV, STOCH };
+// Overflow modes, as in ap_fixed.
+enum class OMode : int { WRAP = 0, SAT, SAT_ZERO, SAT_SYM, WRAP_SM };
+
+constexpr int kMaxWidth = 1024;     // ap_fixed's default AP_INT_MAX_W
+constexpr int kNativeMaxWidth = 64; // widths stored in one int64 per element
+
+const char* qmode_name(QMode q);
+const char* omode_name(OMode o);
+
+// ap_fixed<W, I, Q, O, N> (signed) or ap_ufixed<...> (unsigned).
+struct Format {
+    int w = 1;
+    int i = 1;
+    bool is_signed = true;
+    QMode q = QMode::TRN;
+    OMode o = OMode::WRAP;
+    int n = 0;
+
+    int f() const { return w - i; }
+    // Throws std::invalid_argument naming the bad field and the allowed values.
+    void validate() const;
+};
+
+using i128 = __int128;
+using u128 = unsigned __int128;
+
+// Smallest and largest stored integer of a format with w <= 64, as 128-bit values.
+inline i128 raw_min(int w, bool s) { return s ? -(i128(1) << (w - 1)) : i128(0); }
+inline i128 raw_max(int w, bool s) { return s ? (i128(1) << (w - 1)) - 1 : (i128(1) << w) - 1; }
+
+}  // namespace fixedpoint

@@ -1,0 +1,33 @@
+"""fixedpoint: bit-accurate ap_fixed-compatible fixed-point numerics.
+
+What ``fixedpoint`` computes is, bit for bit, what Vivado/Vitis HLS ``ap_fixed``
+code computes, without compiling.
+
+>>> import fixedpoint as fx
+>>> a = fx.array([0.1, -2.5, 40.0], "ap_fixed<8,4,AP_RND,AP_SAT>")
+>>> a.raw.tolist(), a.to_float().tolist()
+([2, -40, 127], [0.125, -2.5, 7.9375])
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .format import MAX_WIDTH, Fixed, OMode, QMode  # noqa: E402
+from .array import FixedArray, array, from_raw  # noqa: E402
+from ._runtime import build_info, get_isa, get_num_threads, set_isa, set_num_threads  # noqa: E402
+
+__all__ = [
+    "MAX_WIDTH",
+    "Fixed",
+    "FixedArray",
+    "OMode",
+    "QMode",
+    "array",
+    "build_info",
+    "from_raw",
+    "get_isa",
+    "get_num_threads",
+    "set_isa",
+    "set_num_threads",
+]
