@@ -144,7 +144,12 @@ void quantize_float_range(const T* x, int64_t begin, int64_t end, const Format& 
                 const double y = xd * scale;
                 const double ax = std::fabs(xd), ay = std::fabs(y);
                 const bool ok = ((ax >= 0x1p-1022) & (ay >= 0x1p-1000) & (ay < 0x1p52)) | (xd == 0.0);
-                const double yc = ok ? y : 0.0;
+                // yc = ok ? y : 0.0, as a bit mask (a select here stops GCC vectorizing STOCH)
+                uint64_t yb;
+                std::memcpy(&yb, &y, sizeof yb);
+                yb &= uint64_t(0) - uint64_t(ok);
+                double yc;
+                std::memcpy(&yc, &yb, sizeof yc);
                 const uint64_t u = Q == QMode::STOCH ? ubuf[j - b0] : 0;
                 int64_t r = fast_round<Q>(yc, u);
                 any_slow |= int64_t(!ok | (r < check_lo) | (r > check_hi));
