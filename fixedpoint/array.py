@@ -173,6 +173,14 @@ def _python_quantize(values: np.ndarray, fn, fmt: Fixed) -> FixedArray:
     return FixedArray(raw, fmt, _trusted=True)
 
 
+def _nan_error(api: str, flat_index: int, shape: tuple, fmt: Fixed) -> ValueError:
+    where = tuple(int(k) for k in np.unravel_index(flat_index, shape)) if shape else ()
+    return ValueError(
+        f"{api}: NaN at index {where} cannot be quantized into {fmt}; "
+        "pass nan='ap' to reproduce ap_fixed (which reads NaN as a huge finite value)"
+    )
+
+
 def _check_nan_policy(nan, api):
     if nan not in _NAN_POLICIES:
         raise ValueError(f"{api}: nan must be 'raise' or 'ap', got {nan!r}")
@@ -231,22 +239,13 @@ def array(values, fmt, seed=None, nan="raise") -> FixedArray:
     if _native(fmt):
         raw, first_nan = _core.quantize(x, *_mode_args(fmt), seed, nan == "ap")
         if first_nan >= 0:
-            where = np.unravel_index(first_nan, x.shape) if x.ndim else ()
-            raise ValueError(
-                f"{api}: NaN at index {tuple(int(k) for k in where)} cannot be quantized into {fmt}; "
-                "pass nan='ap' to reproduce ap_fixed (which reads NaN as a huge finite value)"
-            )
+            raise _nan_error(api, first_nan, x.shape, fmt)
         return FixedArray(raw, fmt, _trusted=True)
     # Wide formats: exact reference path.
     if x.dtype.kind == "f":
         flat = x.reshape(-1)
         if nan == "raise" and np.isnan(flat).any():
-            first = int(np.flatnonzero(np.isnan(flat))[0])
-            where = np.unravel_index(first, x.shape) if x.ndim else ()
-            raise ValueError(
-                f"{api}: NaN at index {tuple(int(k) for k in where)} cannot be quantized into {fmt}; "
-                "pass nan='ap' to reproduce ap_fixed (which reads NaN as a huge finite value)"
-            )
+            raise _nan_error(api, int(np.flatnonzero(np.isnan(flat))[0]), x.shape, fmt)
         return _python_quantize(
             x, lambda v, k: _ref.from_double(float(v), fmt.w, fmt.i, fmt.signed, q, o, fmt.n, nan="ap",
                                              seed=seed, index=k), fmt
