@@ -210,7 +210,7 @@ def _coerce_input(values, api: str) -> np.ndarray:
         raise TypeError(f"{api}: cannot quantize values of type {type(bad).__name__} ({bad!r})")
     else:
         raise TypeError(f"{api}: cannot quantize an array of dtype {x.dtype}; expected floats or integers")
-    return np.ascontiguousarray(x)
+    return np.asarray(x, order="C")  # keeps 0-d arrays 0-d (ascontiguousarray would not)
 
 
 def array(values, fmt, seed=None, nan="raise") -> FixedArray:
@@ -297,7 +297,7 @@ def from_raw(raw, fmt) -> FixedArray:
             stored = r
         if stored.dtype == np.uint64:
             stored = stored.view(np.int64) if fmt.w == 64 else stored.astype(np.int64)
-        stored = np.ascontiguousarray(stored, dtype=np.int64).copy()
+        stored = np.array(stored, dtype=np.int64, order="C")  # a 0-d input stays 0-d
         return FixedArray(stored, fmt, _trusted=True)
     out = np.empty(r.size, dtype=object)
     out[:] = [int(v) for v in r.reshape(-1)]
