@@ -14,7 +14,23 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .format import MAX_WIDTH, Fixed, OMode, QMode  # noqa: E402
-from .array import FixedArray, array, from_raw  # noqa: E402
+from .array import FixedArray, array, format_bits, from_raw  # noqa: E402
+from ._ops import (  # noqa: E402
+    absolute,
+    add,
+    concatenate,
+    divide,
+    dot,
+    matmul,
+    multiply,
+    negative,
+    outer,
+    result_format,
+    stack,
+    subtract,
+    unify_formats,
+    where,
+)
 from ._runtime import build_info, get_isa, get_num_threads, set_isa, set_num_threads  # noqa: E402
 
 __all__ = [
@@ -23,11 +39,26 @@ __all__ = [
     "FixedArray",
     "OMode",
     "QMode",
+    "absolute",
+    "add",
     "array",
     "build_info",
+    "concatenate",
+    "divide",
+    "dot",
+    "format_bits",
     "from_raw",
     "get_isa",
     "get_num_threads",
+    "matmul",
+    "multiply",
+    "negative",
+    "outer",
+    "result_format",
     "set_isa",
     "set_num_threads",
+    "stack",
+    "subtract",
+    "unify_formats",
+    "where",
 ]

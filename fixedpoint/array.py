@@ -25,7 +25,7 @@ except ImportError as exc:  # pragma: no cover - exercised only on a broken inst
         "from the README) in the source tree."
     ) from exc
 
-__all__ = ["FixedArray", "array", "from_raw"]
+__all__ = ["FixedArray", "array", "from_raw", "format_bits"]
 
 NATIVE_MAX_W = 64
 _NAN_POLICIES = ("raise", "ap")
@@ -100,7 +100,7 @@ class FixedArray:
     def raw(self) -> np.ndarray:
         """The stored integers, read-only: int64 (uint64 for 64-bit unsigned formats),
         or an object array of Python ints when w > 64."""
-        if _native(self._fmt) and not self._fmt.signed and self._fmt.w == 64:
+        if self._raw.dtype != object and not self._fmt.signed and self._fmt.w == 64:
             view = self._raw.view(np.uint64)
         else:
             view = self._raw.view()
@@ -113,7 +113,7 @@ class FixedArray:
         rounded to nearest, ties to even."""
         fmt = self._fmt
         if _native(fmt):
-            return _core.to_double(self._raw, fmt.w, fmt.i, fmt.signed)
+            return _core.to_double(np.asarray(self._raw, order="C"), fmt.w, fmt.i, fmt.signed)
         out = np.empty(self.shape, dtype=np.float64)
         flat = out.reshape(-1)
         for k, r in enumerate(self._raw.reshape(-1)):
@@ -127,26 +127,50 @@ class FixedArray:
         seed = _seed_for(fmt, seed, "FixedArray.cast")
         src = self._fmt
         if _native(src) and _native(fmt):
-            raw = _core.cast(self._raw, src.w, src.i, src.signed, *_mode_args(fmt), seed)
+            raw = _core.cast(np.asarray(self._raw, order="C"), src.w, src.i, src.signed, *_mode_args(fmt), seed)
             return FixedArray(raw, fmt, _trusted=True)
+        raw = self.raw
         return _python_quantize(
-            self._raw,
+            raw,
             lambda r, k: _ref.cast_raw(int(r), src.w, src.i, src.signed, fmt.w, fmt.i, fmt.signed,
                                        fmt.q.value, fmt.o.value, fmt.n, seed=seed, index=k),
             fmt,
         )
 
+    def scale(self, k: int) -> "FixedArray":
+        """Multiply by ``2**k`` exactly by moving the binary point: the stored bits stay,
+        the format becomes ``(w, i + k)``."""
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+            raise TypeError(f"FixedArray.scale: k must be an int, got {type(k).__name__}")
+        return FixedArray(self._raw, self._fmt.replace(i=self._fmt.i + int(k)), _trusted=True)
+
+    def to_string(self, base: int = 10) -> str:
+        """The stored bits as text: base 2 or 16 give the w-bit two's-complement pattern,
+        base 10 the signed (or unsigned) stored integer."""
+        return format_bits(self, base)
+
+    def tolist(self):
+        """Nested lists of float64 values (see ``raw.tolist()`` for the stored integers)."""
+        return self.to_float().tolist()
+
     def __array__(self, dtype=None, copy=None):
+        if copy is False:
+            raise ValueError("FixedArray: np.asarray(a, copy=False) is impossible; the float64 values are computed")
         values = self.to_float()
         return values if dtype is None else values.astype(dtype)
 
-    # NumPy ufuncs on FixedArray are not implemented yet: refuse rather than
-    # silently compute in floating point.
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        raise TypeError(
-            f"FixedArray does not support numpy.{ufunc.__name__} yet; convert explicitly with "
-            "a.to_float() to compute in floating point"
-        )
+    def __float__(self) -> float:
+        if self.size != 1:
+            raise TypeError("only FixedArrays of size 1 can be converted to a Python float")
+        return float(self.to_float().reshape(-1)[0])
+
+    def __bool__(self) -> bool:
+        if self.size != 1:
+            raise ValueError("the truth value of a FixedArray with more than one element is ambiguous")
+        return bool(self._raw.reshape(-1)[0] != 0)
+
+    def __reduce__(self):
+        return (_rebuild, (self._raw.copy(), self._fmt))
 
     def __repr__(self) -> str:
         body = np.array2string(self.to_float(), separator=", ", threshold=20, edgeitems=3,
@@ -155,6 +179,219 @@ class FixedArray:
 
     def __str__(self) -> str:
         return np.array2string(self.to_float(), threshold=20, edgeitems=3, floatmode="unique")
+
+    # -- indexing and shape ------------------------------------------------------
+    def __getitem__(self, key) -> "FixedArray":
+        key = _index_key(key, "FixedArray.__getitem__")
+        r = self._raw[key]
+        return FixedArray(r if isinstance(r, np.ndarray) else np.asarray(r, dtype=self._raw.dtype), self._fmt,
+                          _trusted=True)
+
+    def __setitem__(self, key, value) -> None:
+        api = "FixedArray.__setitem__"
+        key = _index_key(key, api)
+        fmt = self._fmt
+        if isinstance(value, FixedArray):
+            src = value.fmt
+            if src != fmt and not _holds(fmt, src):
+                raise ValueError(
+                    f"{api}: format mismatch: {src} values do not all fit {fmt} exactly; "
+                    "cast explicitly with value.cast(a.fmt)"
+                )
+            value = value.cast(fmt.replace(q="TRN", o="WRAP", n=0)) if src != fmt else value
+            raw = value._raw
+        else:
+            raw = array(value, fmt)._raw
+        if raw.dtype != self._raw.dtype:
+            raw = raw.astype(self._raw.dtype)
+        self._raw[key] = raw
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d FixedArray")
+        for k in range(len(self)):
+            yield self[k]
+
+    def reshape(self, *shape) -> "FixedArray":
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return FixedArray(self._raw.reshape(shape), self._fmt, _trusted=True)
+
+    def transpose(self, *axes) -> "FixedArray":
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return FixedArray(self._raw.transpose(*axes) if axes else self._raw.transpose(), self._fmt, _trusted=True)
+
+    @property
+    def T(self) -> "FixedArray":
+        return self.transpose()
+
+    def swapaxes(self, axis1: int, axis2: int) -> "FixedArray":
+        return FixedArray(self._raw.swapaxes(axis1, axis2), self._fmt, _trusted=True)
+
+    def ravel(self) -> "FixedArray":
+        return FixedArray(self._raw.ravel(), self._fmt, _trusted=True)
+
+    def flatten(self) -> "FixedArray":
+        return FixedArray(self._raw.flatten(), self._fmt, _trusted=True)
+
+    def squeeze(self, axis=None) -> "FixedArray":
+        return FixedArray(self._raw.squeeze(axis), self._fmt, _trusted=True)
+
+    def copy(self) -> "FixedArray":
+        return FixedArray(self._raw.copy(), self._fmt, _trusted=True)
+
+    # -- arithmetic (exact, natural ap_fixed result formats) ---------------------------
+    def __add__(self, other):
+        return _ops._binary("add", self, other, "FixedArray.__add__")
+
+    def __radd__(self, other):
+        return _ops._binary("add", other, self, "FixedArray.__radd__")
+
+    def __sub__(self, other):
+        return _ops._binary("sub", self, other, "FixedArray.__sub__")
+
+    def __rsub__(self, other):
+        return _ops._binary("sub", other, self, "FixedArray.__rsub__")
+
+    def __mul__(self, other):
+        return _ops._binary("mul", self, other, "FixedArray.__mul__")
+
+    def __rmul__(self, other):
+        return _ops._binary("mul", other, self, "FixedArray.__rmul__")
+
+    def __truediv__(self, other):
+        return _ops._binary("div", self, other, "FixedArray.__truediv__")
+
+    def __rtruediv__(self, other):
+        return _ops._binary("div", other, self, "FixedArray.__rtruediv__")
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(other, self)
+
+    def __neg__(self):
+        return _ops.negative(self)
+
+    def __pos__(self):
+        return self.copy()
+
+    def __abs__(self):
+        return _ops.absolute(self)
+
+    def __lshift__(self, k):
+        return _ops.shift(self, k, True, "FixedArray.__lshift__")
+
+    def __rshift__(self, k):
+        return _ops.shift(self, k, False, "FixedArray.__rshift__")
+
+    def _compare(self, other, api, test):
+        try:
+            sign = _ops.compare(self, other, api)
+        except TypeError:
+            if isinstance(other, (FixedArray, numbers.Number, np.ndarray, list, tuple)):
+                raise
+            return NotImplemented
+        return test(sign)
+
+    def __eq__(self, other):
+        return self._compare(other, "FixedArray.__eq__", lambda s: s == 0)
+
+    def __ne__(self, other):
+        return self._compare(other, "FixedArray.__ne__", lambda s: s != 0)
+
+    def __lt__(self, other):
+        return self._compare(other, "FixedArray.__lt__", lambda s: s < 0)
+
+    def __le__(self, other):
+        return self._compare(other, "FixedArray.__le__", lambda s: s <= 0)
+
+    def __gt__(self, other):
+        return self._compare(other, "FixedArray.__gt__", lambda s: s > 0)
+
+    def __ge__(self, other):
+        return self._compare(other, "FixedArray.__ge__", lambda s: s >= 0)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # -- reductions ------------------------------------------------------------------
+    def sum(self, axis=None, keepdims=False) -> "FixedArray":
+        """Exact sum; the format grows by ceil(log2 K) integer bits for K summed terms."""
+        return _ops.sum_(self, axis=axis, keepdims=keepdims)
+
+    def cumsum(self, axis=None) -> "FixedArray":
+        """Exact running sums (flattened when axis is None), grown like sum."""
+        return _ops.cumsum(self, axis=axis)
+
+    def max(self, axis=None, keepdims=False) -> "FixedArray":
+        return _ops.max_(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False) -> "FixedArray":
+        return _ops.min_(self, axis=axis, keepdims=keepdims)
+
+    def argmax(self, axis=None):
+        return _ops.argmax(self, axis=axis)
+
+    def argmin(self, axis=None):
+        return _ops.argmin(self, axis=axis)
+
+    def dot(self, other) -> "FixedArray":
+        return _ops.dot(self, other)
+
+    # -- NumPy protocols ---------------------------------------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _protocol.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _protocol.array_function(func, types, args, kwargs)
+
+
+def _rebuild(raw, fmt):
+    return FixedArray(raw, fmt, _trusted=True)
+
+
+def _holds(dst: Fixed, src: Fixed) -> bool:
+    """Whether every value of src is exactly representable in dst."""
+    if src.f > dst.f:
+        return False
+    if src.signed and not dst.signed:
+        return False
+    return src.i + (1 if dst.signed and not src.signed else 0) <= dst.i
+
+
+def _index_key(key, api):
+    if isinstance(key, FixedArray):
+        raise IndexError(f"{api}: a FixedArray cannot be used as an index; use a boolean or integer array")
+    if isinstance(key, tuple) and any(isinstance(k, FixedArray) for k in key):
+        raise IndexError(f"{api}: a FixedArray cannot be used as an index; use a boolean or integer array")
+    return key
+
+
+def format_bits(a, base: int = 2) -> str:
+    """The stored bits of a FixedArray as text, laid out like NumPy prints arrays.
+
+    base=2: the w-bit two's-complement pattern; base=16: the same as hex digits
+    (ceil(w/4) of them); base=10: the stored integer."""
+    if not isinstance(a, FixedArray):
+        raise TypeError(f"fx.format_bits: expected a FixedArray, got {type(a).__name__}")
+    if base not in (2, 10, 16):
+        raise ValueError(f"fx.format_bits: base must be 2, 10 or 16, got {base!r}")
+    w = a.fmt.w
+    mask = (1 << w) - 1
+    if base == 2:
+        fn = lambda v: format(int(v) & mask, f"0{w}b")  # noqa: E731
+    elif base == 16:
+        fn = lambda v: "0x" + format(int(v) & mask, f"0{(w + 3) // 4}x")  # noqa: E731
+    else:
+        fn = lambda v: str(int(v))  # noqa: E731
+    raw = a.raw
+    if raw.ndim == 0:
+        return fn(raw[()])
+    obj = np.empty(raw.shape, dtype=object)
+    obj.reshape(-1)[:] = [fn(v) for v in raw.reshape(-1)]
+    return np.array2string(obj, separator=", ", threshold=64, edgeitems=3, formatter={"all": str})
 
 
 # ---------------------------------------------------------------------------
@@ -302,3 +539,6 @@ def from_raw(raw, fmt) -> FixedArray:
     out = np.empty(r.size, dtype=object)
     out[:] = [int(v) for v in r.reshape(-1)]
     return FixedArray(out.reshape(r.shape), fmt, _trusted=True)
+
+
+from . import _ops, _protocol  # noqa: E402  (they build on FixedArray)

@@ -3,11 +3,13 @@
 
 namespace py = pybind11;
 
+void bind_arith(py::module_& m);
 void bind_quantize(py::module_& m);
 void bind_runtime(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
-    m.doc() = "fixedpoint C++ core: exact ap_fixed quantization kernels (w <= 64)";
+    m.doc() = "fixedpoint C++ core: exact ap_fixed quantization and arithmetic kernels (w <= 64)";
     bind_quantize(m);
+    bind_arith(m);
     bind_runtime(m);
 }

@@ -1,0 +1,657 @@
+"""Exact fixed-point arithmetic on FixedArrays: operators, fused casts, reductions, matmul.
+
+Every result is the exact ap_fixed result in its natural format (TRN/WRAP modes, so nothing
+is quantized until a cast). Three storage paths, chosen per call, give identical results:
+
+- NumPy int64 on the raw integers when the natural result has at most 64 bits (the raws
+  are aligned by left shifts, which are exact there);
+- the C++ kernel (``_core.elementwise``) for division, comparisons of far-apart formats,
+  fused arithmetic + cast, and natural results of 65..126 bits (128-bit intermediates);
+- exact Python integers (object arrays) beyond that.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import _reference as _ref
+from .array import FixedArray, _as_format, _mode_args, _native, _seed_for
+from .format import MAX_WIDTH, Fixed
+
+from . import _core
+
+__all__ = [
+    "add",
+    "subtract",
+    "multiply",
+    "divide",
+    "negative",
+    "absolute",
+    "matmul",
+    "dot",
+    "outer",
+    "where",
+    "concatenate",
+    "stack",
+    "unify_formats",
+    "result_format",
+]
+
+_OP_CODES = {"add": 0, "sub": 1, "mul": 2, "div": 3, "cmp": 4}
+_NATIVE_ARITH_MAX_W = 126  # natural widths the C++ kernel holds in 128-bit integers
+_SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+
+
+# ---------------------------------------------------------------------------
+# formats
+def _make_fixed(api: str, w: int, i: int, signed: bool, what: str) -> Fixed:
+    if w > MAX_WIDTH:
+        raise ValueError(
+            f"{api}: the exact {what} needs {w} bits (ap_fixed<{w},{i}>), more than the "
+            f"{MAX_WIDTH}-bit limit (ap_fixed's AP_INT_MAX_W); cast an operand to a narrower format first"
+        )
+    return Fixed(w, i, signed=signed)
+
+
+def result_format(op: str, a: Fixed, b: Fixed | None = None, *, api: str = "fx.result_format") -> Fixed:
+    """The natural (full-precision) ap_fixed result format of ``a op b``.
+
+    ``op`` is one of ``"add"``, ``"sub"``, ``"mul"``, ``"div"``, ``"neg"``. The result has
+    TRN/WRAP modes. These are the rules of ``ap_fixed.h`` (see docs/arrays.md).
+    """
+    if op == "neg":
+        return _make_fixed(api, a.w + 1, a.i + 1, True, "negation")
+    if b is None:
+        raise ValueError(f"{api}: op {op!r} takes two formats")
+    w, i, s = _ref.result_format(op, (a.w, a.i, a.signed), (b.w, b.i, b.signed)) if op != "cmp" else \
+        _ref.result_format("sub", (a.w, a.i, a.signed), (b.w, b.i, b.signed))
+    return _make_fixed(api, w, i, s, "result of " + _SYMBOLS.get(op, op))
+
+
+def unify_formats(fmts, api: str = "fx.unify_formats") -> Fixed:
+    """The smallest format holding every value of every format in ``fmts`` exactly.
+
+    Identical formats unify to themselves (modes kept); otherwise the result has TRN/WRAP modes.
+    """
+    fmts = list(fmts)
+    if not fmts:
+        raise ValueError(f"{api}: need at least one format")
+    if all(f == fmts[0] for f in fmts):
+        return fmts[0]
+    signed = any(f.signed for f in fmts)
+    frac = max(f.f for f in fmts)
+    integer = max(f.i + (1 if signed and not f.signed else 0) for f in fmts)
+    return _make_fixed(api, integer + frac, integer, signed, "common format")
+
+
+def _int_format(v: int) -> Fixed:
+    """The smallest format holding the Python int v: ap_uint<bits> for v >= 0, else ap_int<bits>."""
+    if v >= 0:
+        w = max(1, v.bit_length())
+        return Fixed(w, w, signed=False)
+    w = (-v - 1).bit_length() + 1
+    return Fixed(w, w, signed=True)
+
+
+_DTYPE_FORMATS = {
+    np.dtype(np.bool_): (1, False),
+    np.dtype(np.int8): (8, True),
+    np.dtype(np.int16): (16, True),
+    np.dtype(np.int32): (32, True),
+    np.dtype(np.int64): (64, True),
+    np.dtype(np.uint8): (8, False),
+    np.dtype(np.uint16): (16, False),
+    np.dtype(np.uint32): (32, False),
+    np.dtype(np.uint64): (64, False),
+}
+
+
+def _operand(x, api: str) -> FixedArray:
+    """A FixedArray for an operand: FixedArrays as they are, Python ints in the smallest format
+    that holds them, NumPy integer arrays as exact integers of their dtype's width."""
+    if isinstance(x, FixedArray):
+        return x
+    if isinstance(x, (bool, np.bool_)):
+        return FixedArray(np.array(int(x), dtype=np.int64), Fixed(1, 1, signed=False), _trusted=True)
+    if isinstance(x, numbers.Integral) and not isinstance(x, np.integer):
+        v = int(x)
+        fmt = _int_format(v)
+        raw = np.array(v, dtype=np.int64) if fmt.w <= 64 else _object_array([v], ())
+        return FixedArray(raw, fmt, _trusted=True)
+    if isinstance(x, (float, np.floating)) or (isinstance(x, np.ndarray) and x.dtype.kind == "f"):
+        raise TypeError(
+            f"{api}: a float operand needs an explicit fixed-point format; quantize it first, e.g. "
+            "fx.array(x, fmt) (floats are never mixed in silently)"
+        )
+    arr = np.asarray(x)
+    if arr.dtype in _DTYPE_FORMATS:
+        w, s = _DTYPE_FORMATS[arr.dtype]
+        raw = arr.astype(np.uint64).view(np.int64) if arr.dtype == np.uint64 else arr.astype(np.int64)
+        return FixedArray(np.asarray(raw, order="C"), Fixed(w, w, signed=s), _trusted=True)
+    if arr.dtype.kind == "f":
+        raise TypeError(
+            f"{api}: a float operand needs an explicit fixed-point format; quantize it first, e.g. "
+            "fx.array(x, fmt) (floats are never mixed in silently)"
+        )
+    if arr.dtype.kind == "O" and arr.size and all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in arr.reshape(-1)
+    ):
+        vals = [int(v) for v in arr.reshape(-1)]
+        fmt = unify_formats([_int_format(v) for v in vals], api)
+        from .array import from_raw
+
+        return from_raw(_object_array(vals, arr.shape), fmt)
+    raise TypeError(f"{api}: unsupported operand of type {type(x).__name__}; expected a FixedArray, "
+                    "an int or an integer array")
+
+
+# ---------------------------------------------------------------------------
+# integer views of raws
+def _object_array(values, shape) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values)
+    return out.reshape(shape)
+
+
+def _ints(x: FixedArray) -> np.ndarray:
+    """The stored integers with their true values: int64, uint64 (64-bit unsigned) or object."""
+    return x.raw
+
+
+def _obj(x: FixedArray) -> np.ndarray:
+    """The stored integers as an object array of Python ints."""
+    r = x.raw
+    if r.dtype == object:
+        return r
+    return _object_array([int(v) for v in r.reshape(-1)], r.shape) if r.size else np.empty(r.shape, dtype=object)
+
+
+def _from_ints(values: np.ndarray, fmt: Fixed) -> FixedArray:
+    """A FixedArray from exact integer values that lie in fmt's range (trusted)."""
+    values = np.asarray(values)
+    if _native(fmt):
+        if values.dtype == object:
+            dt = np.uint64 if (not fmt.signed and fmt.w == 64) else np.int64
+            stored = np.array([int(v) for v in values.reshape(-1)], dtype=dt).reshape(values.shape)
+            stored = stored.view(np.int64)
+        elif values.dtype == np.uint64:
+            stored = values.view(np.int64)
+        else:
+            stored = values.astype(np.int64, copy=False)
+        return FixedArray(np.asarray(stored, order="C"), fmt, _trusted=True)
+    if values.dtype != object:
+        if values.dtype == np.uint64 or values.dtype.kind == "u":
+            values = _object_array([int(v) for v in values.reshape(-1)], values.shape)
+        else:
+            values = values.astype(object)
+    return FixedArray(values, fmt, _trusted=True)
+
+
+def _wrap_obj(v: np.ndarray, w: int, signed: bool) -> np.ndarray:
+    mask = (1 << w) - 1
+    out = v & mask
+    if signed:
+        half = 1 << (w - 1)
+        out = np.where(out >= half, out - (1 << w), out)
+    return out
+
+
+def _combine_wide(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Exact Python ints from 128-bit values split into (low word, signed high word)."""
+    flat_lo = lo.reshape(-1).view(np.uint64)
+    flat_hi = hi.reshape(-1)
+    return _object_array([(int(h) << 64) | int(l) for l, h in zip(flat_lo, flat_hi)], lo.shape)
+
+
+def _first_index(mask: np.ndarray) -> tuple:
+    k = int(np.flatnonzero(mask.reshape(-1))[0])
+    return tuple(int(v) for v in np.unravel_index(k, mask.shape)) if mask.ndim else ()
+
+
+# ---------------------------------------------------------------------------
+# elementwise binary operations
+def _broadcast_shape(api: str, a: FixedArray, b: FixedArray) -> tuple:
+    try:
+        return np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"{api}: operands could not be broadcast together, lhs: {a.shape}, rhs: {b.shape}") from None
+
+
+def _binary(op: str, a, b, api: str, out_fmt=None, seed=None):
+    """Exact ``a op b`` (op in add/sub/mul/div/cmp); cast into out_fmt when given.
+
+    cmp returns an int8 array holding the sign of a - b."""
+    a = _operand(a, api)
+    b = _operand(b, api)
+    shape = _broadcast_shape(api, a, b)
+    fa, fb = a.fmt, b.fmt
+    nat = result_format(op, fa, fb, api=api)
+    if out_fmt is not None:
+        out_fmt = _as_format(out_fmt, api)
+        seed = _seed_for(out_fmt, seed, api)
+    if op == "div":
+        zero = np.broadcast_to(_ints(b) == 0, shape)
+        if zero.any():
+            raise ZeroDivisionError(f"{api}: division by zero at index {_first_index(zero)} of the result")
+    div_w = None
+    if op == "div":
+        f2 = fb.f
+        div_w = max(fa.w + max(f2, 0) + (fb.signed and not fa.signed), fb.w + (fa.signed and not fb.signed))
+    # 1) NumPy int64: add/sub/mul/cmp whose natural result fits 64 bits, no cast.
+    if out_fmt is None and op in ("add", "sub", "mul", "cmp") and nat.w <= 64 and _native(fa) and _native(fb):
+        ra, rb = a._raw, b._raw
+        if op == "mul":
+            return _from_ints(np.multiply(ra, rb), nat)
+        sa, sb = nat.f - fa.f, nat.f - fb.f
+        xa = np.left_shift(ra, sa) if sa else ra
+        xb = np.left_shift(rb, sb) if sb else rb
+        if op == "cmp":
+            return np.sign(np.subtract(xa, xb)).astype(np.int8) if nat.w <= 63 else _cmp_int64(xa, xb)
+        return _from_ints(np.add(xa, xb) if op == "add" else np.subtract(xa, xb), nat)
+    # 2) C++: natural result within 126 bits, operands native, output native or natural.
+    native_out = out_fmt is None or _native(out_fmt)
+    if (_native(fa) and _native(fb) and nat.w <= _NATIVE_ARITH_MAX_W and native_out
+            and (div_w is None or div_w <= _NATIVE_ARITH_MAX_W)):
+        ra, rb = np.broadcast_arrays(a._raw, b._raw)
+        fmt_args = None if out_fmt is None else _mode_args(out_fmt)
+        lo, hi, _ = _core.elementwise(_OP_CODES[op], ra, fa.w, fa.i, fa.signed, rb, fb.w, fb.i, fb.signed,
+                                      fmt_args, seed or 0, nat.w > 64)
+        if op == "cmp":
+            return lo.astype(np.int8)
+        if out_fmt is not None:
+            return FixedArray(lo, out_fmt, _trusted=True)
+        if nat.w <= 64:
+            return FixedArray(lo, nat, _trusted=True)
+        return FixedArray(_combine_wide(lo, hi), nat, _trusted=True)
+    # 3) exact Python integers.
+    ra, rb = np.broadcast_arrays(_obj(a), _obj(b))
+    if op in ("add", "sub", "cmp"):
+        xa = ra * (1 << (nat.f - fa.f))
+        xb = rb * (1 << (nat.f - fb.f))
+        res = xa + xb if op == "add" else xa - xb
+        if op == "cmp":
+            return np.sign(res).astype(np.int8) if res.size else np.zeros(shape, dtype=np.int8)
+    elif op == "mul":
+        res = ra * rb
+    else:
+        num = ra * (1 << max(fb.f, 0))
+        mag = np.abs(num) // np.abs(rb)
+        res = np.where((num < 0) != (rb < 0), -mag, mag)
+        res = _wrap_obj(_wrap_obj(res, div_w, fa.signed or fb.signed), nat.w, nat.signed)
+    res = np.asarray(res, dtype=object).reshape(shape)
+    result = FixedArray(res, nat, _trusted=True) if not _native(nat) else _from_ints(res, nat)
+    if out_fmt is not None:
+        return result.cast(out_fmt, seed=seed)
+    return result
+
+
+def _cmp_int64(xa, xb):
+    # 64-bit natural width: compare directly instead of subtracting (which could wrap).
+    return (np.greater(xa, xb).astype(np.int8) - np.less(xa, xb).astype(np.int8))
+
+
+def add(a, b, out_fmt=None, seed=None) -> FixedArray:
+    """Exact ``a + b``; with ``out_fmt``, cast into it in the same pass (one rounding)."""
+    return _binary("add", a, b, "fx.add", out_fmt, seed)
+
+
+def subtract(a, b, out_fmt=None, seed=None) -> FixedArray:
+    """Exact ``a - b``; with ``out_fmt``, cast into it in the same pass (one rounding)."""
+    return _binary("sub", a, b, "fx.subtract", out_fmt, seed)
+
+
+def multiply(a, b, out_fmt=None, seed=None) -> FixedArray:
+    """Exact ``a * b``; with ``out_fmt``, cast into it in the same pass (one rounding)."""
+    return _binary("mul", a, b, "fx.multiply", out_fmt, seed)
+
+
+def divide(a, b, out_fmt=None, seed=None) -> FixedArray:
+    """``a / b`` as ap_fixed computes it (quotient truncated toward zero in the natural format,
+    with the header's signed-division wrap); with ``out_fmt``, cast into it in the same pass."""
+    return _binary("div", a, b, "fx.divide", out_fmt, seed)
+
+
+def compare(a, b, api: str) -> np.ndarray:
+    """The sign of a - b (int8 array), exact across formats."""
+    return _binary("cmp", a, b, api)
+
+
+# ---------------------------------------------------------------------------
+# unary operations
+def negative(a, out_fmt=None, seed=None) -> FixedArray:
+    """Exact ``-a`` in ``ap_fixed<w+1, i+1>`` (always signed); optionally cast into out_fmt."""
+    api = "fx.negative"
+    a = _operand(a, api)
+    nat = result_format("neg", a.fmt, api=api)
+    res = _from_ints(-a._raw, nat) if nat.w <= 64 else _from_ints(-_obj(a), nat)
+    return res if out_fmt is None else res.cast(out_fmt, seed=seed)
+
+
+def absolute(a, out_fmt=None, seed=None) -> FixedArray:
+    """Exact ``|a|``: unsigned formats are unchanged; signed ones grow like ``-a``
+    (``ap_fixed<w+1, i+1>``), since |min| needs one more bit."""
+    api = "fx.absolute"
+    a = _operand(a, api)
+    if not a.fmt.signed:
+        res = FixedArray(a._raw.copy(), a.fmt.replace(q="TRN", o="WRAP", n=0), _trusted=True)
+    else:
+        nat = result_format("neg", a.fmt, api=api)
+        res = _from_ints(np.abs(a._raw), nat) if nat.w <= 64 else _from_ints(np.abs(_obj(a)), nat)
+    return res if out_fmt is None else res.cast(out_fmt, seed=seed)
+
+
+def shift(a: FixedArray, k, left: bool, api: str) -> FixedArray:
+    """ap_fixed's ``a << k`` / ``a >> k``: the stored bits move inside the same format.
+
+    Left shifts wrap to w bits; right shifts floor (arithmetic for signed formats). A negative
+    k shifts the other way, as in ap_fixed. |k| must be below w: ap_fixed.h gives inconsistent
+    results at and beyond the width (0 for exactly w, sign fill beyond)."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"{api}: the shift amount must be an int, got {type(k).__name__}")
+    k = int(k)
+    if k < 0:
+        k, left = -k, not left
+    fmt = a.fmt
+    if k >= fmt.w:
+        raise ValueError(
+            f"{api}: shift amount {k} must be less than the width w={fmt.w}; ap_fixed.h's results for shifts "
+            "of w bits or more are inconsistent (use .scale() to move the binary point instead)"
+        )
+    if k == 0:
+        return FixedArray(a._raw.copy(), fmt, _trusted=True)
+    if left:
+        if _native(fmt):
+            raw = np.left_shift(a._raw, k)
+            wsh = 64 - fmt.w
+            if wsh:
+                raw = np.left_shift(raw, wsh)
+                raw = np.right_shift(raw, wsh) if fmt.signed else \
+                    np.right_shift(raw.view(np.uint64), np.uint64(wsh)).view(np.int64)
+            return FixedArray(raw, fmt, _trusted=True)
+        return FixedArray(_wrap_obj(_obj(a) * (1 << k), fmt.w, fmt.signed), fmt, _trusted=True)
+    if _native(fmt):
+        r = a._raw
+        raw = np.right_shift(r, k) if fmt.signed else np.right_shift(r.view(np.uint64), np.uint64(k)).view(np.int64)
+        return FixedArray(raw, fmt, _trusted=True)
+    return FixedArray(_obj(a) // (1 << k), fmt, _trusted=True)
+
+
+# ---------------------------------------------------------------------------
+# reductions
+def _growth(k: int) -> int:
+    return (k - 1).bit_length() if k > 1 else 0  # ceil(log2 k)
+
+
+def _axis_len(shape: tuple, axis) -> int:
+    if axis is None:
+        return int(np.prod(shape, dtype=np.int64))
+    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    return int(np.prod([shape[ax] for ax in axes], dtype=np.int64))
+
+
+def _norm_axis(api: str, ndim: int, axis):
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, numbers.Integral) and not isinstance(axis, bool) else tuple(axis)
+    out = []
+    for ax in axes:
+        if isinstance(ax, bool) or not isinstance(ax, numbers.Integral) or not -ndim <= ax < ndim:
+            raise ValueError(f"{api}: axis {ax!r} is out of bounds for an array of dimension {ndim}")
+        out.append(int(ax) % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{api}: repeated axis in {axis!r}")
+    return out[0] if isinstance(axis, numbers.Integral) else tuple(out)
+
+
+def sum_(a: FixedArray, axis=None, keepdims=False) -> FixedArray:
+    api = "FixedArray.sum"
+    axis = _norm_axis(api, a.ndim, axis)
+    g = _growth(_axis_len(a.shape, axis))
+    fmt = _make_fixed(api, a.fmt.w + g, a.fmt.i + g, a.fmt.signed, "sum")
+    ints = _ints(a)
+    if _native(fmt) and ints.dtype != np.uint64:
+        return _from_ints(np.sum(ints, axis=axis, keepdims=keepdims, dtype=np.int64), fmt)
+    res = np.sum(_obj(a), axis=axis, keepdims=keepdims)
+    res = np.asarray(res, dtype=object) if not isinstance(res, np.ndarray) else res
+    if res.shape == () and not isinstance(res, np.ndarray):
+        res = _object_array([res], ())
+    if res.dtype != object or (res.size and not isinstance(res.reshape(-1)[0], int)):
+        res = _object_array([int(v) for v in np.asarray(res).reshape(-1)], np.shape(res))
+    return _from_ints(res, fmt)
+
+
+def cumsum(a: FixedArray, axis=None) -> FixedArray:
+    api = "FixedArray.cumsum"
+    if axis is not None:
+        axis = _norm_axis(api, a.ndim, axis)
+        if isinstance(axis, tuple):
+            raise ValueError(f"{api}: axis must be an int or None, got {axis!r}")
+    g = _growth(_axis_len(a.shape, axis))
+    fmt = _make_fixed(api, a.fmt.w + g, a.fmt.i + g, a.fmt.signed, "cumulative sum")
+    ints = _ints(a)
+    if _native(fmt) and ints.dtype != np.uint64:
+        return _from_ints(np.cumsum(ints, axis=axis, dtype=np.int64), fmt)
+    return _from_ints(np.cumsum(_obj(a), axis=axis), fmt)
+
+
+def _extreme(a: FixedArray, fn, axis, keepdims, api) -> FixedArray:
+    if a.size == 0:
+        raise ValueError(f"{api}: zero-size array has no {fn.__name__.lstrip('a')}")
+    axis = _norm_axis(api, a.ndim, axis)
+    fmt = a.fmt
+    res = fn(_ints(a), axis=axis, keepdims=keepdims)
+    res = np.asarray(res, dtype=object if not _native(fmt) else None)
+    return _from_ints(res, fmt)
+
+
+def max_(a, axis=None, keepdims=False):
+    return _extreme(a, np.max, axis, keepdims, "FixedArray.max")
+
+
+def min_(a, axis=None, keepdims=False):
+    return _extreme(a, np.min, axis, keepdims, "FixedArray.min")
+
+
+def _arg(a: FixedArray, fn, axis, api):
+    if a.size == 0:
+        raise ValueError(f"{api}: attempt to get {fn.__name__} of an empty sequence")
+    if axis is not None:
+        axis = _norm_axis(api, a.ndim, axis)
+        if isinstance(axis, tuple):
+            raise ValueError(f"{api}: axis must be an int or None, got {axis!r}")
+    ints = _ints(a)
+    if ints.dtype == object:  # np.argmax on object arrays compares Python ints exactly
+        return fn(ints, axis=axis)
+    return fn(ints, axis=axis)
+
+
+def argmax(a, axis=None):
+    return _arg(a, np.argmax, axis, "FixedArray.argmax")
+
+
+def argmin(a, axis=None):
+    return _arg(a, np.argmin, axis, "FixedArray.argmin")
+
+
+# ---------------------------------------------------------------------------
+# products
+def _matmul_shapes(api, sa, sb):
+    if len(sa) == 0 or len(sb) == 0:
+        raise ValueError(f"{api}: matmul needs at least 1-d operands, lhs: {sa}, rhs: {sb}")
+    ka = sa[-1]
+    kb = sb[-2] if len(sb) >= 2 else sb[0]
+    if ka != kb:
+        raise ValueError(f"{api}: input shape mismatch, lhs: {sa}, rhs: {sb} (contraction {ka} != {kb})")
+    return ka
+
+
+def matmul(a, b, accum=None, out=None, seed=None) -> FixedArray:
+    """Exact ``a @ b`` (NumPy's matmul shapes, batched), or accumulator-accurate.
+
+    Without ``accum`` the result is exact in the product format plus ``ceil(log2 K)`` bits.
+    With ``accum`` (a format), every product is cast into it and the running sum is cast into
+    it after every step, in index order k = 0..K-1, with accum's q/o/n: what a MAC array or an
+    hls4ml Dense layer (latency strategy) computes. ``out`` casts the final result. ``seed``
+    drives STOCH in ``accum`` and ``out``.
+    """
+    api = "fx.matmul"
+    a = _operand(a, api)
+    b = _operand(b, api)
+    k = _matmul_shapes(api, a.shape, b.shape)
+    if accum is not None:
+        accum = _as_format(accum, api)
+        acc_seed = _seed_for(accum, seed, api)
+        res = _matmul_accum(a, b, accum, acc_seed, api)
+    else:
+        res = _matmul_exact(a, b, k, api)
+    if out is not None:
+        res = res.cast(_as_format(out, api), seed=seed)
+    return res
+
+
+def _matmul_exact(a: FixedArray, b: FixedArray, k: int, api: str) -> FixedArray:
+    prod = result_format("mul", a.fmt, b.fmt, api=api)
+    g = _growth(k)
+    fmt = _make_fixed(api, prod.w + g, prod.i + g, prod.signed, "matmul result")
+    ra, rb = _ints(a), _ints(b)
+    if fmt.w <= 53 and ra.dtype != np.uint64 and rb.dtype != np.uint64:
+        # float64 BLAS is exact here: every partial sum is an integer below 2**53 in magnitude.
+        res = np.matmul(ra.astype(np.float64), rb.astype(np.float64)).astype(np.int64)
+        return _from_ints(res, fmt)
+    if fmt.w <= 64 and ra.dtype != np.uint64 and rb.dtype != np.uint64:
+        return _from_ints(np.matmul(ra, rb), fmt)  # exact: int64 partial sums are bounded by the result
+    res = np.matmul(_obj(a), _obj(b))
+    return _from_ints(np.asarray(res, dtype=object).reshape(np.shape(res)), fmt)
+
+
+def _matmul_accum(a: FixedArray, b: FixedArray, accum: Fixed, seed: int, api: str) -> FixedArray:
+    # NumPy matmul shape rules: promote 1-d operands, broadcast batch dimensions.
+    a_1d, b_1d = a.ndim == 1, b.ndim == 1
+    ra = a._raw.reshape((1,) + a.shape) if a_1d else a._raw
+    rb = b._raw.reshape(b.shape + (1,)) if b_1d else b._raw
+    batch = np.broadcast_shapes(ra.shape[:-2], rb.shape[:-2])
+    M, K, N = ra.shape[-2], ra.shape[-1], rb.shape[-1]
+    ra = np.broadcast_to(ra, batch + (M, K))
+    rb = np.broadcast_to(rb, batch + (K, N))
+    nb = int(np.prod(batch, dtype=np.int64))
+    fa, fb = a.fmt, b.fmt
+    native = _native(fa) and _native(fb) and _native(accum) and fa.w + fb.w <= _NATIVE_ARITH_MAX_W
+    out = np.empty(batch + (M, N), dtype=np.int64 if _native(accum) else object)
+    ra2 = ra.reshape((nb, M, K))
+    rb2 = rb.reshape((nb, K, N))
+    out2 = out.reshape((nb, M, N))
+    for t in range(nb):
+        base = t * M * N * K * 2
+        if native:
+            out2[t] = _core.matmul_accum(np.asarray(ra2[t], order="C"), fa.w, fa.i, fa.signed,
+                                         np.asarray(rb2[t], order="C"), fb.w, fb.i, fb.signed,
+                                         *_mode_args(accum), None, seed, base)
+        else:
+            out2[t] = _matmul_accum_python(ra2[t], fa, rb2[t], fb, accum, seed, base)
+    if a_1d:
+        out = out.reshape(out.shape[:-2] + (N,))
+    if b_1d:
+        out = out.reshape(out.shape[:-1])
+    return FixedArray(np.asarray(out, order="C"), accum, _trusted=True)
+
+
+def _matmul_accum_python(ra, fa: Fixed, rb, fb: Fixed, accum: Fixed, seed: int, base: int) -> np.ndarray:
+    """Slow exact path (wide formats): the same semantics and STOCH counters as the C++ kernel."""
+    M, K = ra.shape
+    N = rb.shape[1]
+    q, o = accum.q.value, accum.o.value
+    pw, pi = fa.w + fb.w, fa.i + fb.i
+    ps = fa.signed or fb.signed
+    out = np.empty((M, N), dtype=np.int64 if _native(accum) else object)
+
+    def true_int(v, fmt):
+        v = int(v)
+        return v + (1 << 64) if (not fmt.signed and fmt.w == 64 and v < 0) else v
+
+    for i in range(M):
+        for j in range(N):
+            acc = 0
+            for kk in range(K):
+                ctr = base + ((i * N + j) * K + kk) * 2
+                p = true_int(ra[i, kk], fa) * true_int(rb[kk, j], fb)
+                pq = _ref.cast_raw(p, pw, pi, ps, accum.w, accum.i, accum.signed, q, o, accum.n, seed=seed, index=ctr)
+                acc = _ref.cast_raw(acc + pq, accum.w + 1, accum.i + 1, accum.signed, accum.w, accum.i,
+                                    accum.signed, q, o, accum.n, seed=seed, index=ctr + 1)
+            if _native(accum) and not accum.signed and accum.w == 64 and acc >= 1 << 63:
+                acc -= 1 << 64
+            out[i, j] = acc
+    return out
+
+
+def dot(a, b) -> FixedArray:
+    """``np.dot`` for FixedArrays: scalars multiply; 1-d and 2-d operands are ``matmul``."""
+    api = "fx.dot"
+    a = _operand(a, api)
+    b = _operand(b, api)
+    if a.ndim == 0 or b.ndim == 0:
+        return _binary("mul", a, b, api)
+    if a.ndim <= 2 and b.ndim <= 2:
+        return matmul(a, b)
+    raise ValueError(f"{api}: operands of more than 2 dimensions are not supported, lhs: {a.shape}, "
+                     f"rhs: {b.shape}; use fx.matmul for batched products")
+
+
+def outer(a, b) -> FixedArray:
+    """Exact outer product of the flattened operands (product format)."""
+    api = "fx.outer"
+    a = _operand(a, api)
+    b = _operand(b, api)
+    return _binary("mul", a.reshape(-1, 1), b.reshape(1, -1), api)
+
+
+# ---------------------------------------------------------------------------
+# joining and selecting
+def _cast_exact(x: FixedArray, fmt: Fixed) -> FixedArray:
+    if x.fmt == fmt:
+        return x
+    return x.cast(fmt.replace(q="TRN", o="WRAP", n=0)) if (x.fmt.w, x.fmt.i, x.fmt.signed) != (
+        fmt.w, fmt.i, fmt.signed) else FixedArray(x._raw, fmt, _trusted=True)
+
+
+def _join(fn, arrays, api, **kwargs) -> FixedArray:
+    arrays = [_operand(x, api) for x in arrays]
+    if not arrays:
+        raise ValueError(f"{api}: need at least one array")
+    fmt = unify_formats([x.fmt for x in arrays], api)
+    raws = [_cast_exact(x, fmt)._raw for x in arrays]
+    if not _native(fmt):
+        raws = [r.astype(object) for r in raws]
+    return FixedArray(np.asarray(fn(raws, **kwargs), order="C"), fmt, _trusted=True)
+
+
+def concatenate(arrays, axis=0) -> FixedArray:
+    """Join FixedArrays along an axis; differing formats unify exactly (see unify_formats)."""
+    return _join(np.concatenate, arrays, "fx.concatenate", axis=axis)
+
+
+def stack(arrays, axis=0) -> FixedArray:
+    """Stack FixedArrays along a new axis; differing formats unify exactly."""
+    return _join(np.stack, arrays, "fx.stack", axis=axis)
+
+
+def where(condition, x, y) -> FixedArray:
+    """Elements of x where condition holds, else of y, in the formats' exact union."""
+    api = "fx.where"
+    if isinstance(condition, FixedArray):
+        raise TypeError(f"{api}: condition must be a boolean array, got a FixedArray")
+    cond = np.asarray(condition)
+    if cond.dtype != np.bool_:
+        raise TypeError(f"{api}: condition must be a boolean array, got dtype {cond.dtype}")
+    x = _operand(x, api)
+    y = _operand(y, api)
+    try:
+        np.broadcast_shapes(cond.shape, x.shape, y.shape)
+    except ValueError:
+        raise ValueError(f"{api}: shapes could not be broadcast together: condition {cond.shape}, "
+                         f"x {x.shape}, y {y.shape}") from None
+    fmt = unify_formats([x.fmt, y.fmt], api)
+    rx, ry = _cast_exact(x, fmt)._raw, _cast_exact(y, fmt)._raw
+    return FixedArray(np.asarray(np.where(cond, rx, ry), order="C"), fmt, _trusted=True)
+
