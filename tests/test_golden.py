@@ -182,3 +182,98 @@ def test_api_cast_golden():
         got = fx.from_raw(src_raw, _fixed(fx, s)).cast(_fixed(fx, d)).raw
         _compare_group(mm, f"{s} -> {d}", got, expected, src_raw.tolist())
     mm.check()
+
+
+# --------------------------------------------------------------------------------------
+# public API: FixedArray arithmetic (every record; results beyond 64 bits are object raws)
+# --------------------------------------------------------------------------------------
+_OPS = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+}
+_FUSED = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide"}
+
+
+def _arith_groups():
+    groups: dict = defaultdict(list)
+    for r in records("arith"):
+        groups[(r["op"], r["a"], r.get("b"))].append(r)
+    assert groups
+    return groups
+
+
+def _raws(fx, fmt, values):
+    return fx.from_raw(np.array(values, dtype=object) if fmt.w > 64 else
+                       np.array(values, dtype=_raw_dtype(fmt.w, fmt.signed)), _fixed(fx, fmt))
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div", "neg"])
+def test_api_arith_golden(op):
+    """a OP b through the operators: the natural result format and its raw bits, 100%."""
+    fx = _fx()
+    mm = Mismatches(f"API FixedArray {op}")
+    for (o, fa, fb), recs in _arith_groups().items():
+        if o != op:
+            continue
+        a = _raws(fx, fa, [r["a_raw"] for r in recs])
+        if op == "neg":
+            res = -a
+        else:
+            res = _OPS[op](a, _raws(fx, fb, [r["b_raw"] for r in recs]))
+        rf = recs[0]["res"]
+        mm.total += len(recs)
+        if (res.fmt.w, res.fmt.i, res.fmt.signed) != rf.base:
+            mm.add(f"{describe(recs[0])}: result format {res.fmt}, expected {rf}", len(recs))
+            continue
+        got = [int(v) for v in res.raw.reshape(-1)]
+        for r, g in zip(recs, got):
+            if g != r["raw"]:
+                mm.add(f"{describe(r)} -> {g}")
+    assert mm.total > 0
+    mm.check()
+
+
+def test_api_arith_assignment_golden():
+    """``ToType t = a OP b``: the operator followed by .cast(to), and the fused fx.add/... with
+    out_fmt=to (one pass), both equal the header's assignment, 100%."""
+    fx = _fx()
+    mm = Mismatches("API arith assignment (a op b).cast(to) and fused out_fmt=to")
+    groups: dict = defaultdict(list)
+    for r in records("arith"):
+        if "to" in r:
+            groups[(r["op"], r["a"], r.get("b"), r["to"])].append(r)
+    assert groups
+    for (op, fa, fb, to), recs in groups.items():
+        a = _raws(fx, fa, [r["a_raw"] for r in recs])
+        b = _raws(fx, fb, [r["b_raw"] for r in recs])
+        tfmt = _fixed(fx, to)
+        cast = _OPS[op](a, b).cast(tfmt)
+        fused = getattr(fx, _FUSED[op])(a, b, out_fmt=tfmt)
+        mm.total += 2 * len(recs)
+        for label, res in (("cast", cast), ("fused", fused)):
+            for r, g in zip(recs, (int(v) for v in res.raw.reshape(-1))):
+                if g != r["to_raw"]:
+                    mm.add(f"{label}: {describe(r)} -> {g}")
+    assert mm.total > 0
+    mm.check()
+
+
+def test_api_arith_to_double_golden():
+    fx = _fx()
+    mm = Mismatches("API arith result .to_float()")
+    for (op, fa, fb), recs in _arith_groups().items():
+        recs = [r for r in recs if "to_double" in r]
+        if not recs:
+            continue
+        a = _raws(fx, fa, [r["a_raw"] for r in recs])
+        res = -a if op == "neg" else _OPS[op](a, _raws(fx, fb, [r["b_raw"] for r in recs]))
+        got = res.to_float()
+        exp = np.array([r["to_double"] for r in recs])
+        mm.total += len(recs)
+        bad = np.flatnonzero((got != exp) | (np.signbit(got) != np.signbit(exp)))
+        for k in bad:
+            mm.add(f"{describe(recs[k])} -> {got[k].hex()}")
+    assert mm.total > 0
+    mm.check()
