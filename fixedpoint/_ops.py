@@ -254,10 +254,12 @@ def _binary(op: str, a, b, api: str, out_fmt=None, seed=None):
     native_out = out_fmt is None or _native(out_fmt)
     if (_native(fa) and _native(fb) and nat.w <= _NATIVE_ARITH_MAX_W and native_out
             and (div_w is None or div_w <= _NATIVE_ARITH_MAX_W)):
-        ra, rb = np.broadcast_arrays(a._raw, b._raw)
+        ra, rb = _kernel_operands(a._raw, b._raw, shape)
         fmt_args = None if out_fmt is None else _mode_args(out_fmt)
         lo, hi, _ = _core.elementwise(_OP_CODES[op], ra, fa.w, fa.i, fa.signed, rb, fb.w, fb.i, fb.signed,
                                       fmt_args, seed or 0, nat.w > 64)
+        lo = lo.reshape(shape)
+        hi = hi.reshape(shape) if hi is not None else None
         if op == "cmp":
             return lo.astype(np.int8)
         if out_fmt is not None:
@@ -285,6 +287,25 @@ def _binary(op: str, a, b, api: str, out_fmt=None, seed=None):
     if out_fmt is not None:
         return result.cast(out_fmt, seed=seed)
     return result
+
+
+def _kernel_operands(ra: np.ndarray, rb: np.ndarray, shape: tuple):
+    """Operands for the C++ kernel: flat 1-d views (stride 1, or 0 for a single element) when
+    each operand is full-size or a scalar, which keeps the kernel's inner loop simple;
+    otherwise broadcast n-d views with 0 strides."""
+    n = int(np.prod(shape, dtype=np.int64))
+
+    def flat(r):
+        if r.shape == shape:
+            return np.asarray(r, order="C").reshape(-1)
+        if r.size == 1:
+            return np.broadcast_to(r.reshape(-1), (n,))
+        return None
+
+    fa, fb = flat(ra), flat(rb)
+    if fa is not None and fb is not None:
+        return fa, fb
+    return np.broadcast_arrays(ra, rb)
 
 
 def _cmp_int64(xa, xb):

@@ -52,11 +52,61 @@ inline i128 wrap_to(i128 v, int w, bool s) {
     return i128(bits);
 }
 
+// One exact rounding + overflow of m * 2^-(t.f + sh) into t, in int64 arithmetic.
+// Preconditions (checked once per call by fits_requant64): |m| < 2^62, sh <= 62, left shifts
+// stay below 2^62, t.w <= 62, and O/n are not WRAP_SM or saturation bits (those go to
+// quantize_one). Same results as quantize_one; this form is branch-light and much faster.
+template <QMode Q, OMode O>
+inline int64_t requant64(int64_t m, int sh, const Target& t, uint64_t u) {
+    int64_t r;
+    if (sh <= 0) {
+        r = m * (int64_t(1) << -sh);
+    } else {
+        const int64_t fl = m >> sh;
+        const int64_t rem = m - fl * (int64_t(1) << sh);
+        const int64_t half = int64_t(1) << (sh - 1);
+        const int cmp = rem < half ? -1 : (rem == half ? 0 : 1);
+        u128 thresh = 0;
+        if constexpr (Q == QMode::STOCH) thresh = detail::stoch_threshold(u128(rem), sh);
+        r = fl + (detail::round_up<Q>(m < 0, rem != 0, cmp, (fl & 1) != 0, thresh, u) ? 1 : 0);
+    }
+    const int64_t lo = int64_t(t.lo), hi = int64_t(t.hi);
+    if (r >= lo && r <= hi) {
+        if constexpr (O == OMode::SAT_SYM) {
+            if (t.s && r == lo) return t.w == 1 ? -1 : -hi;
+        }
+        return r;
+    }
+    const bool neg = r < 0;
+    switch (O) {
+        case OMode::SAT: return neg ? lo : hi;
+        case OMode::SAT_ZERO: return 0;
+        case OMode::SAT_SYM:
+            if (!t.s) return neg ? 0 : hi;
+            if (!neg) return hi;
+            return t.w == 1 ? -1 : -hi;
+        default: {  // WRAP, n == 0
+            const int wsh = 64 - t.w;
+            const uint64_t v = uint64_t(r) << wsh;
+            return t.s ? (int64_t(v) >> wsh) : int64_t(v >> wsh);
+        }
+    }
+}
+
+// Whether requant64 may replace quantize_one for sources of natural width nw (signed
+// container), fraction bits f2, into fm.
+inline bool fits_requant64(int nw, int f2, const Format& fm) {
+    const int sh = f2 - fm.f();
+    if (fm.o == OMode::WRAP_SM || fm.n != 0 || fm.w > 62 || nw > 62 || sh > 62) return false;
+    return sh >= 0 || nw - sh <= 62;
+}
+
 struct Prepared {
     ArithOp op;
     bool s1, s2;
     int sh1, sh2;   // add/sub/cmp: left shifts aligning both to the result LSB
     int div_sh;     // div: numerator shift max(F2, 0)
+    bool div64;     // div: numerator and divisor fit int64
     int div_w;      // div: width of the quotient computation
     bool div_s;
     int rw;
@@ -95,7 +145,8 @@ int64_t natural_block(const Prepared& p, const Operand& a, const Operand& b, int
                     break;
                 }
                 const i128 num = x * (i128(1) << p.div_sh);
-                const i128 q = num / y;  // C++ division truncates toward zero
+                // C++ division truncates toward zero; 64-bit division when both fit (much faster)
+                const i128 q = p.div64 ? i128(int64_t(num) / int64_t(y)) : num / y;
                 r = wrap_to(wrap_to(q, p.div_w, p.div_s), p.rw, p.rs);
             }
         }
@@ -166,6 +217,7 @@ int64_t arith_elementwise(ArithOp op, const Operand& a, const Operand& b, int nd
         p.sh2 = rf - f2;
     }
     p.div_sh = std::max(f2, 0);
+    p.div64 = a.fmt.w + p.div_sh + int(!p.s1) <= 63 && b.fmt.w + int(!p.s2) <= 63;
     p.div_w = nf.div_w;
     p.div_s = p.s1 || p.s2;
     p.rw = nf.w;
@@ -201,6 +253,7 @@ int64_t arith_elementwise(ArithOp op, const Operand& a, const Operand& b, int nd
     if (fm.w > kNativeMaxWidth) throw std::invalid_argument("arith: the output format must have w <= 64");
     const Target t(fm);
     const uint64_t key = stoch_key(seed);
+    const bool narrow = fits_requant64(nf.w, rf, fm);
     with_modes(fm.q, fm.o, [&](auto qc, auto oc) {
         constexpr QMode Q = decltype(qc)::value;
         constexpr OMode O = decltype(oc)::value;
@@ -209,9 +262,17 @@ int64_t arith_elementwise(ArithOp op, const Operand& a, const Operand& b, int nd
             for (int64_t s = b0; s < e0; s += kBlock) {
                 const int64_t e = std::min(e0, s + kBlock);
                 note_zero(natural_block(p, a, b, ndim, shape, s, e, m));
-                for (int64_t j = s; j < e; ++j) {
-                    const uint64_t u = Q == QMode::STOCH ? stoch_bits(key, uint64_t(j)) : 0;
-                    out[j] = quantize_one<Q, O>(m[j - s], nf.w, rf, t, u);
+                if (narrow) {
+                    const int sh = rf - t.f;
+                    for (int64_t j = s; j < e; ++j) {
+                        const uint64_t u = Q == QMode::STOCH ? stoch_bits(key, uint64_t(j)) : 0;
+                        out[j] = requant64<Q, O>(int64_t(m[j - s]), sh, t, u);
+                    }
+                } else {
+                    for (int64_t j = s; j < e; ++j) {
+                        const uint64_t u = Q == QMode::STOCH ? stoch_bits(key, uint64_t(j)) : 0;
+                        out[j] = quantize_one<Q, O>(m[j - s], nf.w, rf, t, u);
+                    }
                 }
             }
         });
@@ -231,6 +292,10 @@ void matmul_accum(const int64_t* a, const SourceFormat& fa, const int64_t* b, co
     const int af = accum.f();
     const bool s1 = fa.is_signed, s2 = fb.is_signed, sa = accum.is_signed;
     const uint64_t key = stoch_key(seed);
+    // int64 fast path: products and running sums fit 62 bits (operands of unsigned 64-bit
+    // formats are excluded by the widths).
+    const bool narrow = fits_requant64(pw, pf, accum) && fits_requant64(accum.w + 1, af, accum);
+    const int psh = pf - af;
     with_modes(accum.q, accum.o, [&](auto qc, auto oc) {
         constexpr QMode Q = decltype(qc)::value;
         constexpr OMode O = decltype(oc)::value;
@@ -245,10 +310,15 @@ void matmul_accum(const int64_t* a, const SourceFormat& fa, const int64_t* b, co
                     for (int64_t j = 0; j < N; ++j) {
                         const uint64_t ctr = counter_base + uint64_t(((i * N + j) * K + k) * 2);
                         const uint64_t u1 = Q == QMode::STOCH ? stoch_bits(key, ctr) : 0;
-                        const int64_t pq = quantize_one<Q, O>(x * load(brow[j], s2), pw, pf, t, u1);
                         const uint64_t u2 = Q == QMode::STOCH ? stoch_bits(key, ctr + 1) : 0;
-                        const i128 sum = load(acc[size_t(j)], sa) + load(pq, sa);
-                        acc[size_t(j)] = quantize_one<Q, O>(sum, accum.w + 1, af, t, u2);
+                        if (narrow) {
+                            const int64_t pq = requant64<Q, O>(int64_t(x) * brow[j], psh, t, u1);
+                            acc[size_t(j)] = requant64<Q, O>(acc[size_t(j)] + pq, 0, t, u2);
+                        } else {
+                            const int64_t pq = quantize_one<Q, O>(x * load(brow[j], s2), pw, pf, t, u1);
+                            const i128 sum = load(acc[size_t(j)], sa) + load(pq, sa);
+                            acc[size_t(j)] = quantize_one<Q, O>(sum, accum.w + 1, af, t, u2);
+                        }
                     }
                 }
                 for (int64_t j = 0; j < N; ++j) out[i * N + j] = acc[size_t(j)];
