@@ -28,3 +28,36 @@ def isa() -> str: ...
 def best_isa() -> str: ...
 def set_isa(name: str) -> None: ...
 def isa_supported(name: str) -> bool: ...
+def elementwise(
+    op: int,
+    a: npt.NDArray[np.int64],
+    w1: int,
+    i1: int,
+    signed1: bool,
+    b: npt.NDArray[np.int64],
+    w2: int,
+    i2: int,
+    signed2: bool,
+    out_fmt: tuple[int, int, bool, int, int, int] | None,
+    seed: int,
+    want_hi: bool,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64] | None, int]: ...
+def matmul_accum(
+    a: npt.NDArray[np.int64],
+    w1: int,
+    i1: int,
+    signed1: bool,
+    b: npt.NDArray[np.int64],
+    w2: int,
+    i2: int,
+    signed2: bool,
+    w: int,
+    i: int,
+    signed: bool,
+    q: int,
+    o: int,
+    n: int,
+    bias: npt.NDArray[np.int64] | None,
+    seed: int,
+    counter_base: int,
+) -> npt.NDArray[np.int64]: ...

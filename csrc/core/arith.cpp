@@ -114,8 +114,10 @@ struct Prepared {
 };
 
 // Exact natural results of elements [b, e) into m; returns the first zero divisor or -1.
+// T = int64_t only when the natural width is at most 62 bits (then every intermediate fits).
+template <class T>
 int64_t natural_block(const Prepared& p, const Operand& a, const Operand& b, int ndim, const int64_t* shape,
-                      int64_t begin, int64_t end, i128* m) {
+                      int64_t begin, int64_t end, T* m) {
     // multi-index of `begin`
     int64_t idx[64];
     int64_t rem = begin;
@@ -131,12 +133,12 @@ int64_t natural_block(const Prepared& p, const Operand& a, const Operand& b, int
     int64_t first_zero = -1;
     const int last = ndim - 1;
     for (int64_t j = begin; j < end; ++j) {
-        const i128 x = load(a.data[oa], p.s1), y = load(b.data[ob], p.s2);
-        i128 r;
+        const T x = T(load(a.data[oa], p.s1)), y = T(load(b.data[ob], p.s2));
+        T r;
         switch (p.op) {
-            case ArithOp::add: r = x * (i128(1) << p.sh1) + y * (i128(1) << p.sh2); break;
+            case ArithOp::add: r = x * (T(1) << p.sh1) + y * (T(1) << p.sh2); break;
             case ArithOp::sub:
-            case ArithOp::cmp: r = x * (i128(1) << p.sh1) - y * (i128(1) << p.sh2); break;
+            case ArithOp::cmp: r = x * (T(1) << p.sh1) - y * (T(1) << p.sh2); break;
             case ArithOp::mul: r = x * y; break;
             default: {  // div
                 if (y == 0) {
@@ -144,10 +146,10 @@ int64_t natural_block(const Prepared& p, const Operand& a, const Operand& b, int
                     r = 0;
                     break;
                 }
-                const i128 num = x * (i128(1) << p.div_sh);
+                const i128 num = i128(x) * (i128(1) << p.div_sh);
                 // C++ division truncates toward zero; 64-bit division when both fit (much faster)
-                const i128 q = p.div64 ? i128(int64_t(num) / int64_t(y)) : num / y;
-                r = wrap_to(wrap_to(q, p.div_w, p.div_s), p.rw, p.rs);
+                const i128 q = p.div64 ? i128(int64_t(num) / int64_t(y)) : num / i128(y);
+                r = T(wrap_to(wrap_to(q, p.div_w, p.div_s), p.rw, p.rs));
             }
         }
         m[j - begin] = r;
@@ -259,16 +261,18 @@ int64_t arith_elementwise(ArithOp op, const Operand& a, const Operand& b, int nd
         constexpr OMode O = decltype(oc)::value;
         parallel_for(n, kGrain, [&](int64_t b0, int64_t e0) {
             i128 m[kBlock];
+            int64_t m64[kBlock];
             for (int64_t s = b0; s < e0; s += kBlock) {
                 const int64_t e = std::min(e0, s + kBlock);
-                note_zero(natural_block(p, a, b, ndim, shape, s, e, m));
                 if (narrow) {
+                    note_zero(natural_block(p, a, b, ndim, shape, s, e, m64));
                     const int sh = rf - t.f;
                     for (int64_t j = s; j < e; ++j) {
                         const uint64_t u = Q == QMode::STOCH ? stoch_bits(key, uint64_t(j)) : 0;
-                        out[j] = requant64<Q, O>(int64_t(m[j - s]), sh, t, u);
+                        out[j] = requant64<Q, O>(m64[j - s], sh, t, u);
                     }
                 } else {
+                    note_zero(natural_block(p, a, b, ndim, shape, s, e, m));
                     for (int64_t j = s; j < e; ++j) {
                         const uint64_t u = Q == QMode::STOCH ? stoch_bits(key, uint64_t(j)) : 0;
                         out[j] = quantize_one<Q, O>(m[j - s], nf.w, rf, t, u);
