@@ -254,7 +254,17 @@ void cast_raw(const int64_t* src, int64_t n, const SourceFormat& sf, const Forma
     with_modes(fm.q, fm.o, [&](auto qc, auto oc) {
         constexpr QMode Q = decltype(qc)::value;
         constexpr OMode O = decltype(oc)::value;
+        // int64 fast path when the source (as a signed container) and target are narrow.
+        const bool narrow = fits_requant64(sf.w + (s2 ? 0 : 1), f2, fm);
+        const int sh = f2 - fm.f();
         parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+            if (narrow) {
+                for (int64_t j = b; j < e; ++j) {
+                    const uint64_t u = Q == QMode::STOCH ? stoch_bits(key, uint64_t(j)) : 0;
+                    out[j] = requant64<Q, O>(src[j], sh, t, u);
+                }
+                return;
+            }
             for (int64_t j = b; j < e; ++j) {
                 const i128 m = s2 ? i128(src[j]) : i128(uint64_t(src[j]));
                 const uint64_t u = Q == QMode::STOCH ? stoch_bits(key, uint64_t(j)) : 0;
