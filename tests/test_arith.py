@@ -207,7 +207,7 @@ PATH_CASES = [
     ("mul", Fixed(48, 10), Fixed(48, -3), "c++128"),
     ("mul", Fixed(63, 3, signed=False), Fixed(63, 60, signed=False), "c++128"),  # 126 bits
     ("div", Fixed(40, 10), Fixed(30, 5), "c++128"),
-    ("div", Fixed(16, 4, signed=False), Fixed(16, 4), "c++128"),
+    ("div", Fixed(16, 4, signed=False), Fixed(16, 4), "int64"),  # division always runs in C++
     ("mul", Fixed(64, 64, signed=False), Fixed(64, 64, signed=False), "python"),
     ("mul", Fixed(64, 10), Fixed(63, 3), "python"),  # 127 bits
     ("add", Fixed(8, 100), Fixed(8, -100), "python"),
@@ -350,7 +350,7 @@ def test_fused_accepts_type_strings():
 @pytest.mark.parametrize("fa,fb", [(Fixed(8, 3), Fixed(6, 6, signed=False)), (Fixed(40, 8), Fixed(40, 30)),
                                    (Fixed(64, 64, signed=False), Fixed(64, 1))], ids=str)
 def test_broadcast_3x1_1x4(op, fa, fb):
-    a = make([fa.raw_min, 0, fa.raw_max], fa, (3, 1))
+    a = make([fa.raw_min or 1, 0 if op != "div" else 2, fa.raw_max], fa, (3, 1))
     b = make([fb.raw_max, 1, fb.raw_max // 2 + 1, fb.raw_max - 1], fb, (1, 4))
     got = check_binary(op, a, b)
     assert got.shape == (3, 4)
@@ -415,6 +415,10 @@ def test_broadcast_mismatch_names_both_shapes():
 # --------------------------------------------------------------------------------------
 # operands: Python ints, NumPy integer arrays, floats
 # --------------------------------------------------------------------------------------
+_UINT64_INT_XFAIL = pytest.mark.xfail(
+    strict=True, reason="bug: a Python int in [2**63, 2**64) (ap_uint<64>) operand raises OverflowError "
+                        "(_ops._operand builds np.array(v, dtype=np.int64))")
+
 # (value, the smallest format holding it, derived by hand)
 INT_OPERANDS = [
     (0, Fixed(1, 1, signed=False)),
@@ -426,7 +430,9 @@ INT_OPERANDS = [
     (-7, Fixed(4, 4, signed=True)),
     (-8, Fixed(4, 4, signed=True)),
     (-9, Fixed(5, 5, signed=True)),
-    (2**63, Fixed(64, 64, signed=False)),
+    pytest.param(2**63, Fixed(64, 64, signed=False), marks=_UINT64_INT_XFAIL),
+    pytest.param(2**64 - 1, Fixed(64, 64, signed=False), marks=_UINT64_INT_XFAIL),
+    (2**63 - 1, Fixed(63, 63, signed=False)),
     (2**64 + 3, Fixed(65, 65, signed=False)),
     (-(2**70), Fixed(71, 71, signed=True)),
 ]
@@ -451,7 +457,7 @@ def test_python_int_operands_exact(v, vfmt, fa):
         got = a / v
         assert got.fmt == nat("div", fa, vfmt)
         np.testing.assert_array_equal(pyints(got), expected_binary("div", a, vop))
-    nz = make([fa.raw_min, 1, fa.raw_max], fa)
+    nz = make([fa.raw_min or 3, 1, fa.raw_max], fa)
     got = v / nz
     assert got.fmt == nat("div", vfmt, fa)
     np.testing.assert_array_equal(pyints(got), expected_binary("div", vop, nz))
@@ -683,16 +689,15 @@ def test_shift_amount_must_be_below_width(w):
 
 
 @pytest.mark.parametrize("left", [True, False], ids=["lshift", "rshift"])
-@pytest.mark.parametrize("fmt", [
-    Fixed(8, 3),
-    pytest.param(Fixed(80, 3), marks=pytest.mark.xfail(
-        strict=True, reason="bug: 0-d FixedArray with w > 64 cannot be shifted (object 0-d ops return bare ints)")),
-], ids=str)
+@pytest.mark.xfail(strict=True, reason="bug: shifting a 0-d FixedArray stores a NumPy/Python scalar as raw "
+                                      "(np.left_shift etc. return scalars for 0-d inputs); .raw then fails")
+@pytest.mark.parametrize("fmt", [Fixed(8, 3), Fixed(8, 3, signed=False), Fixed(80, 3)], ids=str)
 def test_shift_zero_d(fmt, left):
-    a = make([-5], fmt, ())
+    r = -5 if fmt.signed else 5
+    a = make([r], fmt, ())
     got = a << 2 if left else a >> 2
     assert got.shape == ()
-    assert int(got.raw[()]) == (-20 if left else -2)
+    assert int(got.raw[()]) == (r * 4 if left else r // 4)
 
 
 @settings(max_examples=60, deadline=None)
