@@ -118,7 +118,9 @@ def _operand(x, api: str) -> FixedArray:
     if isinstance(x, numbers.Integral) and not isinstance(x, np.integer):
         v = int(x)
         fmt = _int_format(v)
-        raw = np.array(v, dtype=np.int64) if fmt.w <= 64 else _object_array([v], ())
+        # the stored bits: a 64-bit unsigned value above 2**63 is kept as its int64 bit pattern
+        raw = np.array(v - (1 << 64) if v >= 1 << 63 else v, dtype=np.int64) if fmt.w <= 64 \
+            else _object_array([v], ())
         return FixedArray(raw, fmt, _trusted=True)
     if isinstance(x, (float, np.floating)) or (isinstance(x, np.ndarray) and x.dtype.kind == "f"):
         raise TypeError(
@@ -267,19 +269,19 @@ def _binary(op: str, a, b, api: str, out_fmt=None, seed=None):
         if nat.w <= 64:
             return FixedArray(lo, nat, _trusted=True)
         return FixedArray(_combine_wide(lo, hi), nat, _trusted=True)
-    # 3) exact Python integers.
-    ra, rb = np.broadcast_arrays(_obj(a), _obj(b))
+    # 3) exact Python integers (flattened: NumPy turns 0-d object results into plain ints).
+    ra, rb = (np.array(r).reshape(-1) for r in np.broadcast_arrays(_obj(a), _obj(b)))
     if op in ("add", "sub", "cmp"):
         xa = ra * (1 << (nat.f - fa.f))
         xb = rb * (1 << (nat.f - fb.f))
         res = xa + xb if op == "add" else xa - xb
         if op == "cmp":
-            return np.sign(res).astype(np.int8) if res.size else np.zeros(shape, dtype=np.int8)
+            return np.array([(v > 0) - (v < 0) for v in res], dtype=np.int8).reshape(shape)
     elif op == "mul":
         res = ra * rb
     else:
         num = ra * (1 << max(fb.f, 0))
-        mag = np.abs(num) // np.abs(rb)
+        mag = np.array([abs(x) // abs(y) for x, y in zip(num, rb)] + [None])[:-1]  # object, stays 1-d
         res = np.where((num < 0) != (rb < 0), -mag, mag)
         res = _wrap_obj(_wrap_obj(res, div_w, fa.signed or fb.signed), nat.w, nat.signed)
     res = np.asarray(res, dtype=object).reshape(shape)
@@ -382,21 +384,22 @@ def shift(a: FixedArray, k, left: bool, api: str) -> FixedArray:
         )
     if k == 0:
         return FixedArray(a._raw.copy(), fmt, _trusted=True)
-    if left:
-        if _native(fmt):
-            raw = np.left_shift(a._raw, k)
-            wsh = 64 - fmt.w
-            if wsh:
-                raw = np.left_shift(raw, wsh)
-                raw = np.right_shift(raw, wsh) if fmt.signed else \
-                    np.right_shift(raw.view(np.uint64), np.uint64(wsh)).view(np.int64)
-            return FixedArray(raw, fmt, _trusted=True)
-        return FixedArray(_wrap_obj(_obj(a) * (1 << k), fmt.w, fmt.signed), fmt, _trusted=True)
-    if _native(fmt):
-        r = a._raw
-        raw = np.right_shift(r, k) if fmt.signed else np.right_shift(r.view(np.uint64), np.uint64(k)).view(np.int64)
+    if not _native(fmt):
+        flat = _obj(a).reshape(-1)
+        res = [_ref._wrap_int(v << k, fmt.w, fmt.signed) for v in flat] if left else [v >> k for v in flat]
+        return FixedArray(_object_array(res, a.shape), fmt, _trusted=True)
+    if left:  # wrap to w bits: shift the kept bits to the top, then back with sign or zero fill
+        raw = np.asarray(np.left_shift(a._raw, k))
+        wsh = 64 - fmt.w
+        if wsh:
+            raw = np.asarray(np.left_shift(raw, wsh))
+            raw = np.asarray(np.right_shift(raw, wsh)) if fmt.signed else \
+                np.asarray(np.right_shift(raw.view(np.uint64), np.uint64(wsh))).view(np.int64)
         return FixedArray(raw, fmt, _trusted=True)
-    return FixedArray(_obj(a) // (1 << k), fmt, _trusted=True)
+    r = a._raw
+    raw = np.asarray(np.right_shift(r, k)) if fmt.signed else \
+        np.asarray(np.right_shift(r.view(np.uint64), np.uint64(k))).view(np.int64)
+    return FixedArray(raw, fmt, _trusted=True)
 
 
 # ---------------------------------------------------------------------------

@@ -47,7 +47,8 @@ def array_ufunc(ufunc, method, inputs, kwargs):
         raise TypeError(f"FixedArray does not support numpy.{name}.{method}; use the FixedArray methods "
                         f"(sum, cumsum, max, min) or {_HINT}")
     if kwargs.get("out") is not None:
-        raise TypeError(f"numpy.{name}: out= is not supported for FixedArrays (results have their own format)")
+        raise TypeError(f"numpy.{name}: out= is not supported for FixedArrays (results have their own format); "
+                        f"{_HINT}")
     extra = {k for k, v in kwargs.items() if k != "out" and v is not None}
     if extra:
         raise TypeError(f"numpy.{name}: keyword arguments {sorted(extra)} are not supported for FixedArrays")
