@@ -38,7 +38,7 @@ FUSED = {"add": fx.add, "sub": fx.subtract, "mul": fx.multiply, "div": fx.divide
 Q_MODES = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_MIN_INF", "RND_INF", "RND_CONV", "STOCH")
 O_MODES = ("WRAP", "SAT", "SAT_ZERO", "SAT_SYM", "WRAP_SM")
 
-HYPO = settings(max_examples=120, deadline=None)
+HYPO = settings(max_examples=150, deadline=None)
 
 
 # --------------------------------------------------------------------------------------
@@ -106,6 +106,11 @@ def raw_values(fmt: Fixed, nonzero: bool = False):
     return s.filter(lambda v: v != 0) if nonzero else s
 
 
+def with_modes(draw, fmt: Fixed) -> Fixed:
+    """fmt with random q/o: operand modes must not affect (exact) arithmetic results."""
+    return fmt.replace(q=draw(st.sampled_from(Q_MODES)), o=draw(st.sampled_from(["WRAP", "SAT", "SAT_SYM"])))
+
+
 @st.composite
 def out_formats(draw, max_w=72):
     w = draw(st.integers(1, max_w))
@@ -133,8 +138,8 @@ def cast_expected(nat_raws: np.ndarray, src: Fixed, out: Fixed, seed: int) -> np
 @HYPO
 @given(data=st.data())
 def test_binary_matches_reference(op, data):
-    fa = data.draw(formats(), label="fa")
-    fb = data.draw(formats(), label="fb")
+    fa = with_modes(data.draw, data.draw(formats(), label="fa"))
+    fb = with_modes(data.draw, data.draw(formats(), label="fb"))
     n = data.draw(st.integers(1, 4), label="n")
     ra = data.draw(st.lists(raw_values(fa), min_size=n, max_size=n), label="ra")
     rb = data.draw(st.lists(raw_values(fb), min_size=n, max_size=n), label="rb")
@@ -144,8 +149,8 @@ def test_binary_matches_reference(op, data):
 @HYPO
 @given(data=st.data())
 def test_divide_matches_reference(data):
-    fa = data.draw(formats(), label="fa")
-    fb = data.draw(formats(), label="fb")
+    fa = with_modes(data.draw, data.draw(formats(), label="fa"))
+    fb = with_modes(data.draw, data.draw(formats(), label="fb"))
     n = data.draw(st.integers(1, 4), label="n")
     ra = data.draw(st.lists(raw_values(fa), min_size=n, max_size=n), label="ra")
     rb = data.draw(st.lists(raw_values(fb, nonzero=True), min_size=n, max_size=n), label="rb")
@@ -171,6 +176,18 @@ def test_negative_and_abs_match_reference(data):
         assert ab.fmt == fa
         np.testing.assert_array_equal(pyints(ab), obj(ra))
     assert [abs(v) for v in values(a)] == values(ab)
+
+
+def test_results_have_trn_wrap_modes_and_are_not_quantized():
+    # operands with RND/SAT modes: the exact result is kept, in a TRN/WRAP format
+    fa, fb = Fixed(4, 2, q="RND", o="SAT"), Fixed(4, 1, q="RND_CONV", o="SAT_SYM")
+    a, b = make([7, -8], fa), make([7, -8], fb)  # 1.75, -2 and 0.875, -1
+    for op in ("add", "sub", "mul", "div"):
+        got = check_binary(op, a, b)
+        assert got.fmt.q == "TRN" and got.fmt.o == "WRAP" and got.fmt.n == 0
+    assert values(a * b) == [Fraction(49, 32), Fraction(2)]
+    assert (-a).fmt == Fixed(5, 3) and abs(a).fmt == Fixed(5, 3)
+    assert abs(make([7], Fixed(4, 2, signed=False, q="RND", o="SAT"))).fmt == Fixed(4, 2, signed=False)
 
 
 def test_signed_division_wrap_quirk():
@@ -202,6 +219,9 @@ PATH_CASES = [
     ("sub", Fixed(62, 30), Fixed(40, 10), "int64"),
     ("mul", Fixed(32, 16, signed=False), Fixed(32, 0, signed=False), "int64"),  # exactly 64 bits, unsigned
     ("mul", Fixed(20, 5), Fixed(30, 10), "int64"),
+    ("add", Fixed(63, 63, signed=False), Fixed(63, 63, signed=False), "int64"),  # 64-bit unsigned sum
+    ("sub", Fixed(63, 63), Fixed(63, 63), "int64"),
+    ("sub", Fixed(62, 62, signed=False), Fixed(62, 62), "int64"),
     ("add", Fixed(64, 64, signed=False), Fixed(40, 0), "c++128"),
     ("sub", Fixed(60, 0), Fixed(60, 60, signed=False), "c++128"),
     ("mul", Fixed(48, 10), Fixed(48, -3), "c++128"),
@@ -245,9 +265,12 @@ def test_storage_paths(op, fa, fb, regime, monkeypatch):
     real = _ops._core.elementwise
     monkeypatch.setattr(_ops._core, "elementwise", lambda *args: calls.append(1) or real(*args))
     got = check_binary(op, a, b)
-    # every path must run somewhere: the C++ kernel is used exactly for 65..126 bits
-    # (and division, which always needs it below 127 bits)
-    assert bool(calls) == (regime == "c++128" or (op == "div" and regime != "python"))
+    # each path really runs: natural results of 65..126 bits go through the C++ 128-bit kernel,
+    # wider ones through Python ints (results <= 64 bits may use NumPy or, for division, C++)
+    if regime == "c++128":
+        assert calls
+    if regime == "python":
+        assert not calls
     if got.fmt.w > 64:
         assert got.raw.dtype == object
     elif not got.fmt.signed and got.fmt.w == 64:
@@ -277,11 +300,11 @@ def test_wide_operands(op, fa, fb):
 # --------------------------------------------------------------------------------------
 # fused arithmetic + cast
 # --------------------------------------------------------------------------------------
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(data=st.data())
 def test_fused_matches_reference_cast(data):
     op = data.draw(st.sampled_from(["add", "sub", "mul", "div"]), label="op")
-    fa = data.draw(formats(), label="fa")
+    fa = with_modes(data.draw, data.draw(formats(), label="fa"))
     fb = data.draw(formats(), label="fb")
     out = data.draw(out_formats(), label="out")
     seed = data.draw(st.integers(0, (1 << 64) - 1), label="seed")
@@ -296,6 +319,44 @@ def test_fused_matches_reference_cast(data):
     assert got.fmt == out
     nfmt = nat(op, fa, fb)
     exp = cast_expected(expected_binary(op, a, b), nfmt, out, seed)
+    np.testing.assert_array_equal(pyints(got), exp)
+    np.testing.assert_array_equal(pyints(OPS[op](a, b).cast(out, seed=seed)), exp)
+
+
+@settings(max_examples=250, deadline=None)
+@given(data=st.data())
+def test_fused_near_the_int64_requantizer_limits(data):
+    """Natural widths, target widths and rounding shifts around 62 bits, where the C++ kernel
+    switches between its int64 and 128-bit requantizers (and the cast kernel likewise)."""
+    op = data.draw(st.sampled_from(["add", "sub", "mul", "div"]), label="op")
+    nw = data.draw(st.integers(56, 66), label="natural width")
+    sa, sb = data.draw(st.booleans()), data.draw(st.booleans())
+    if op == "mul":
+        wa = data.draw(st.integers(max(1, nw - 64), min(64, nw - 1)))
+        fa = Fixed(wa, data.draw(st.integers(-4, wa + 4)), signed=sa)
+        fb = Fixed(nw - wa, data.draw(st.integers(-4, nw - wa + 4)), signed=sb)
+    elif op in ("add", "sub"):
+        i = data.draw(st.integers(-4, 70))
+        fa = Fixed(nw - 1, i, signed=sa)  # same alignment: the natural format is (w + 1, i + 1)
+        fb = Fixed(nw - 1, i, signed=sa)
+    else:  # F2 <= 0: W = S2 + W1
+        wb = data.draw(st.integers(1, 64))
+        fb = Fixed(wb, wb + data.draw(st.integers(0, 4)), signed=sb)
+        fa = Fixed(min(64, nw - int(sb)), data.draw(st.integers(-4, 70)), signed=sa)
+    nfmt = nat(op, fa, fb)
+    sh = data.draw(st.one_of(st.integers(-12, 3), st.integers(58, 66)), label="shift")
+    ow = data.draw(st.one_of(st.integers(56, 64), st.integers(1, 8)), label="out w")
+    o = data.draw(st.sampled_from(["WRAP", "SAT", "SAT_ZERO", "SAT_SYM", "WRAP_SM"]), label="o")
+    out = Fixed(ow, ow - (nfmt.f - sh), signed=True if o == "WRAP_SM" else data.draw(st.booleans()),
+                q=data.draw(st.sampled_from(Q_MODES)), o=o,
+                n=data.draw(st.sampled_from([0, 0, 0, 1])) if o in ("WRAP", "WRAP_SM") else 0)
+    n = data.draw(st.integers(1, 4))
+    a = make(data.draw(st.lists(raw_values(fa), min_size=n, max_size=n)), fa)
+    b = make(data.draw(st.lists(raw_values(fb, nonzero=op == "div"), min_size=n, max_size=n)), fb)
+    seed = data.draw(st.integers(0, (1 << 64) - 1))
+    exp = cast_expected(expected_binary(op, a, b), nfmt, out, seed)
+    got = FUSED[op](a, b, out_fmt=out, seed=seed)
+    assert got.fmt == out
     np.testing.assert_array_equal(pyints(got), exp)
     np.testing.assert_array_equal(pyints(OPS[op](a, b).cast(out, seed=seed)), exp)
 
@@ -335,6 +396,19 @@ def test_fused_stoch_uses_flat_index_of_broadcast_result():
     np.testing.assert_array_equal(pyints(fx.multiply(a, b, out_fmt=out, seed=seed)), pyints(got))
 
 
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+@pytest.mark.parametrize("fa,fb", WIDE_CASES + [(Fixed(64, 100), Fixed(64, -100))], ids=str)
+@pytest.mark.parametrize("out", [Fixed(20, 5, q="RND", o="SAT"), Fixed(70, 30, q="STOCH", o="WRAP", n=3),
+                                 Fixed(16, 16, signed=False, q="RND_CONV", o="SAT_SYM")], ids=str)
+def test_fused_python_path(op, fa, fb, out):
+    a, b = _extreme_operands(fa, fb, nonzero_b=op == "div")
+    seed = 42
+    got = FUSED[op](a, b, out_fmt=out, seed=seed)
+    assert got.fmt == out
+    exp = cast_expected(expected_binary(op, a, b), nat(op, fa, fb), out, seed)
+    np.testing.assert_array_equal(pyints(got), exp)
+
+
 def test_fused_accepts_type_strings():
     a, b = make([3, -5], Fixed(8, 3)), make([7, 7], Fixed(6, 2))
     got = fx.add(a, b, out_fmt="ap_fixed<6,3,AP_RND,AP_SAT>")
@@ -371,32 +445,64 @@ def test_zero_d_operands(op, fa, fb):
     assert r.shape == ()
 
 
-_WIDE_0D_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason="bug: 0-d operands with w > 64 take the Python-int path, where NumPy returns bare ints "
-           "for 0-d object arrays (np.abs(int) overflows / FixedArray gets an int as raw)",
-)
-
-
 @pytest.mark.parametrize("op", [
-    "add", "sub", "mul", "neg", "abs",
-    pytest.param("div", marks=_WIDE_0D_XFAIL),
+    "add", "sub", "mul", "neg", "abs", "div", "cmp",
 ])
-def test_zero_d_wide(op):
-    fa = Fixed(80, 10)
-    a = make([(1 << 70) + 5], fa, ())
-    b = make([-3], Fixed(8, 8), ())
+@pytest.mark.parametrize("fa,fb", [
+    (Fixed(80, 10), Fixed(8, 8)),  # a wide operand
+    (Fixed(64, 100), Fixed(64, -100)),  # native operands, natural result > 126 bits
+], ids=str)
+def test_zero_d_python_path(op, fa, fb):
+    a = make([fa.raw_min + 5], fa, ())
+    b = make([-3], fb, ())
     if op == "neg":
         got = -a
-        assert got.shape == ()
-        assert int(got.raw[()]) == -((1 << 70) + 5)
+        assert got.shape == () and got.fmt == nat("neg", fa)
+        assert int(got.raw[()]) == -(fa.raw_min + 5)
     elif op == "abs":
-        got = abs(make([-(1 << 70)], fa, ()))
-        assert got.shape == ()
-        assert int(got.raw[()]) == 1 << 70
+        got = abs(a)
+        assert got.shape == () and got.fmt == nat("neg", fa)
+        assert int(got.raw[()]) == -(fa.raw_min + 5)
+    elif op == "cmp":
+        check_compare(a, b)
     else:
         got = check_binary(op, a, b)
         assert got.shape == ()
+
+
+LAYOUTS = {
+    # name: (a from a (3, 4) base and b from b (3, 4) base); views are non-contiguous
+    "contiguous": (lambda x: x, lambda y: y),
+    "transposed": (lambda x: x.T.copy().T, lambda y: y),
+    "strided": (lambda x: x[:, ::-1], lambda y: y[::-1, :]),
+    "size1_2d": (lambda x: x[1:2, 2:3], lambda y: y),
+    "size1_1d": (lambda x: x, lambda y: y[0, :1]),
+    "row": (lambda x: x, lambda y: y[2]),
+    "column": (lambda x: x[:, 1:2], lambda y: y),
+    "broadcast_view": (lambda x: np.broadcast_to(x[0], (3, 4)), lambda y: y),
+}
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("fa,fb", [(Fixed(8, 3), Fixed(6, 2, signed=False)), (Fixed(40, 8), Fixed(40, 30))],
+                         ids=str)
+def test_operand_layouts(layout, fa, fb):
+    """Full-size, strided, transposed and single-element operands reach the kernels with the
+    right element order (STOCH counters included)."""
+    rng = np.random.default_rng(17)
+    base_a = make([int(v) for v in rng.integers(fa.raw_min, fa.raw_max, 12, endpoint=True)], fa, (3, 4))
+    base_b = make([int(v) for v in rng.integers(1, fb.raw_max, 12, endpoint=True)], fb, (3, 4))  # nonzero
+    fx_, fy = LAYOUTS[layout]
+    a, b = fx_(base_a), fy(base_b)
+    out = Fixed(10, 6, q="STOCH", o="SAT")
+    for op in ("add", "sub", "mul", "div"):
+        check_binary(op, a, b)
+        if op != "div":
+            check_binary(op, b, a)
+        got = FUSED[op](a, b, out_fmt=out, seed=99)
+        exp = cast_expected(expected_binary(op, a, b), nat(op, a.fmt, b.fmt), out, 99)
+        np.testing.assert_array_equal(pyints(got), exp)
+    check_compare(a, b)
 
 
 def test_broadcast_mismatch_names_both_shapes():
@@ -415,10 +521,6 @@ def test_broadcast_mismatch_names_both_shapes():
 # --------------------------------------------------------------------------------------
 # operands: Python ints, NumPy integer arrays, floats
 # --------------------------------------------------------------------------------------
-_UINT64_INT_XFAIL = pytest.mark.xfail(
-    strict=True, reason="bug: a Python int in [2**63, 2**64) (ap_uint<64>) operand raises OverflowError "
-                        "(_ops._operand builds np.array(v, dtype=np.int64))")
-
 # (value, the smallest format holding it, derived by hand)
 INT_OPERANDS = [
     (0, Fixed(1, 1, signed=False)),
@@ -430,8 +532,8 @@ INT_OPERANDS = [
     (-7, Fixed(4, 4, signed=True)),
     (-8, Fixed(4, 4, signed=True)),
     (-9, Fixed(5, 5, signed=True)),
-    pytest.param(2**63, Fixed(64, 64, signed=False), marks=_UINT64_INT_XFAIL),
-    pytest.param(2**64 - 1, Fixed(64, 64, signed=False), marks=_UINT64_INT_XFAIL),
+    (2**63, Fixed(64, 64, signed=False)),  # regression: once overflowed building an int64
+    (2**64 - 1, Fixed(64, 64, signed=False)),
     (2**63 - 1, Fixed(63, 63, signed=False)),
     (2**64 + 3, Fixed(65, 65, signed=False)),
     (-(2**70), Fixed(71, 71, signed=True)),
@@ -565,8 +667,8 @@ def check_compare(a: fx.FixedArray, b: fx.FixedArray) -> None:
     xa, xb = np.broadcast_arrays(np.array(values(a) or [], dtype=object).reshape(a.shape),
                                  np.array(values(b) or [], dtype=object).reshape(b.shape))
     for name, f in CMPS.items():
-        got = f(a, b)
-        assert isinstance(got, np.ndarray) and got.dtype == np.bool_, name
+        got = np.asarray(f(a, b))  # an ndarray (np.bool_ for 0-d results, as NumPy gives)
+        assert got.dtype == np.bool_ and got.shape == xa.shape, name
         exp = np.array([f(x, y) for x, y in zip(xa.reshape(-1), xb.reshape(-1))], dtype=bool).reshape(xa.shape)
         np.testing.assert_array_equal(got, exp, err_msg=name)
 
@@ -689,8 +791,6 @@ def test_shift_amount_must_be_below_width(w):
 
 
 @pytest.mark.parametrize("left", [True, False], ids=["lshift", "rshift"])
-@pytest.mark.xfail(strict=True, reason="bug: shifting a 0-d FixedArray stores a NumPy/Python scalar as raw "
-                                      "(np.left_shift etc. return scalars for 0-d inputs); .raw then fails")
 @pytest.mark.parametrize("fmt", [Fixed(8, 3), Fixed(8, 3, signed=False), Fixed(80, 3)], ids=str)
 def test_shift_zero_d(fmt, left):
     r = -5 if fmt.signed else 5
