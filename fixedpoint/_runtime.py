@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numbers
+import os
 import platform
+import warnings
 
 from . import _core
 
@@ -48,3 +50,27 @@ def build_info() -> dict:
         "machine": platform.machine(),
         "python": platform.python_version(),
     }
+
+
+def _check_environment() -> None:
+    """Warn (once, at import) about environment settings the core ignores."""
+    threads = os.environ.get("FIXEDPOINT_NUM_THREADS")
+    if threads is not None and not (threads.isdigit() and 1 <= int(threads) <= 4096):
+        warnings.warn(
+            f"FIXEDPOINT_NUM_THREADS={threads!r} is not an integer in [1, 4096] and is ignored; "
+            f"using {_core.get_num_threads()} threads",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    isa = os.environ.get("FIXEDPOINT_ISA")
+    if isa is not None and isa != _core.isa():
+        known = ("scalar", "avx2", "avx512")
+        why = "is not supported by this CPU" if isa in known else f"is not one of {', '.join(known)}"
+        warnings.warn(
+            f"FIXEDPOINT_ISA={isa!r} {why} and is ignored; the kernels use {_core.isa()!r}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+_check_environment()

@@ -124,8 +124,9 @@ class Fixed:
 
     @property
     def lsb(self) -> float:
-        """The value of one LSB, ``2**-f`` (as a float; see ``lsb_exact``)."""
-        return math.ldexp(1.0, -self.f)
+        """The value of one LSB, ``2**-f``, as a float64: ``inf`` beyond the double range and
+        0.0 below it (see ``lsb_exact`` for the exact value)."""
+        return _to_float(self.lsb_exact)
 
     @property
     def lsb_exact(self) -> Fraction:
@@ -143,13 +144,15 @@ class Fixed:
 
     @property
     def min(self) -> float:
-        """The smallest representable value (a float, rounded to nearest if not exact)."""
-        return float(self.raw_min * self.lsb_exact)
+        """The smallest representable value as a float64 (rounded to nearest if not exact,
+        -inf beyond the double range)."""
+        return _to_float(self.raw_min * self.lsb_exact)
 
     @property
     def max(self) -> float:
-        """The largest representable value (a float, rounded to nearest if not exact)."""
-        return float(self.raw_max * self.lsb_exact)
+        """The largest representable value as a float64 (rounded to nearest if not exact,
+        inf beyond the double range)."""
+        return _to_float(self.raw_max * self.lsb_exact)
 
     def replace(self, **changes) -> "Fixed":
         """A copy with some fields changed, e.g. ``fmt.replace(q="RND")``."""
@@ -226,13 +229,24 @@ class Fixed:
                 raise ValueError(f"Fixed.parse: {kind}<W> takes exactly one argument, got {text!r}")
             return cls(_parse_int(args[0], "W", text), _parse_int(args[0], "W", text), signed=signed)
         if not 2 <= len(args) <= 5:
-            raise ValueError(f"Fixed.parse: {kind}<W,I[,Q[,O[,N]]]> takes 2 to 5 arguments, got {len(args)} in {text!r}")
+            spelled = text.strip().split("<")[0].strip()
+            raise ValueError(
+                f"Fixed.parse: {spelled}<W,I[,Q[,O[,N]]]> takes 2 to 5 arguments, got {len(args)} in {text!r}"
+            )
         w = _parse_int(args[0], "W", text)
         i = _parse_int(args[1], "I", text)
         q = args[2] if len(args) > 2 else "TRN"
         o = args[3] if len(args) > 3 else "WRAP"
         n = _parse_int(args[4], "N", text) if len(args) > 4 else 0
         return cls(w, i, signed=signed, q=q, o=o, n=n)
+
+
+def _to_float(v: Fraction) -> float:
+    """float(v) rounded to nearest, with +-inf instead of OverflowError beyond the double range."""
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
 
 
 _TYPE_RE = re.compile(r"(?:ap_)?(?P<kind>ufixed|fixed|uint|int)\s*<(?P<args>[^<>]*)>")
