@@ -51,11 +51,40 @@ def build_parser() -> argparse.ArgumentParser:
         "installed and stdout is a terminal",
     )
     p.add_argument("--list", action="store_true", help="list suites and their cases, then exit")
+    p.add_argument(
+        "--plot-dir",
+        default=None,
+        help="where to write one PNG per suite (default: next to --out; needs matplotlib)",
+    )
+    p.add_argument("--no-plot", action="store_true", help="do not write PNG plots")
+    p.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("OLD", "NEW"),
+        help="compare two results files and report regressions (exit 1 if any), then exit",
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=1.10,
+        help="with --compare: a record whose median grew by more than this factor is a regression "
+        "(default 1.10)",
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.compare:
+        from bench import report  # noqa: PLC0415
+
+        try:
+            result = report.compare(report.load(args.compare[0]), report.load(args.compare[1]), args.threshold)
+        except ValueError as exc:
+            print(f"python -m bench: {exc}", file=sys.stderr)
+            return 2
+        sys.stdout.write(report.compare_markdown(result))
+        return 1 if result["regressions"] else 0
     # Without threadpoolctl the only way to pin peer BLAS/OpenMP pools is the environment, and
     # it has to be set before numpy is first imported. Pin them to one thread; the machine info
     # in the JSON records that peers could not follow --threads.

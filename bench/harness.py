@@ -744,6 +744,15 @@ def main(args: Any, numpy_preimported: bool = False) -> int:
     out.write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
     print_report(to_markdown(results), args.format)
     print(f"wrote {out}", file=sys.stderr)
+    if not getattr(args, "no_plot", False):
+        from bench import report  # noqa: PLC0415
+
+        plot_dir = Path(args.plot_dir) if getattr(args, "plot_dir", None) else out.parent
+        try:
+            for path in report.plot_suites(results, plot_dir, stem=out.stem):
+                print(f"wrote {path}", file=sys.stderr)
+        except ImportError as exc:
+            print(f"no plots: matplotlib is not installed ({exc}); pip install matplotlib", file=sys.stderr)
     bad = failed_records(results["records"])
     for r in bad:
         print(f"FAILED {r['suite']}/{r['case']} {r['peer']} threads={r['threads']}: {r['status']}: {r['note']}", file=sys.stderr)
