@@ -7,8 +7,8 @@ Peers, side by side (ratios are against NumPy int64 arithmetic on the stored int
 - ``numpy_int64`` (baseline): the same operation on the int64 stored integers (``np.matmul``
   on int64 does not use BLAS).
 - ``numpy_float64``: the same operation on the float64 values. Every intermediate is an
-  integer multiple of 2**-10 (add, sum) or 2**-20 (mul, matmul) below 2**53 of them in
-  magnitude, so float64 is exact here in any summation order.
+  integer multiple of 2**-10 (add, sum) or 2**-20 (mul, matmul), at most 2**38 such units in
+  magnitude, so float64 is exact here in any summation order (BLAS included).
 - ``apytypes``: ``APyFixedArray`` operators and ``.sum()``; the operands come from
   ``APyFixedArray.from_float(values, int_bits=6, frac_bits=10)``, which is exact for values on
   the 2**-10 grid.
@@ -27,6 +27,7 @@ whose sums and products reach the edges of the grown result formats.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -107,12 +108,12 @@ class Operands:
 
     op: str
     ra: np.ndarray
-    rb: np.ndarray | None
+    rb: Any  # np.ndarray, or None for sum
     label: str = "benchmark inputs"
 
     def __post_init__(self) -> None:
-        self.x = self.ra * 2.0**-F
-        self.y = None if self.rb is None else self.rb * 2.0**-F
+        self.x: Any = self.ra * 2.0**-F
+        self.y: Any = None if self.rb is None else self.rb * 2.0**-F
         self.fmt = result_format(self.op, self.terms)
         self.want_frac = self.fmt[0] - self.fmt[1]
         self.want = expected(self.op, self.ra, self.rb)
@@ -135,7 +136,7 @@ class Operands:
         return f"sum of {self.ra.size:,} elements"
 
 
-def expected(op: str, ra: np.ndarray, rb: np.ndarray | None) -> np.ndarray:
+def expected(op: str, ra: np.ndarray, rb: Any) -> np.ndarray:
     """Exact stored integers of the result, by NumPy int64 on the stored integers. Exact here:
     |add| < 2**17, |mul| <= 2**30, |sum| < 2**35 for 10**6 terms, |matmul| <= 2**38."""
     if op == "add":
@@ -149,10 +150,11 @@ def expected(op: str, ra: np.ndarray, rb: np.ndarray | None) -> np.ndarray:
     raise ValueError(f"unknown op {op!r}")
 
 
-def probe_operands(op: str) -> list[Operands]:
+def probe_operands(op: str, n: int = N, m: int = M) -> list[Operands]:
     """Range-edge inputs, verified untimed: every pair of edge values plus uniform draws over
-    the full range (add, mul); all-minimum and all-maximum inputs of the benchmark size, whose
-    sums reach the edge of the grown format (sum, matmul); full-range uniform matrices."""
+    the full range (add, mul); all-minimum and all-maximum inputs of the benchmark sizes (n
+    elements, m x m matrices), whose sums reach the edge of the grown format (sum, matmul);
+    full-range uniform draws."""
     rng = np.random.default_rng(SEED_PROBE)
     edges = np.array([RAW_MIN, RAW_MIN + 1, -(2**F) - 1, -(2**F), -1, 0, 1, 2**F, 2**F + 1, RAW_MAX - 1, RAW_MAX])
     if op in ("add", "mul"):
@@ -162,14 +164,14 @@ def probe_operands(op: str) -> list[Operands]:
         return [Operands(op, np.concatenate([pa.ravel(), ua]), np.concatenate([pb.ravel(), ub]), "edge inputs")]
     if op == "sum":
         return [
-            Operands(op, np.full(N, RAW_MIN, dtype=np.int64), None, "all-minimum inputs"),
-            Operands(op, np.full(N, RAW_MAX, dtype=np.int64), None, "all-maximum inputs"),
-            Operands(op, rng.integers(RAW_MIN, RAW_MAX, N, endpoint=True), None, "full-range inputs"),
+            Operands(op, np.full(n, RAW_MIN, dtype=np.int64), None, "all-minimum inputs"),
+            Operands(op, np.full(n, RAW_MAX, dtype=np.int64), None, "all-maximum inputs"),
+            Operands(op, rng.integers(RAW_MIN, RAW_MAX, n, endpoint=True), None, "full-range inputs"),
         ]
     if op == "matmul":
-        lo = np.full((M, M), RAW_MIN, dtype=np.int64)
-        hi = np.full((M, M), RAW_MAX, dtype=np.int64)
-        full = rng.integers(RAW_MIN, RAW_MAX, (2, M, M), endpoint=True)
+        lo = np.full((m, m), RAW_MIN, dtype=np.int64)
+        hi = np.full((m, m), RAW_MAX, dtype=np.int64)
+        full = rng.integers(RAW_MIN, RAW_MAX, (2, m, m), endpoint=True)
         return [
             Operands(op, lo, lo, "all-minimum matrices"),
             Operands(op, lo, hi, "all-minimum @ all-maximum matrices"),
@@ -232,7 +234,7 @@ def signed_from_bits(bits: Any, w: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
-# Peers. Each returns a _Peer for the requested op, or raises ImportError / Skip.
+# Peers. Each returns a _Peer for the requested op, or raises ImportError (peer missing).
 
 
 @dataclass
@@ -317,7 +319,10 @@ def peer_apytypes(op: str) -> _Peer:
     import apytypes as apy  # noqa: PLC0415
 
     def operand(raw: np.ndarray, vals: np.ndarray, label: str) -> Any:
-        # from_float rounds RND_INF and wraps, which is exact for values on the 2**-10 grid.
+        # from_float rounds RND_INF and wraps, which is exact for values on the 2**-10 grid. (Raw
+        # bit patterns in a NumPy uint array are not sign-extended by apytypes 0.5.1:
+        # APyFixedArray(np.array([60198], np.uint64), int_bits=6, frac_bits=10) reads +58.79,
+        # the list [60198] reads -5.21. The check below would catch either way.)
         a = apy.APyFixedArray.from_float(vals, int_bits=I, frac_bits=F)
         _require_equal(signed_from_bits(a.to_bits(numpy=True), W), raw, "apytypes from_float", label)
         return a
@@ -369,7 +374,9 @@ PEERS: dict[str, Callable[[str], _Peer]] = {
 }
 
 
-def _make_impl(make_peer: Callable[[str], _Peer], op: str, data: Operands, probes: Callable[[], list[Operands]]) -> Impl:
+def _make_impl(
+    make_peer: Callable[[str], _Peer], op: str, data: Operands, probes: Callable[[], list[Operands]]
+) -> Impl:
     peer = make_peer(op)
     run = peer.bind(data)
 
@@ -377,9 +384,13 @@ def _make_impl(make_peer: Callable[[str], _Peer], op: str, data: Operands, probe
         ints, frac = peer.to_ints(out, data, "result")
         verify(ints, frac, data, "result")
 
+    bound: list[tuple[Operands, Callable[[], Any]]] = []  # probe set-up, done once per peer
+
     def probe() -> None:
-        for ops in probes():
-            ints, frac = peer.to_ints(peer.bind(ops)(), ops, ops.label)
+        if not bound:
+            bound.extend((ops, peer.bind(ops)) for ops in probes())
+        for ops, call in bound:
+            ints, frac = peer.to_ints(call(), ops, ops.label)
             verify(ints, frac, ops, ops.label)
 
     return Impl(run=run, check=check, probe=probe, note=peer.note, set_threads=peer.set_threads)
@@ -403,16 +414,9 @@ def cases(quick: bool = False) -> list[Case]:
             n = N
             what = f"{N:,}"
             seeds = f"seed {SEED_A}" if op == "sum" else f"seeds {SEED_A}, {SEED_B}"
-        cache: list[list[Operands]] = []
-
-        def probes(op: str = op, cache: list = cache) -> list[Operands]:
-            if not cache:
-                cache.append(probe_operands(op))
-            return cache[0]
-
-        peers = {
-            name: (lambda mp=make_peer, op=op, data=data, probes=probes: _make_impl(mp, op, data, probes))
-            for name, make_peer in PEERS.items()
+        probes = functools.cache(functools.partial(probe_operands, op))  # built once, on first use
+        peers: dict[str, Callable[[], Impl]] = {
+            name: functools.partial(_make_impl, make_peer, op, data, probes) for name, make_peer in PEERS.items()
         }
         out.append(
             Case(
@@ -449,13 +453,13 @@ def goals(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     t_low = min(r["threads"] for r in records)
     out = []
 
-    def ok(rec: dict[str, Any] | None) -> bool:
-        return rec is not None and rec["status"] == "ok" and bool(rec["median_s"])
+    def median(rec: dict[str, Any] | None) -> float | None:
+        return rec["median_s"] if rec is not None and rec["status"] == "ok" and rec["median_s"] else None
 
     for name in case_names:
         if name in ("add", "mul"):
             ours = by.get((name, "ours", t_low))
-            ratio = ours["ratio_vs_baseline"] if ok(ours) else None
+            ratio = ours["ratio_vs_baseline"] if ours is not None and median(ours) else None
             out.append(
                 {
                     "suite": SUITE,
@@ -468,7 +472,8 @@ def goals(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             )
         elif name == "matmul":
             ours, apy = by.get((name, "ours", 1)), by.get((name, "apytypes", 1))
-            speedup = apy["median_s"] / ours["median_s"] if ok(ours) and ok(apy) else None
+            m_ours, m_apy = median(ours), median(apy)
+            speedup = m_apy / m_ours if m_ours and m_apy else None
             out.append(
                 {
                     "suite": SUITE,
