@@ -423,8 +423,42 @@ def _check_nan_policy(nan, api):
         raise ValueError(f"{api}: nan must be 'raise' or 'ap', got {nan!r}")
 
 
-def _coerce_input(values, api: str) -> np.ndarray:
+def _as_exact_array(values) -> np.ndarray:
+    """np.asarray, except that Python sequences NumPy would read as float64 although they hold
+    ints (ints beyond int64 mixed with others, or an empty list) keep their exact ints."""
     x = np.asarray(values)
+    if isinstance(values, np.ndarray) or x.dtype.kind != "f":
+        return x
+    if x.size == 0:
+        return x.astype(np.int64) if isinstance(values, (list, tuple)) else x
+    if not np.any(np.abs(x) >= 2.0**53):  # every int in the sequence was exact in float64
+        return x
+    try:
+        obj = np.asarray(values, dtype=object)
+    except ValueError:
+        return x
+    if obj.shape != x.shape:
+        return x
+    flat = obj.reshape(-1)
+    if not any(isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) for v in flat):
+        return x  # NumPy floats only: nothing was lost
+    return _narrow_ints(obj)
+
+
+def _narrow_ints(obj: np.ndarray) -> np.ndarray:
+    """An object array: int64 or uint64 when every element is an int that fits, else as is."""
+    flat = obj.reshape(-1)
+    if all(isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) for v in flat):
+        ints = [int(v) for v in flat]
+        if all(-(1 << 63) <= v < 1 << 63 for v in ints):
+            return np.array(ints, dtype=np.int64).reshape(obj.shape)
+        if all(0 <= v < 1 << 64 for v in ints):
+            return np.array(ints, dtype=np.uint64).reshape(obj.shape)
+    return obj
+
+
+def _coerce_input(values, api: str) -> np.ndarray:
+    x = _as_exact_array(values)
     kind = x.dtype.kind
     if kind == "f":
         if x.dtype.itemsize > 8:
@@ -436,7 +470,8 @@ def _coerce_input(values, api: str) -> np.ndarray:
     elif kind == "O":
         flat = x.reshape(-1)
         if all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in flat):
-            return x  # Python ints: exact, handled by the caller
+            x = _narrow_ints(x)  # Python ints: exact; beyond 64 bits handled by the caller
+            return x if x.dtype == object else np.asarray(x, order="C")
         if all(isinstance(v, (float, numbers.Integral)) for v in flat):
             if any(isinstance(v, float) for v in flat) and any(
                 isinstance(v, numbers.Integral) and abs(int(v)) >= 1 << 53 for v in flat
@@ -500,7 +535,7 @@ def from_raw(raw, fmt) -> FixedArray:
     ints of any size). Each must lie in the format's range [fmt.raw_min, fmt.raw_max]."""
     api = "fx.from_raw"
     fmt = _as_format(fmt, api)
-    r = np.asarray(raw)
+    r = _as_exact_array(raw)
     if r.dtype.kind == "O":
         flat = r.reshape(-1)
         bad = next((v for v in flat if not isinstance(v, numbers.Integral) or isinstance(v, bool)), None)
