@@ -111,6 +111,110 @@ inline int64_t fast_round(double y, uint64_t u) {
     return fl + up;
 }
 
+// The deterministic modes' fast pass in double arithmetic only, so that it vectorizes on
+// AVX2 too (AVX2 has no packed double <-> int64 conversion). For |y| < 2^51: floor, the tie
+// test y == floor(y) + 1/2 and the parity of floor(y) are exact in double, the rounded
+// integer r is exact, and r converts to int64 exactly through the 1.5 * 2^52 magic constant.
+template <QMode Q>
+inline double fast_round_double(double y) {
+    const double fl = std::floor(y);
+    const double mid = fl + 0.5;
+    const bool neg = fl < 0.0, gt = y > mid, eq = y == mid;
+    bool up;
+    if constexpr (Q == QMode::TRN) {
+        up = false;
+    } else if constexpr (Q == QMode::TRN_ZERO) {
+        up = neg & (y != fl);
+    } else if constexpr (Q == QMode::RND) {
+        up = gt | eq;
+    } else if constexpr (Q == QMode::RND_ZERO) {
+        up = gt | (eq & neg);
+    } else if constexpr (Q == QMode::RND_MIN_INF) {
+        up = gt;
+    } else if constexpr (Q == QMode::RND_INF) {
+        up = gt | (eq & !neg);
+    } else {  // RND_CONV: ties go to the even neighbour
+        const bool odd = std::floor(fl * 0.5) * 2.0 != fl;
+        up = gt | (eq & odd);
+    }
+    return fl + (up ? 1.0 : 0.0);
+}
+
+constexpr double kMagic52 = 6755399441055744.0;  // 1.5 * 2^52
+
+inline int64_t double_to_int64_small(double r) {  // exact for integral |r| < 2^51
+    const double m = r + kMagic52;
+    int64_t bits, magic;
+    std::memcpy(&bits, &m, sizeof bits);
+    std::memcpy(&magic, &kMagic52, sizeof magic);
+    return bits - magic;
+}
+
+// Deterministic modes: the whole fast pass in double arithmetic (see fast_round_double).
+template <QMode Q, OMode O, class T>
+void quantize_float_range_d(const T* x, int64_t begin, int64_t end, const Format& fm, const FastParams& p,
+                            bool nan_ap, int64_t* out, int64_t& first_nan) {
+    const Target t(fm);
+    const bool sgn = fm.is_signed;
+    const bool sym = O == OMode::SAT_SYM && sgn;
+    const bool resolves = O == OMode::SAT || O == OMode::SAT_ZERO || (O == OMode::SAT_SYM && fm.w > 1) ||
+                          (O == OMode::WRAP && fm.n == 0);
+    // Range bounds as doubles: exact for w <= 52; for wider formats every fast-pass value
+    // (|r| < 2^51) is inside the range, which the rounded bounds still show.
+    const double hi = double(p.hi);
+    const double lo = sym ? -hi : double(p.lo);
+    const double inf = std::numeric_limits<double>::infinity();
+    const double check_lo = resolves ? -inf : lo;
+    const double check_hi = resolves ? inf : hi;
+    const uint64_t wmask = fm.w >= 64 ? ~uint64_t(0) : (uint64_t(1) << fm.w) - 1;
+    const uint64_t wsign = sgn ? (uint64_t(1) << (fm.w - 1)) : 0;
+    const double scale = p.scale;
+    for (int64_t b0 = begin; b0 < end; b0 += kBlock) {
+        const int64_t b1 = b0 + kBlock < end ? b0 + kBlock : end;
+        int64_t any_slow = !p.enabled;
+        if (p.enabled) {
+            for (int64_t j = b0; j < b1; ++j) {
+                const double xd = double(x[j]);
+                const double y = xd * scale;
+                const double ax = std::fabs(xd), ay = std::fabs(y);
+                const bool ok = ((ax >= 0x1p-1022) & (ay >= 0x1p-1000) & (ay < 0x1p51)) | (xd == 0.0);
+                const double yc = ok ? y : 0.0;
+                double r = fast_round_double<Q>(yc);
+                any_slow |= int64_t(!ok | (r < check_lo) | (r > check_hi));
+                if constexpr (O == OMode::SAT || O == OMode::SAT_SYM) {
+                    r = r < lo ? lo : (r > hi ? hi : r);
+                } else if constexpr (O == OMode::SAT_ZERO) {
+                    r = (r < lo) | (r > hi) ? 0.0 : r;
+                }
+                int64_t v = double_to_int64_small(r);
+                if constexpr (O != OMode::SAT && O != OMode::SAT_SYM && O != OMode::SAT_ZERO) {
+                    const uint64_t bits = uint64_t(v) & wmask;  // wrap to w bits, then sign-extend
+                    v = int64_t((bits ^ wsign) - wsign);
+                }
+                out[j] = v;
+            }
+        }
+        if (!any_slow) continue;
+        for (int64_t j = b0; j < b1; ++j) {
+            const double xd = double(x[j]);
+            if (p.enabled) {
+                const double ax = std::fabs(xd), ay = std::fabs(xd * scale);
+                const bool ok = ((ax >= 0x1p-1022) & (ay >= 0x1p-1000) & (ay < 0x1p51)) | (xd == 0.0);
+                if (ok) {
+                    const double r = fast_round_double<Q>(xd * scale);
+                    if (r >= check_lo && r <= check_hi) continue;
+                }
+            }
+            if (std::isnan(xd) && !nan_ap) {
+                if (first_nan < 0) first_nan = j;
+                out[j] = 0;
+                continue;
+            }
+            out[j] = quantize_double_one<Q, O>(xd, t, 0);
+        }
+    }
+}
+
 // Fast pass (vectorizable): y = x * 2^F is exact when x is normal and y is
 // normal; below 2^52 in magnitude, floor and every rounding decision are exact
 // in double arithmetic (ties are found by comparing y with floor(y) + 1/2).
@@ -196,7 +300,10 @@ int64_t quantize_float_typed(const T* x, int64_t n, const Format& fm, uint64_t s
         constexpr OMode O = decltype(oc)::value;
         parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
             int64_t local = -1;
-            quantize_float_range<Q, O, T>(x, b, e, fm, p, key, nan_ap, out, local);
+            if constexpr (Q == QMode::STOCH)
+                quantize_float_range<Q, O, T>(x, b, e, fm, p, key, nan_ap, out, local);
+            else
+                quantize_float_range_d<Q, O, T>(x, b, e, fm, p, nan_ap, out, local);
             if (local >= 0) {
                 int64_t cur = first.load();
                 while ((cur < 0 || local < cur) && !first.compare_exchange_weak(cur, local)) {
