@@ -92,7 +92,7 @@ def _parse(fmt: str) -> Fixed:
 
 
 def _format_arg(fmt, api: str) -> Fixed:
-    fmt = _as_format(fmt, api)
+    fmt = _parse(fmt) if isinstance(fmt, str) else _as_format(fmt, api)
     if fmt.w > 64:
         raise ValueError(f"{api}: torch ops support formats with w <= 64, got {fmt}")
     return fmt

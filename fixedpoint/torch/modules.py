@@ -244,7 +244,7 @@ class _QuantConvNd(_QuantLayer):
         batch = xs.shape[0]
         # quantize once, then gather patches of raw integers (exact in float64 for w <= 53)
         xa = array(_np(xs), fin, seed=self.seed)
-        raw = torch.from_numpy(np.asarray(xa.raw)).to(torch.float64)
+        raw = torch.from_numpy(np.array(xa.raw, dtype=np.float64))
         cols = F.unfold(raw, k, dilation=dl, padding=pd, stride=st)  # (B, C*kh*kw, L), zeros padded
         L = cols.shape[-1]
         h_out = (xs.shape[-2] + 2 * pd[0] - dl[0] * (k[0] - 1) - 1) // st[0] + 1
