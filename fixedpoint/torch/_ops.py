@@ -221,7 +221,7 @@ def _quantize_fixed_setup(ctx, inputs, output):
 def _quantize_fixed_backward(ctx, grad):
     if ctx.ste == "clipped":
         (x,) = ctx.saved_tensors
-        grad = grad * _clip_mask(x, _parse(ctx.fmt)).to(grad.dtype)
+        grad = torch.where(_clip_mask(x, _parse(ctx.fmt)), grad, torch.zeros((), dtype=grad.dtype))
     return grad, None, None, None, None
 
 
