@@ -221,7 +221,8 @@ def _quantize_fixed_setup(ctx, inputs, output):
 def _quantize_fixed_backward(ctx, grad):
     if ctx.ste == "clipped":
         (x,) = ctx.saved_tensors
-        grad = torch.where(_clip_mask(x, _parse(ctx.fmt)), grad, torch.zeros((), dtype=grad.dtype))
+        # a multiply (not a select), as torch's fake_quantize: masked negative gradients are -0.0
+        grad = grad * _clip_mask(x, _parse(ctx.fmt)).to(grad.dtype)
     return grad, None, None, None, None
 
 
