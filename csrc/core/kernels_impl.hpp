@@ -140,6 +140,45 @@ inline double fast_round_double(double y) {
     return fl + (up ? 1.0 : 0.0);
 }
 
+// v (a uint64 as two exact 32-bit halves vh, vl) < t, for a double 0 <= t < 2^64; exact.
+inline bool u64_less(double vh, double vl, double t) {
+    const double th = std::floor(t * 0x1p-32);
+    const double tl = t - th * 0x1p32;  // exact (Sterbenz, or th == 0)
+    return (vh < th) | ((vh == th) & (vl < tl));
+}
+
+inline double u32_to_double(uint64_t v32) {  // exact for v32 < 2^32, vectorizes on AVX2
+    const uint64_t bits = 0x4330000000000000ULL | v32;  // 2^52 + v32
+    double d;
+    std::memcpy(&d, &bits, sizeof d);
+    return d - 0x1p52;
+}
+
+// STOCH in double arithmetic: up iff u < ceil(frac * 2^64), i.e. iff u < frac * 2^64 (u is an
+// integer). frac = y - floor(y) is exact except for y in (-1, 0); there frac = 1 - z with
+// z = -y, and u < 2^64 - floor(z 2^64) iff ~u >= floor(z 2^64).
+// Selects are written as bit masks: GCC does not vectorize this loop with ternaries.
+inline double select_mask(uint64_t mask, double a, double b) {  // mask all-ones ? a : b
+    uint64_t ab, bb;
+    std::memcpy(&ab, &a, sizeof ab);
+    std::memcpy(&bb, &b, sizeof bb);
+    const uint64_t r = (ab & mask) | (bb & ~mask);
+    double d;
+    std::memcpy(&d, &r, sizeof d);
+    return d;
+}
+
+inline double fast_round_stoch_double(double y, uint64_t u) {
+    const double fl = std::floor(y);
+    const uint64_t sn = uint64_t((y > -1.0) & (y < 0.0));
+    const uint64_t snm = uint64_t(0) - sn;
+    const uint64_t v = u ^ snm;
+    const double vh = u32_to_double(v >> 32), vl = u32_to_double(v & 0xffffffffULL);
+    const double t = select_mask(snm, std::floor(-y * 0x1p64), (y - fl) * 0x1p64);
+    const uint64_t up = uint64_t(u64_less(vh, vl, t)) ^ sn;
+    return fl + select_mask(uint64_t(0) - up, 1.0, 0.0);
+}
+
 constexpr double kMagic52 = 6755399441055744.0;  // 1.5 * 2^52
 
 inline int64_t double_to_int64_small(double r) {  // exact for integral |r| < 2^51
@@ -151,9 +190,15 @@ inline int64_t double_to_int64_small(double r) {  // exact for integral |r| < 2^
 }
 
 // Deterministic modes: the whole fast pass in double arithmetic (see fast_round_double).
+template <QMode Q>
+inline double round_d(double y, uint64_t u) {
+    if constexpr (Q == QMode::STOCH) return fast_round_stoch_double(y, u);
+    else return fast_round_double<Q>(y);
+}
+
 template <QMode Q, OMode O, class T>
 void quantize_float_range_d(const T* x, int64_t begin, int64_t end, const Format& fm, const FastParams& p,
-                            bool nan_ap, int64_t* out, int64_t& first_nan) {
+                            uint64_t key, bool nan_ap, int64_t* out, int64_t& first_nan) {
     const Target t(fm);
     const bool sgn = fm.is_signed;
     const bool sym = O == OMode::SAT_SYM && sgn;
@@ -172,14 +217,17 @@ void quantize_float_range_d(const T* x, int64_t begin, int64_t end, const Format
     for (int64_t b0 = begin; b0 < end; b0 += kBlock) {
         const int64_t b1 = b0 + kBlock < end ? b0 + kBlock : end;
         int64_t any_slow = !p.enabled;
+        uint64_t ubuf[kBlock];  // STOCH words, drawn in their own loop
+        if constexpr (Q == QMode::STOCH)
+            for (int64_t j = b0; j < b1; ++j) ubuf[j - b0] = stoch_bits(key, uint64_t(j));
         if (p.enabled) {
             for (int64_t j = b0; j < b1; ++j) {
                 const double xd = double(x[j]);
                 const double y = xd * scale;
                 const double ax = std::fabs(xd), ay = std::fabs(y);
                 const bool ok = ((ax >= 0x1p-1022) & (ay >= 0x1p-1000) & (ay < 0x1p51)) | (xd == 0.0);
-                const double yc = ok ? y : 0.0;
-                double r = fast_round_double<Q>(yc);
+                const double yc = select_mask(uint64_t(0) - uint64_t(ok), y, 0.0);
+                double r = round_d<Q>(yc, Q == QMode::STOCH ? ubuf[j - b0] : 0);
                 any_slow |= int64_t(!ok | (r < check_lo) | (r > check_hi));
                 if constexpr (O == OMode::SAT || O == OMode::SAT_SYM) {
                     r = r < lo ? lo : (r > hi ? hi : r);
@@ -201,7 +249,7 @@ void quantize_float_range_d(const T* x, int64_t begin, int64_t end, const Format
                 const double ax = std::fabs(xd), ay = std::fabs(xd * scale);
                 const bool ok = ((ax >= 0x1p-1022) & (ay >= 0x1p-1000) & (ay < 0x1p51)) | (xd == 0.0);
                 if (ok) {
-                    const double r = fast_round_double<Q>(xd * scale);
+                    const double r = round_d<Q>(xd * scale, Q == QMode::STOCH ? ubuf[j - b0] : 0);
                     if (r >= check_lo && r <= check_hi) continue;
                 }
             }
@@ -210,7 +258,7 @@ void quantize_float_range_d(const T* x, int64_t begin, int64_t end, const Format
                 out[j] = 0;
                 continue;
             }
-            out[j] = quantize_double_one<Q, O>(xd, t, 0);
+            out[j] = quantize_double_one<Q, O>(xd, t, Q == QMode::STOCH ? ubuf[j - b0] : 0);
         }
     }
 }
@@ -300,10 +348,7 @@ int64_t quantize_float_typed(const T* x, int64_t n, const Format& fm, uint64_t s
         constexpr OMode O = decltype(oc)::value;
         parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
             int64_t local = -1;
-            if constexpr (Q == QMode::STOCH)
-                quantize_float_range<Q, O, T>(x, b, e, fm, p, key, nan_ap, out, local);
-            else
-                quantize_float_range_d<Q, O, T>(x, b, e, fm, p, nan_ap, out, local);
+            quantize_float_range_d<Q, O, T>(x, b, e, fm, p, key, nan_ap, out, local);
             if (local >= 0) {
                 int64_t cur = first.load();
                 while ((cur < 0 || local < cur) && !first.compare_exchange_weak(cur, local)) {
