@@ -67,50 +67,6 @@ FastParams fast_params(const Format& fm) {
     return p;
 }
 
-// The fast pass for one element: the rounded integer (before overflow), and
-// whether the element must be redone by the exact scalar path.
-template <QMode Q>
-inline int64_t fast_round(double y, uint64_t u) {
-    const int64_t tr = int64_t(y);
-    const int64_t fl = tr - (double(tr) > y ? 1 : 0);
-    const double flf = double(fl);
-    const double mid = flf + 0.5;  // exact, since the fast pass only takes |y| < 2^52
-    // Decisions as int64 masks (0/1) so that the loop stays vectorizable.
-    const int64_t neg = fl < 0, gt = y > mid, eq = y == mid;  // y < 0 iff floor(y) < 0
-    int64_t up;
-    if constexpr (Q == QMode::TRN) {
-        up = 0;
-    } else if constexpr (Q == QMode::TRN_ZERO) {
-        up = neg & int64_t(y != flf);
-    } else if constexpr (Q == QMode::RND) {
-        up = gt | eq;
-    } else if constexpr (Q == QMode::RND_ZERO) {
-        up = gt | (eq & neg);
-    } else if constexpr (Q == QMode::RND_MIN_INF) {
-        up = gt;
-    } else if constexpr (Q == QMode::RND_INF) {
-        up = gt | (eq & (neg ^ 1));
-    } else if constexpr (Q == QMode::RND_CONV) {
-        up = gt | (eq & (fl & 1));
-    } else {
-        // STOCH: up iff u < ceil(frac * 2^64) with frac = y - fl, which is exact
-        // except for y in (-1, 0) (sn). There frac = 1 - z with z = -y, and
-        // u < 2^64 - floor(z 2^64) iff ~u >= floor(z 2^64). z * 2^64 = 2 t63 is
-        // split into int64 halves so that every conversion vectorizes.
-        const int64_t sn = (y > -1.0) & (y < 0.0);
-        const double z = sn ? -y : y - flf;  // in [0, 1)
-        const double t63 = z * 0x1p63;
-        const int64_t f63 = int64_t(t63);
-        const double r63 = t63 - double(f63);  // exact: t63 >= 0
-        const uint64_t fz = 2 * uint64_t(f63) + uint64_t(r63 >= 0.5);  // floor(z 2^64)
-        const uint64_t nonint = uint64_t((r63 != 0.0) & (r63 != 0.5));
-        const uint64_t c = fz + (nonint & uint64_t(sn ^ 1));  // ceil for frac, floor for z
-        const uint64_t v = u ^ uint64_t(-sn);
-        up = int64_t(v < c) ^ sn;
-    }
-    return fl + up;
-}
-
 // The deterministic modes' fast pass in double arithmetic only, so that it vectorizes on
 // AVX2 too (AVX2 has no packed double <-> int64 conversion). For |y| < 2^51: floor, the tie
 // test y == floor(y) + 1/2 and the parity of floor(y) are exact in double, the rounded
@@ -259,81 +215,6 @@ void quantize_float_range_d(const T* x, int64_t begin, int64_t end, const Format
                 continue;
             }
             out[j] = quantize_double_one<Q, O>(xd, t, Q == QMode::STOCH ? ubuf[j - b0] : 0);
-        }
-    }
-}
-
-// Fast pass (vectorizable): y = x * 2^F is exact when x is normal and y is
-// normal; below 2^52 in magnitude, floor and every rounding decision are exact
-// in double arithmetic (ties are found by comparing y with floor(y) + 1/2).
-// Overflow is resolved in the fast pass for SAT, SAT_ZERO, SAT_SYM (w > 1) and
-// plain WRAP. Every other element (NaN, inf, huge, tiny or subnormal inputs,
-// saturation-bit and WRAP_SM overflows) is redone by the exact scalar path.
-template <QMode Q, OMode O, class T>
-void quantize_float_range(const T* x, int64_t begin, int64_t end, const Format& fm, const FastParams& p,
-                          uint64_t key, bool nan_ap, int64_t* out, int64_t& first_nan) {
-    const Target t(fm);
-    const bool sgn = fm.is_signed;
-    // Elements outside [lo, hi] that the fast pass cannot resolve go to the scalar path.
-    const bool sym = O == OMode::SAT_SYM && sgn;
-    const bool resolves = O == OMode::SAT || O == OMode::SAT_ZERO || (O == OMode::SAT_SYM && fm.w > 1) ||
-                          (O == OMode::WRAP && fm.n == 0);
-    const int64_t lo = sym ? -p.hi : p.lo;
-    const int64_t hi = p.hi;
-    const int64_t check_lo = resolves ? std::numeric_limits<int64_t>::min() : lo;
-    const int64_t check_hi = resolves ? std::numeric_limits<int64_t>::max() : hi;
-    const int wsh = 64 - fm.w;
-    const double scale = p.scale;
-    for (int64_t b0 = begin; b0 < end; b0 += kBlock) {
-        const int64_t b1 = b0 + kBlock < end ? b0 + kBlock : end;
-        int64_t any_slow = !p.enabled;  // an int64 reduction keeps the loop vectorizable
-        uint64_t ubuf[kBlock];             // STOCH words, drawn in their own (vectorized) loop
-        if constexpr (Q == QMode::STOCH)
-            for (int64_t j = b0; j < b1; ++j) ubuf[j - b0] = stoch_bits(key, uint64_t(j));
-        if (p.enabled) {
-            for (int64_t j = b0; j < b1; ++j) {
-                const double xd = double(x[j]);
-                const double y = xd * scale;
-                const double ax = std::fabs(xd), ay = std::fabs(y);
-                const bool ok = ((ax >= 0x1p-1022) & (ay >= 0x1p-1000) & (ay < 0x1p52)) | (xd == 0.0);
-                // yc = ok ? y : 0.0, as a bit mask (a select here stops GCC vectorizing STOCH)
-                uint64_t yb;
-                std::memcpy(&yb, &y, sizeof yb);
-                yb &= uint64_t(0) - uint64_t(ok);
-                double yc;
-                std::memcpy(&yc, &yb, sizeof yc);
-                const uint64_t u = Q == QMode::STOCH ? ubuf[j - b0] : 0;
-                int64_t r = fast_round<Q>(yc, u);
-                any_slow |= int64_t(!ok | (r < check_lo) | (r > check_hi));
-                if constexpr (O == OMode::SAT || O == OMode::SAT_SYM) {
-                    r = r < lo ? lo : (r > hi ? hi : r);
-                } else if constexpr (O == OMode::SAT_ZERO) {
-                    r = (r < lo) | (r > hi) ? 0 : r;
-                } else {
-                    const uint64_t shifted = uint64_t(r) << wsh;
-                    r = sgn ? (int64_t(shifted) >> wsh) : int64_t(shifted >> wsh);
-                }
-                out[j] = r;
-            }
-        }
-        if (!any_slow) continue;
-        for (int64_t j = b0; j < b1; ++j) {
-            const double xd = double(x[j]);
-            const uint64_t u = Q == QMode::STOCH ? stoch_bits(key, uint64_t(j)) : 0;
-            if (p.enabled) {
-                const double ax = std::fabs(xd), ay = std::fabs(xd * scale);
-                const bool ok = ((ax >= 0x1p-1022) & (ay >= 0x1p-1000) & (ay < 0x1p52)) | (xd == 0.0);
-                if (ok) {
-                    const int64_t r = fast_round<Q>(xd * scale, u);
-                    if (r >= check_lo && r <= check_hi) continue;
-                }
-            }
-            if (std::isnan(xd) && !nan_ap) {
-                if (first_nan < 0) first_nan = j;
-                out[j] = 0;
-                continue;
-            }
-            out[j] = quantize_double_one<Q, O>(xd, t, u);
         }
     }
 }
