@@ -145,7 +145,7 @@ inline int64_t double_to_int64_small(double r) {  // exact for integral |r| < 2^
     return bits - magic;
 }
 
-// Deterministic modes: the whole fast pass in double arithmetic (see fast_round_double).
+// The per-element rounding of the fast pass, in double arithmetic (see the functions above).
 template <QMode Q>
 inline double round_d(double y, uint64_t u) {
     if constexpr (Q == QMode::STOCH) return fast_round_stoch_double(y, u);
