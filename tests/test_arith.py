@@ -44,18 +44,7 @@ HYPO = settings(max_examples=150, deadline=None)
 # --------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------
-def obj(values, shape=None) -> np.ndarray:
-    """An object array of Python ints (any size) with the given shape (default: 1-d)."""
-    values = [int(v) for v in values]
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out.reshape(shape if shape is not None else (len(values),))
-
-
-def pyints(x: fx.FixedArray) -> np.ndarray:
-    """The stored integers of x with their true values, as an object array of Python ints."""
-    r = x.raw
-    return obj([int(v) for v in r.reshape(-1)], r.shape)
+from _ints import obj, pyints  # noqa: E402
 
 
 def t3(fmt: Fixed) -> tuple:

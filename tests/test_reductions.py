@@ -30,16 +30,7 @@ O_MODES = ("WRAP", "SAT", "SAT_ZERO", "SAT_SYM", "WRAP_SM")
 # --------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------
-def obj(values, shape=None) -> np.ndarray:
-    values = [int(v) for v in values]
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out.reshape(shape if shape is not None else (len(values),))
-
-
-def pyints(x: fx.FixedArray) -> np.ndarray:
-    r = x.raw
-    return obj([int(v) for v in r.reshape(-1)], r.shape)
+from _ints import obj, pyints  # noqa: E402
 
 
 def as_obj(a: np.ndarray) -> np.ndarray:
