@@ -31,6 +31,7 @@ from ._ops import (  # noqa: E402
     unify_formats,
     where,
 )
+from . import hls4ml  # noqa: E402  (fx.hls4ml.emulate; hls4ml itself is optional)
 from ._runtime import build_info, get_isa, get_num_threads, set_isa, set_num_threads  # noqa: E402
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "dot",
     "format_bits",
     "from_raw",
+    "hls4ml",
     "get_isa",
     "get_num_threads",
     "matmul",
