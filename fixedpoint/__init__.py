@@ -31,13 +31,16 @@ from ._ops import (  # noqa: E402
     unify_formats,
     where,
 )
+from .network import Dense, Network, ScanResult, scan  # noqa: E402
 from . import hls4ml  # noqa: E402  (fx.hls4ml.emulate; hls4ml itself is optional)
 from ._runtime import build_info, get_isa, get_num_threads, set_isa, set_num_threads  # noqa: E402
 
 __all__ = [
     "MAX_WIDTH",
+    "Dense",
     "Fixed",
     "FixedArray",
+    "Network",
     "OMode",
     "QMode",
     "absolute",
@@ -57,6 +60,8 @@ __all__ = [
     "negative",
     "outer",
     "result_format",
+    "scan",
+    "ScanResult",
     "set_isa",
     "set_num_threads",
     "stack",
