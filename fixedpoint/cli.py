@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 
 def _demo(args) -> int:
@@ -46,8 +48,67 @@ def _demo(args) -> int:
           "(the ReLU takes its Dense's result type):")
     for name, entry in res.hls4ml.items():
         print(f"  {name}: {entry['Precision']}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "hls4ml_config.json").write_text(json.dumps(
+        {k: (list(v) if isinstance(v, tuple) else v) for k, v in res.to_hls4ml_config().items()}, indent=2) + "\n")
+    (out / "scan.json").write_text(res.to_json() + "\n")
+    written = [out / "hls4ml_config.json", out / "scan.json"]
+    try:
+        res.plot(out / "scan.png")
+        written.append(out / "scan.png")
+    except ImportError:
+        print("  (no plot: matplotlib is not installed; pip install 'fixedpoint-hls[plot]')")
+    print("wrote    " + ", ".join(str(p) for p in written))
+    status = 0
+    if args.verify_hls4ml:
+        status = _verify_hls4ml(net, res, Xt, out)
     print(f"kernels: {fx.get_isa()}, {fx.get_num_threads()} thread(s); total {time.perf_counter() - t_start:.2f} s")
-    return 0
+    return status
+
+
+def _verify_hls4ml(net, res, X, out) -> int:
+    """Convert the scanned MLP with hls4ml, compile its C-simulation, compare with the emulation."""
+    import time
+
+    import numpy as np
+
+    import fixedpoint as fx
+
+    try:
+        import hls4ml
+        import torch
+    except ImportError as exc:
+        print(f"verify   skipped: {exc.name} is not installed (pip install 'fixedpoint-hls[hls4ml,torch]' "
+              "-c .ci/constraints.txt)")
+        return 1
+    model = torch.nn.Sequential(torch.nn.Linear(net.n_in, net.layers[0].weight.shape[1]), torch.nn.ReLU(),
+                                torch.nn.Linear(net.layers[1].weight.shape[0], net.layers[1].weight.shape[1]))
+    with torch.no_grad():
+        for lin, layer in zip((model[0], model[2]), net.layers):
+            lin.weight.copy_(torch.from_numpy(layer.weight.T.astype(np.float32)))
+            lin.bias.copy_(torch.from_numpy(layer.bias.astype(np.float32)))
+    t0 = time.perf_counter()
+    hm = hls4ml.converters.convert_from_pytorch_model(model, hls_config=res.to_hls4ml_config(),
+                                                      output_dir=str(out / "hls4ml_prj"), backend="Vivado",
+                                                      io_type="io_parallel")
+    hm.compile()
+    t_compile = time.perf_counter() - t0
+    xs = X.astype(np.float32)
+    t0 = time.perf_counter()
+    firmware = hm.predict(xs)
+    t_predict = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    emulated = fx.hls4ml.emulate(hm, xs)
+    t_emulate = time.perf_counter() - t0
+    net32 = fx.Network.from_torch(model)
+    mine = net32.emulate(xs.astype(np.float64), res.config).to_float().astype(np.float32)
+    same = bool(np.array_equal(firmware.view(np.uint32), emulated.view(np.uint32))
+                and np.array_equal(firmware.view(np.uint32), mine.view(np.uint32)))
+    print(f"verify   hls4ml compile {t_compile:.1f} s; predict {len(xs) / t_predict:,.0f} samples/s, "
+          f"fx.hls4ml.emulate {len(xs) / t_emulate:,.0f} samples/s; outputs "
+          + ("identical bit for bit" if same else "DIFFER"))
+    return 0 if same else 1
 
 
 def _info(args) -> int:
@@ -97,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("-n", type=int, default=6000, help="number of samples (half calibrate, half test)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--tolerance", type=float, default=0.01, help="allowed accuracy loss (default 0.01)")
+    demo.add_argument("--out", default=".", help="where to write hls4ml_config.json, scan.json and scan.png "
+                      "(default: the current directory)")
+    demo.add_argument("--verify-hls4ml", action="store_true",
+                      help="compile the scanned model with hls4ml and confirm emulate == predict bit for bit")
     info = sub.add_parser("info", help="describe a type, e.g. 'ap_fixed<16,6,AP_RND,AP_SAT>'")
     info.add_argument("type")
     sub.add_parser("bench", help="run the benchmark harness (source checkout); extra args go to it",

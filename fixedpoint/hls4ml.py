@@ -88,9 +88,14 @@ def _dense(layer, x: FixedArray) -> FixedArray:
             f"fx.hls4ml.emulate: layer {name!r} uses the {strategy} strategy with accumulator {acc_t}; its "
             "addition order differs from Latency, so only wrapping accumulators (WRAP, n=0) are emulated exactly"
         )
-    w = _weights(layer, "weight", w_t)  # (n_in, n_out); the Resource strategy stores it transposed
-    if strategy in ("resource", "resource_unrolled"):
-        w = w.T
+    # The firmware reads the header's flat C-order list: weights[i * n_out + j] for Latency, and
+    # the transposed layout for Resource. Whatever shape the graph holds, that order decides.
+    w = _weights(layer, "weight", w_t)
+    n_in = int(_attr(layer, "n_in") or w.shape[0])
+    n_out = int(_attr(layer, "n_out") or w.shape[-1])
+    if w.size != n_in * n_out:
+        raise ValueError(f"fx.hls4ml.emulate: layer {name!r} has {w.size} weights for n_in={n_in}, n_out={n_out}")
+    w = w.reshape(n_out, n_in).T if strategy in ("resource", "resource_unrolled") else w.reshape(n_in, n_out)
     b = _weights(layer, "bias", b_t) if "bias" in layer.weights else from_raw(np.zeros(w.shape[1], np.int64), b_t)
     if w.ndim != 2 or x.shape[-1] != w.shape[0]:
         raise ValueError(f"fx.hls4ml.emulate: layer {name!r} expects {w.shape[0]} inputs, got shape {x.shape}")

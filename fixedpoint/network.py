@@ -140,7 +140,12 @@ class Network:
 
 @dataclass
 class ScanResult:
-    """What :func:`scan` chose and measured."""
+    """What :func:`scan` chose and measured.
+
+    ``config``: the formats (``{"input": Fixed, layer: {"weight", "bias", "accum", "result"}}``);
+    ``hls4ml``: the ``LayerName`` precision entries; ``steps``: the metric after each knob was
+    settled; ``trials``: every evaluation as ``(knob, fraction bits, metric)``.
+    """
 
     config: dict
     hls4ml: dict
@@ -148,15 +153,87 @@ class ScanResult:
     metric_fixed: float
     evaluations: int
     seconds: float
-    log: list = field(default_factory=list)
+    steps: list = field(default_factory=list)
+    trials: list = field(default_factory=list)
+    layers: dict = field(default_factory=dict)  # per layer: n_in, n_out, sparsity of the quantized weights
+
+    def bops(self) -> dict:
+        """Bit operations per layer, as in arXiv:1804.10969 (UNIQ):
+        ``n_out * n_in * (b_a * b_w + b_a + b_w + log2(n_in))`` with b_a / b_w the input and
+        weight widths; a layer's input is the previous layer's result (or the input)."""
+        out = {}
+        b_a = self.config["input"].w
+        for name, info in self.layers.items():
+            c = self.config[name]
+            n_in, n_out, b_w = info["n_in"], info["n_out"], c["weight"].w
+            out[name] = n_out * n_in * (b_a * b_w + b_a + b_w + math.log2(n_in))
+            b_a = c["result"].w
+        return out
 
     def table(self) -> str:
-        rows = [("input", "result", self.config["input"])]
-        for name, c in self.config.items():
-            if name != "input":
-                rows += [(name, k, c[k]) for k in ("weight", "bias", "accum", "result")]
-        width = max(len(r[0]) for r in rows)
-        return "\n".join(f"{n:<{width}}  {k:<7} {str(f)}" for n, k, f in rows)
+        """Per-layer formats, BOPs and weight sparsity, then the metric after each step."""
+        bops = self.bops()
+        lines = [f"{'layer':<8} {'weight':<14} {'bias':<14} {'accum':<16} {'result':<16} {'BOPs':>10} {'zeros':>6}",
+                 f"{'input':<8} {'':<14} {'':<14} {'':<16} {self.config['input'].to_hls4ml():<16}"]
+        for name, info in self.layers.items():
+            c = self.config[name]
+            lines.append(f"{name:<8} {c['weight'].to_hls4ml():<14} {c['bias'].to_hls4ml():<14} "
+                         f"{c['accum'].to_hls4ml():<16} {c['result'].to_hls4ml():<16} {bops[name]:>10.4g} "
+                         f"{info['sparsity']:>6.1%}")
+        lines.append(f"total BOPs {sum(bops.values()):.4g}; metric float {self.metric_float:.4f}, "
+                     f"fixed {self.metric_fixed:.4f}")
+        lines += [f"  after {st['knob']}: {st['frac_bits']} fraction bits, metric {st['metric']:.4f}"
+                  for st in self.steps]
+        return "\n".join(lines)
+
+    def to_hls4ml_config(self, *, default_precision: str = "fixed<16,6>", reuse_factor: int = 1,
+                         strategy: str = "Latency") -> dict:
+        """A complete hls4ml config, usable as ``hls_config`` of hls4ml's PyTorch converter for
+        the matching ``nn.Sequential``: ``{"Model": {...}, "LayerName": {...}}``."""
+        n_in = next(iter(self.layers.values()))["n_in"] if self.layers else None
+        return {
+            "Model": {"Precision": default_precision, "ReuseFactor": int(reuse_factor), "Strategy": strategy,
+                      # as hls4ml.utils.config_from_pytorch_model sets them: without the channels-last
+                      # pass hls4ml keeps PyTorch's (out, in) weight layout, which its Dense reads as (in, out)
+                      "ChannelsLastConversion": "full", "TransposeOutputs": False},
+            "LayerName": {name: {"Precision": dict(entry["Precision"])} for name, entry in self.hls4ml.items()},
+            "InputShape": (n_in,),
+        }
+
+    def to_json(self, **kwargs) -> str:
+        """The formats, metrics, BOPs, steps and hls4ml config as JSON (``json.dumps`` kwargs)."""
+        import json  # noqa: PLC0415
+
+        cfg = {"input": str(self.config["input"])}
+        cfg.update({name: {k: str(f) for k, f in c.items()} for name, c in self.config.items() if name != "input"})
+        doc = {"formats": cfg, "metric_float": self.metric_float, "metric_fixed": self.metric_fixed,
+               "evaluations": self.evaluations, "seconds": self.seconds, "bops": self.bops(),
+               "layers": self.layers, "steps": self.steps,
+               "hls4ml_config": {k: (list(v) if isinstance(v, tuple) else v)
+                                 for k, v in self.to_hls4ml_config().items()}}
+        return json.dumps(doc, **({"indent": 2} | kwargs))
+
+    def plot(self, path) -> None:
+        """Metric against fraction bits for every knob the scan searched (needs matplotlib)."""
+        import matplotlib  # noqa: PLC0415
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for knob in dict.fromkeys(t[0] for t in self.trials):
+            pts = sorted({(f, m) for k, f, m in self.trials if k == knob})
+            # matplotlib hides legend labels that start with "_" (hls4ml's layer names do)
+            name = f"all knobs at {pts[0][0]}" if knob == "start" else ("layer " + knob if knob[0] == "_" else knob)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
+        ax.axhline(self.metric_float, color="black", linewidth=0.8, label="float")
+        ax.set_xlabel("fraction bits of the knob (others at their current setting)")
+        ax.set_ylabel("metric (bit-exact emulation)")
+        ax.set_title("fixedpoint scan: metric against precision")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
 
 
 def _int_bits(maxabs: float, margin: int) -> int:
@@ -228,12 +305,17 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, max_fr
         return cfg
 
     evals = 0
-    log = []
+    steps: list = []
+    trials: list = []
 
-    def ok(fb) -> tuple[bool, float]:
+    def label(knob) -> str:
+        return knob if isinstance(knob, str) else f"{knob[0]}.{knob[1]}"
+
+    def ok(fb, knob="start") -> tuple[bool, float]:
         nonlocal evals
         evals += 1
         got = metric(network.emulate(X, make(fb)).to_float(), y)
+        trials.append((label(knob), int(fb[knob]) if knob in fb else max_frac, float(got)))
         return got >= ref - tolerance, got
 
     good, score = ok(fbits)
@@ -243,18 +325,25 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, max_fr
     # 3. per-knob binary search for the fewest fraction bits, coarse to fine
     for knob in list(fbits):
         lo, hi = 1 - ibits[knob], fbits[knob]  # width >= 1; hi always passes
+        best = score
         while lo < hi:
             mid = (lo + hi) // 2
-            passed, _ = ok({**fbits, knob: mid})
+            passed, got = ok({**fbits, knob: mid}, knob)
             if passed:
-                hi = mid
+                hi, best = mid, got
             else:
                 lo = mid + 1
         fbits[knob] = hi
-        label = knob if isinstance(knob, str) else f"{knob[0]}.{knob[1]}"
-        log.append(f"{label}: {hi} fraction bits")
+        score = best
+        steps.append({"knob": label(knob), "frac_bits": hi, "metric": float(score)})
         if progress:
-            progress(f"scan {label}: {hi} fraction bits ({evals} evaluations)")
+            progress(f"scan {label(knob)}: {hi} fraction bits, metric {score:.4f} ({evals} evaluations)")
     config = make(fbits)
     final = metric(network.emulate(X, config).to_float(), y)
-    return ScanResult(config, network.hls4ml_config(config), ref, final, evals, time.perf_counter() - t0, log)
+    layers = {}
+    for layer in network.layers:
+        wq = _literal(layer.weight, config[layer.name]["weight"])
+        layers[layer.name] = {"n_in": int(layer.weight.shape[0]), "n_out": int(layer.weight.shape[1]),
+                              "sparsity": float(np.mean(wq.raw == 0))}
+    return ScanResult(config, network.hls4ml_config(config), ref, final, evals, time.perf_counter() - t0,
+                      steps, trials, layers)

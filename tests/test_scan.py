@@ -106,9 +106,7 @@ def test_scanned_config_compiles_to_identical_firmware(trained, tmp_path):
     assert [layer.name for layer in again.layers] == ["_0", "_2"]
     assert [layer.name for layer in net.layers] == ["_0", "_2"]  # the same names without torch
     net_cfg = res.config
-    cfg = hls4ml.utils.config_from_pytorch_model(model, input_shape=(8,), granularity="name")
-    for name, entry in again.hls4ml_config(net_cfg).items():
-        cfg["LayerName"][name]["Precision"].update(entry["Precision"])
+    cfg = res.to_hls4ml_config()  # used as it is: the config round trip
     hm = hls4ml.converters.convert_from_pytorch_model(model, hls_config=cfg, output_dir=str(tmp_path / "prj"),
                                                       backend="Vivado", io_type="io_parallel")
     hm.compile()
@@ -119,11 +117,16 @@ def test_scanned_config_compiles_to_identical_firmware(trained, tmp_path):
     np.testing.assert_array_equal(fx.hls4ml.emulate(hm, xs).view(np.uint32), firmware.view(np.uint32))
 
 
-def test_demo_runs_the_scan(capsys):
+def test_demo_runs_the_scan(capsys, tmp_path):
+    import json
+
     from fixedpoint.cli import main
 
-    assert main(["demo", "-n", "600"]) == 0
+    assert main(["demo", "-n", "600", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "scan" in out and "input_1" in out and "_2" in out and "accuracy" in out
+    cfg = json.loads((tmp_path / "hls4ml_config.json").read_text())
+    assert set(cfg) == {"Model", "LayerName", "InputShape"} and "_2" in cfg["LayerName"]
+    assert json.loads((tmp_path / "scan.json").read_text())["formats"]["_0"]["accum"].startswith("ap_fixed<")
     with pytest.raises(SystemExit):
         main(["demo", "-n", "5"])
