@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .array import FixedArray, _mode_args, array, from_raw
+from .array import FixedArray, array, from_raw
 from .format import Fixed
+from .network import dense_accum
 
 __all__ = ["emulate", "layer_formats"]
 
@@ -75,8 +76,6 @@ def layer_formats(hls_model) -> dict:
 
 
 def _dense(layer, x: FixedArray) -> FixedArray:
-    from . import _core
-
     name = layer.name
     strategy = str(_attr(layer, "strategy") or "latency").lower()
     w_t = _fmt(_attr(layer, "weight_t"), f"layer {name!r} weight_t")
@@ -99,15 +98,7 @@ def _dense(layer, x: FixedArray) -> FixedArray:
     b = _weights(layer, "bias", b_t) if "bias" in layer.weights else from_raw(np.zeros(w.shape[1], np.int64), b_t)
     if w.ndim != 2 or x.shape[-1] != w.shape[0]:
         raise ValueError(f"fx.hls4ml.emulate: layer {name!r} expects {w.shape[0]} inputs, got shape {x.shape}")
-    if max(x.fmt.w, w.fmt.w, acc_t.w) > 64 or x.fmt.w + w.fmt.w > 126:
-        raise NotImplementedError(f"fx.hls4ml.emulate: layer {name!r} needs formats wider than the native "
-                                  f"kernels ({x.fmt}, {w.fmt}, {acc_t})")
-    bias_acc = b.cast(acc_t)  # acc = (accum_t) bias
-    xs = x.raw.reshape(-1, x.shape[-1]).view(np.int64)
-    raw = _core.matmul_accum(np.ascontiguousarray(xs), x.fmt.w, x.fmt.i, x.fmt.signed,
-                             np.ascontiguousarray(w.raw.view(np.int64)), w.fmt.w, w.fmt.i, w.fmt.signed,
-                             *_mode_args(acc_t), np.ascontiguousarray(bias_acc.raw.view(np.int64)), 0, 0)
-    acc = FixedArray(raw.reshape(x.shape[:-1] + (w.shape[1],)), acc_t, _trusted=True)
+    acc = dense_accum(x, w, b, acc_t)
     return acc.cast(res_t)
 
 

@@ -49,6 +49,38 @@ def _literal(values: np.ndarray, fmt: Fixed) -> FixedArray:
     return array(printed.reshape(values.shape), fmt)
 
 
+def dense_accum(x: FixedArray, w: FixedArray, bias: FixedArray, acc_t: Fixed) -> FixedArray:
+    """hls4ml Dense accumulation: ``acc = (accum_t) bias``, then for k in order
+    ``acc = (accum_t)(acc + (accum_t)(x[:, k] * w[k, :]))``; x (M, K), w (K, N), bias (N,).
+
+    When ``acc_t`` holds every product exactly and no partial sum can leave its range (by the
+    formats' bounds: ``max|bias| + K * max|product|``), no cast ever rounds or overflows, so
+    the result is the exact sum whatever the order and modes; it is then computed with the
+    exact matrix product (``fx.matmul``). Otherwise the sequential kernel runs.
+    """
+    from fractions import Fraction  # noqa: PLC0415
+
+    from .array import _holds  # noqa: PLC0415
+    from ._ops import result_format  # noqa: PLC0415
+
+    bias_acc = bias.cast(acc_t)
+    prod = result_format("mul", x.fmt, w.fmt)
+    k = x.shape[-1]
+    lsb = acc_t.lsb_exact
+    p_max = max(abs(prod.raw_min), prod.raw_max) * prod.lsb_exact
+    b_max = max((abs(int(v)) for v in bias_acc.raw.reshape(-1)), default=0) * lsb
+    fits = _holds(acc_t, prod) and b_max + k * p_max <= min(acc_t.raw_max * lsb, -Fraction(acc_t.raw_min) * lsb)
+    if fits:
+        exact = x @ w  # exact, in the product format plus ceil(log2 K) bits
+        return (exact + bias_acc).cast(acc_t)  # every value is representable: no rounding, no overflow
+    if max(x.fmt.w, w.fmt.w, acc_t.w) > 64 or x.fmt.w + w.fmt.w > 126:
+        raise NotImplementedError(f"dense accumulation beyond the native kernels ({x.fmt}, {w.fmt}, {acc_t})")
+    raw = _core.matmul_accum(np.ascontiguousarray(x.raw.view(np.int64).reshape(-1, k)), x.fmt.w, x.fmt.i,
+                             x.fmt.signed, np.ascontiguousarray(w.raw.view(np.int64)), w.fmt.w, w.fmt.i,
+                             w.fmt.signed, *_mode_args(acc_t), np.ascontiguousarray(bias_acc.raw.view(np.int64)), 0, 0)
+    return FixedArray(raw.reshape(x.shape[:-1] + (w.shape[1],)), acc_t, _trusted=True)
+
+
 class Network:
     """A sequential MLP of :class:`Dense` layers, evaluated in float or emulated bit-exactly.
 
@@ -112,16 +144,7 @@ class Network:
         for layer in self.layers:
             c = config[layer.name]
             w, b = _literal(layer.weight, c["weight"]), _literal(layer.bias, c["bias"])
-            acc_t = c["accum"]
-            if max(x.fmt.w, w.fmt.w, acc_t.w) > 64 or x.fmt.w + w.fmt.w > 126:
-                raise NotImplementedError(f"fx.Network.emulate: layer {layer.name!r} needs formats beyond the "
-                                          "native kernels")
-            bias_acc = b.cast(acc_t)
-            raw = _core.matmul_accum(np.ascontiguousarray(x.raw.view(np.int64).reshape(-1, x.shape[-1])),
-                                     x.fmt.w, x.fmt.i, x.fmt.signed, np.ascontiguousarray(w.raw.view(np.int64)),
-                                     w.fmt.w, w.fmt.i, w.fmt.signed, *_mode_args(acc_t),
-                                     np.ascontiguousarray(bias_acc.raw.view(np.int64)), 0, 0)
-            x = FixedArray(raw, acc_t, _trusted=True).cast(c["result"])
+            x = dense_accum(x, w, b, c["accum"]).cast(c["result"])
             if layer.activation == "relu":
                 x = np.where(np.asarray(x.raw > 0, dtype=bool), x, FixedArray(np.zeros(x.shape, np.int64), x.fmt,
                                                                                 _trusted=True))

@@ -130,3 +130,30 @@ def test_demo_runs_the_scan(capsys, tmp_path):
     assert json.loads((tmp_path / "scan.json").read_text())["formats"]["_0"]["accum"].startswith("ap_fixed<")
     with pytest.raises(SystemExit):
         main(["demo", "-n", "5"])
+
+
+@pytest.mark.parametrize("q,o", [("TRN", "WRAP"), ("RND", "SAT"), ("RND_CONV", "SAT_SYM")])
+def test_dense_accum_exact_path_equals_the_sequential_kernel(q, o):
+    """When the accumulator holds every partial sum, dense_accum takes the exact matrix product;
+    it must equal the sequential kernel (here called directly) bit for bit."""
+    from fixedpoint import _core
+    from fixedpoint.array import _mode_args
+    from fixedpoint.network import dense_accum
+
+    rng = np.random.default_rng(5)
+    xf, wf, bf = fx.Fixed(8, 3), fx.Fixed(6, 1), fx.Fixed(6, 2)
+    acc = fx.Fixed(8 + 6 + 6, 3 + 1 + 6, q=q, o=o)  # products plus 6 bits: 33 terms cannot overflow
+    x = fx.from_raw(rng.integers(xf.raw_min, xf.raw_max + 1, (50, 33)), xf)
+    w = fx.from_raw(rng.integers(wf.raw_min, wf.raw_max + 1, (33, 7)), wf)
+    b = fx.from_raw(rng.integers(bf.raw_min, bf.raw_max + 1, 7), bf)
+    got = dense_accum(x, w, b, acc)
+    want = _core.matmul_accum(x.raw.astype(np.int64), xf.w, xf.i, xf.signed, w.raw.astype(np.int64), wf.w, wf.i,
+                              wf.signed, *_mode_args(acc), b.cast(acc).raw.astype(np.int64), 0, 0)
+    assert got.fmt == acc
+    np.testing.assert_array_equal(got.raw, want)
+    # and a too-narrow accumulator takes the sequential path (saturation differs from the exact sum)
+    narrow = fx.Fixed(10, 4, q=q, o="SAT")
+    seq = dense_accum(x, w, b, narrow)
+    np.testing.assert_array_equal(seq.raw, _core.matmul_accum(
+        x.raw.astype(np.int64), xf.w, xf.i, xf.signed, w.raw.astype(np.int64), wf.w, wf.i, wf.signed,
+        *_mode_args(narrow), b.cast(narrow).raw.astype(np.int64), 0, 0))
