@@ -32,6 +32,7 @@ from ._ops import (  # noqa: E402
     where,
 )
 from ._runtime import build_info, get_isa, get_num_threads, set_isa, set_num_threads  # noqa: E402
+from . import binary  # noqa: E402
 
 __all__ = [
     "MAX_WIDTH",
@@ -42,6 +43,7 @@ __all__ = [
     "absolute",
     "add",
     "array",
+    "binary",
     "build_info",
     "concatenate",
     "divide",
