@@ -207,6 +207,22 @@ def _check_pair(api: str, a, b, a_kind, b_kind) -> int:
     return a.shape[1]
 
 
+def _float_to_ints(a: np.ndarray):
+    """Finite float64 values as (Python ints r, f) with a == r * 2**-f exactly, f >= 0 minimal."""
+    flat = a.reshape(-1)
+    m, e = np.frexp(flat)  # flat = m * 2**e, 0.5 <= |m| < 1 (m = 0 for 0)
+    mant = np.ldexp(m, 53).astype(np.int64)  # exact: |m| * 2**53 < 2**53 is an integer
+    nz = mant != 0
+    low = np.where(nz, mant & -mant, 1)
+    tz = np.frexp(low.astype(np.float64))[1] - 1  # trailing zero bits of the mantissa
+    need = np.where(nz, 53 - e - tz, 0)  # fraction bits each value needs
+    f = max(0, int(need.max())) if need.size else 0
+    if need.size and int((e + f).max(initial=0)) > 62:  # too wide for int64: exact Python path
+        fr = [Fraction(float(x)) for x in flat.tolist()]
+        return [int(q * (1 << f)) for q in fr], f
+    return [int(r) for r in np.ldexp(flat, f).astype(np.int64).tolist()], f
+
+
 def _exact_fixed(v, n: int, api: str, what: str) -> FixedArray:
     """Per-channel values as an exact FixedArray (no rounding: floats must fit in 64 bits)."""
     if isinstance(v, FixedArray):
@@ -217,11 +233,11 @@ def _exact_fixed(v, n: int, api: str, what: str) -> FixedArray:
             raise TypeError(f"{api}: {what} must be real numbers or a FixedArray, got dtype {a.dtype}")
         if a.dtype.kind == "f" and not np.isfinite(a).all():
             raise ValueError(f"{api}: {what} must be finite")
-        fr = [Fraction(x) if a.dtype.kind == "f" else Fraction(int(x)) for x in a.reshape(-1).tolist()]
-        f = max((int(q.denominator).bit_length() - 1 for q in fr), default=0)
-        ints = [int(q * (1 << f)) for q in fr]
-        w = max((abs(r).bit_length() + 1 for r in ints), default=1)
-        w = max(w, 2)
+        if a.dtype.kind == "f":
+            ints, f = _float_to_ints(a.astype(np.float64))
+        else:
+            ints, f = [int(x) for x in a.reshape(-1).tolist()], 0
+        w = max(2, max((abs(r).bit_length() + 1 for r in ints), default=1))
         if w > 64:
             raise ValueError(f"{api}: {what} needs {w} bits to be exact (more than 64); pass a FixedArray")
         arr = from_raw(np.array(ints, dtype=np.int64).reshape(a.shape), Fixed(w, w - f))
@@ -235,10 +251,51 @@ def _acc_fixed(acc: np.ndarray, k: int) -> FixedArray:
     return from_raw(acc.astype(np.int64), Fixed(w, w))
 
 
+def _fixed_terms(v, n: int, api: str, what: str):
+    """(int raws, fraction bits) of an exact per-channel operand, or None for wide formats."""
+    if v is None:
+        return None
+    f = _exact_fixed(v, n, api, what)
+    if f.raw.dtype == object or (not f.fmt.signed and f.fmt.w == 64):
+        return False
+    return np.broadcast_to(f.raw.astype(np.int64), (n,)), f.fmt.w - f.fmt.i, f.fmt.w
+
+
+def _threshold(acc: np.ndarray, k: int, scale, bias, n: int, api: str):
+    """``acc * scale[n] + bias[n] >= 0`` exactly, as per-channel integer thresholds on acc:
+    with integers S = scale * 2**f, B = bias * 2**f, S > 0: acc >= ceil(-B / S); S < 0:
+    acc <= floor(B / -S); S == 0: B >= 0. None for operands in wide (object) formats."""
+    st = _fixed_terms(scale, n, api, "scale") if scale is not None else (np.ones(n, np.int64), 0, 2)
+    bt = _fixed_terms(bias, n, api, "bias") if bias is not None else (np.zeros(n, np.int64), 0, 1)
+    if st is False or bt is False:
+        return None
+    (s_raw, fs, _), (b_raw, fb, _) = st, bt
+    f = max(fs, fb)
+    lo = np.empty(n, np.int64)  # acc >= lo
+    hi = np.empty(n, np.int64)  # acc <= hi
+    edge = k + 1  # |acc| <= k: clip thresholds into int32-safe range
+    for c, (sv, bv) in enumerate(zip(s_raw.tolist(), b_raw.tolist())):
+        sv, bv = int(sv) << (f - fs), int(bv) << (f - fb)
+        if sv > 0:
+            lo[c], hi[c] = max(-edge, min(edge, -(bv // sv))), edge  # ceil(-B/S) = -floor(B/S)
+        elif sv < 0:
+            lo[c], hi[c] = -edge, max(-edge, min(edge, bv // -sv))
+        else:
+            lo[c], hi[c] = (-edge, edge) if bv >= 0 else (edge, -edge)
+    lo32, hi32 = lo.astype(np.int32), hi.astype(np.int32)
+    if (hi32 == edge).all():
+        return acc >= lo32
+    return (acc >= lo32) & (acc <= hi32)
+
+
 def _transform(api: str, acc: np.ndarray, k: int, scale, bias, out):
     if scale is None and bias is None and out is None:
         return acc
     n = acc.shape[1]
+    if isinstance(out, str) and out == "binary":
+        fast = _threshold(acc, k, scale, bias, n, api)
+        if fast is not None:
+            return _pack_bool(fast, 1, acc.shape)
     y = _acc_fixed(acc, k)
     if scale is not None:
         y = _multiply(y, _exact_fixed(scale, n, api, "scale"))

@@ -369,3 +369,22 @@ def test_error_core_word_shapes():
         _core.xnor_gemm(np.zeros((2, 2), np.uint64), np.zeros((3, 1), np.uint64), 100)
     with pytest.raises(ValueError, match=r"xnor_gemm: K must be in \[1, 2\*\*31\), got 0"):
         _core.xnor_gemm(np.zeros((2, 0), np.uint64), np.zeros((3, 0), np.uint64), 0)
+
+
+def test_rebinarize_thresholds_signed_and_zero_scales():
+    # per-channel integer thresholds: positive, negative and zero scales, ties at y == 0
+    rng = np.random.default_rng(6)
+    k = 37
+    a, b = _pm1(rng, (40, k)), _pm1(rng, (k, 8))
+    acc = a @ b
+    scale = np.array([0.5, -0.25, 0.0, 0.0, 3.0, -1.0, 2.0**-30, -(2.0**20)])
+    bias = np.array([0.5, 0.75, -0.125, 0.0, -3.0, 1.0, -(2.0**-29), 1e6])
+    p = B.xnor_matmul(B.pack(a, axis=1), B.pack(b, axis=0), scale=scale, bias=bias, out="binary")
+    want = np.array([[Fraction(int(v)) * Fraction(float(scale[j])) + Fraction(float(bias[j])) >= 0
+                      for j, v in enumerate(row)] for row in acc])
+    np.testing.assert_array_equal(B.unpack(p) > 0, want)
+    # wide per-channel operands take the general exact path and agree
+    wide = fx.from_raw(np.array([int(v * 8) for v in [1, -2, 0, 0, 24, -8, 1, -8]], dtype=object), fx.Fixed(80, 77))
+    p2 = B.xnor_matmul(B.pack(a, axis=1), B.pack(b, axis=0), scale=wide, out="binary")
+    sw = [1, -2, 0, 0, 24, -8, 1, -8]
+    np.testing.assert_array_equal(B.unpack(p2) > 0, acc * np.array(sw) >= 0)
