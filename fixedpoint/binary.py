@@ -132,8 +132,11 @@ def _pack_bool(bits: np.ndarray, axis: int, shape: tuple) -> PackedBits:
     nwords = max(1, (k + 63) // 64)
     if k == 0:
         raise ValueError("fx.binary.pack: the packed axis has length 0")
-    padded = np.zeros(moved.shape[:-1] + (nwords * 64,), dtype=bool)
-    padded[..., :k] = moved
+    if k % 64 == 0:
+        padded = moved
+    else:  # padding bits are 0
+        padded = np.zeros(moved.shape[:-1] + (nwords * 64,), dtype=bool)
+        padded[..., :k] = moved
     by = np.packbits(padded, axis=-1, bitorder="little")
     words = np.ascontiguousarray(by).view("<u8").astype(np.uint64, copy=False)
     return PackedBits(np.ascontiguousarray(words), int(k), axis, tuple(int(s) for s in shape))
