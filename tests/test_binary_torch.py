@@ -108,3 +108,33 @@ def test_errors():
         fxt.binarize(torch.ones(3), zero="x")
     with pytest.raises(TypeError, match=r"fx\.binary\.pack: unsupported dtype torch\.complex64"):
         fx.binary.pack(torch.ones(3, dtype=torch.complex64))
+
+
+@pytest.mark.parametrize("scaled", [False, True])
+@pytest.mark.parametrize("k", [1, 63, 64, 130])
+def test_binary_linear_packed_inference_matches_training_path(scaled, k):
+    torch.manual_seed(k)
+    layer = fxt.BinaryLinear(k, 7, scaled=scaled)
+    x = torch.randn(2, 5, k)
+    x[0, 0, 0] = 0.0
+    train_y = layer(x)  # grad enabled: the straight-through float path
+    layer.eval()
+    with torch.no_grad():
+        packed_y = layer(x)
+    assert torch.equal(packed_y, train_y.detach())
+    # the packed path agrees with an independent float64 computation of the +-1 products
+    xs = torch.where(x >= 0, 1.0, -1.0).double()
+    ws = torch.where(layer.weight >= 0, 1.0, -1.0).double()
+    acc = (xs @ ws.T).to(torch.float32)  # integers of magnitude <= k: exact in float64 and float32
+    if not scaled:
+        assert torch.equal(packed_y, acc + layer.bias.detach())
+
+
+def test_binary_linear_trains():
+    torch.manual_seed(0)
+    layer = fxt.BinaryLinear(16, 3, ste="clipped")
+    x = torch.randn(8, 16) * 0.5
+    layer(x).sum().backward()
+    assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match=r"BinaryLinear: ste must be one of \('identity', 'clipped', 'tanh'\), got 'x'"):
+        fxt.BinaryLinear(4, 2, ste="x")

@@ -131,3 +131,56 @@ def ternarize(x: Tensor, threshold=None, ste: str = "identity", scaled: bool = F
         dims = [d for d in range(x.dim()) if d != axis % x.dim()]
         alpha = (x.abs() * keep).sum(dim=dims, keepdim=True) / keep.sum(dim=dims, keepdim=True).clamp(min=1)
     return t * alpha
+
+
+class BinaryLinear(torch.nn.Linear):
+    """A linear layer with +-1 weights (and, with ``binarize_input=True``, +-1 inputs).
+
+    Training: ``y = binarize(x) @ binarize(W).T * alpha + b`` with the ``ste`` straight-through
+    gradient (``alpha = mean|W|`` per output channel when ``scaled=True``, else 1). Inference
+    (eval mode, no grad, CPU, binarized inputs): the same values through the packed XNOR
+    kernel (``fx.binary.xnor_matmul``); the int32 products are exact, so both paths agree
+    bit for bit whenever float32 holds ``K`` exactly (K < 2**24).
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, ste: str = "clipped",
+                 scaled: bool = False, binarize_input: bool = True, zero: str = "pos", device=None, dtype=None):
+        super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
+        if ste not in BINARY_STE_MODES:
+            raise ValueError(f"BinaryLinear: ste must be one of {BINARY_STE_MODES}, got {ste!r}")
+        if zero not in ZERO_MODES:
+            raise ValueError(f"BinaryLinear: zero must be one of {ZERO_MODES}, got {zero!r}")
+        self.ste, self.scaled, self.binarize_input, self.zero = ste, scaled, binarize_input, zero
+
+    def _alpha(self) -> Optional[Tensor]:
+        return _channel_mean_abs(self.weight, 0).reshape(-1) if self.scaled else None
+
+    def _packed_ok(self, x: Tensor) -> bool:
+        return (not self.training and self.binarize_input and not torch.is_grad_enabled()
+                and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and x.dim() >= 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self._packed_ok(x):
+            return self._forward_packed(x)
+        w = torch.ops.fixedpoint.binarize(self.weight, self.zero, self.ste)
+        xb = torch.ops.fixedpoint.binarize(x, self.zero, self.ste) if self.binarize_input else x
+        y = torch.nn.functional.linear(xb, w)
+        alpha = self._alpha()
+        if alpha is not None:
+            y = y * alpha.to(y.dtype)
+        return y + self.bias if self.bias is not None else y
+
+    def _forward_packed(self, x: Tensor) -> Tensor:
+        from .. import binary as fxb  # noqa: PLC0415
+
+        lead = x.shape[:-1]
+        x2 = x.reshape(-1, x.shape[-1])
+        pa = fxb.pack(x2, axis=1, zero=self.zero)
+        pw = fxb.pack(self.weight, axis=1, zero=self.zero)  # (N, K) along K == (K, N) along axis 0
+        pb = fxb.PackedBits(pw.words, pw.length, 0, (pw.shape[1], pw.shape[0]))
+        acc = torch.from_numpy(fxb.xnor_matmul(pa, pb)).to(x.dtype)
+        alpha = self._alpha()
+        if alpha is not None:
+            acc = acc * alpha.to(x.dtype)
+        y = acc + self.bias.to(x.dtype) if self.bias is not None else acc
+        return y.reshape(*lead, self.out_features)
