@@ -34,6 +34,7 @@ from ._ops import (  # noqa: E402
 from .network import Dense, Network, ScanResult, scan  # noqa: E402
 from . import hls4ml  # noqa: E402  (fx.hls4ml.emulate; hls4ml itself is optional)
 from ._runtime import build_info, get_isa, get_num_threads, set_isa, set_num_threads  # noqa: E402
+from . import binary  # noqa: E402
 
 __all__ = [
     "MAX_WIDTH",
@@ -46,6 +47,7 @@ __all__ = [
     "absolute",
     "add",
     "array",
+    "binary",
     "build_info",
     "concatenate",
     "divide",
