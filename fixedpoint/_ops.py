@@ -30,6 +30,7 @@ __all__ = [
     "negative",
     "absolute",
     "matmul",
+    "linear",
     "dot",
     "outer",
     "where",
@@ -581,7 +582,59 @@ def _matmul_accum(a: FixedArray, b: FixedArray, accum: Fixed, seed: int, api: st
     return FixedArray(np.asarray(out, order="C"), accum, _trusted=True)
 
 
-def _matmul_accum_python(ra, fa: Fixed, rb, fb: Fixed, accum: Fixed, seed: int, base: int) -> np.ndarray:
+def linear(x, w, b=None, accum=None, out=None, seed=None) -> FixedArray:
+    """A dense layer ``y = x @ w.T + b`` (hls4ml Dense, latency strategy, when ``accum`` is given).
+
+    ``x`` is ``(..., K)`` (1-d or batched), ``w`` is ``(N, K)`` and ``b`` is ``(N,)`` or None.
+    Without ``accum`` the result is exact: ``x @ w.T`` in its natural format, plus the bias
+    added exactly (the natural sum format). With ``accum``, per output:
+    ``acc = cast(b -> accum)``; then for k = 0..K-1 in order
+    ``acc = cast(acc + cast(x[k] * w[n, k] -> accum) -> accum)``, each cast with accum's
+    q/o/n. ``out`` casts the final result. ``seed`` drives STOCH (the bias cast draws word
+    (seed, n); the products and sums draw the words ``fx.matmul`` uses for ``x @ w.T``).
+    """
+    api = "fx.linear"
+    x = _operand(x, api)
+    w = _operand(w, api)
+    if w.ndim != 2:
+        raise ValueError(f"{api}: weights must be 2-d (N, K), got shape {w.shape}")
+    if x.ndim < 1 or x.shape[-1] != w.shape[1]:
+        raise ValueError(f"{api}: input shape mismatch, x: {x.shape}, w: {w.shape} "
+                         f"(x's last dimension must equal w's K = {w.shape[1]})")
+    N, K = w.shape
+    if b is not None:
+        b = _operand(b, api)
+        if b.shape != (N,):
+            raise ValueError(f"{api}: bias shape mismatch, b: {b.shape}, w: {w.shape} (expected ({N},))")
+    wt = w.T
+    if accum is None:
+        res = matmul(x, wt)
+        if b is not None:
+            res = add(res, b)
+    else:
+        accum = _as_format(accum, api)
+        acc_seed = _seed_for(accum, seed, api)
+        lead = x.shape[:-1]
+        M = int(np.prod(lead, dtype=np.int64))
+        ra = x._raw.reshape(M, K)
+        rb = np.ascontiguousarray(wt._raw)
+        fa, fb = x.fmt, w.fmt
+        bias = None if b is None else b.cast(accum, seed=acc_seed)
+        native = _native(fa) and _native(fb) and _native(accum) and fa.w + fb.w <= _NATIVE_ARITH_MAX_W
+        if native:
+            raw = _core.matmul_accum(np.ascontiguousarray(ra), fa.w, fa.i, fa.signed, rb, fb.w, fb.i, fb.signed,
+                                     *_mode_args(accum), None if bias is None else bias._raw, acc_seed, 0)
+        else:
+            raw = _matmul_accum_python(ra, fa, rb, fb, accum, acc_seed, 0,
+                                       None if bias is None else bias._raw)
+        res = FixedArray(np.asarray(raw.reshape(lead + (N,)), order="C"), accum, _trusted=True)
+    if out is not None:
+        res = res.cast(_as_format(out, api), seed=seed)
+    return res
+
+
+def _matmul_accum_python(ra, fa: Fixed, rb, fb: Fixed, accum: Fixed, seed: int, base: int,
+                         bias=None) -> np.ndarray:
     """Slow exact path (wide formats): the same semantics and STOCH counters as the C++ kernel."""
     M, K = ra.shape
     N = rb.shape[1]
@@ -596,7 +649,7 @@ def _matmul_accum_python(ra, fa: Fixed, rb, fb: Fixed, accum: Fixed, seed: int, 
 
     for i in range(M):
         for j in range(N):
-            acc = 0
+            acc = 0 if bias is None else true_int(bias[j], accum)
             for kk in range(K):
                 ctr = base + ((i * N + j) * K + kk) * 2
                 p = true_int(ra[i, kk], fa) * true_int(rb[kk, j], fb)
