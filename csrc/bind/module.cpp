@@ -4,6 +4,7 @@
 namespace py = pybind11;
 
 void bind_arith(py::module_& m);
+void bind_gemm(py::module_& m);
 void bind_quantize(py::module_& m);
 void bind_runtime(py::module_& m);
 
@@ -11,5 +12,6 @@ PYBIND11_MODULE(_core, m) {
     m.doc() = "fixedpoint C++ core: exact ap_fixed quantization and arithmetic kernels (w <= 64)";
     bind_quantize(m);
     bind_arith(m);
+    bind_gemm(m);
     bind_runtime(m);
 }
