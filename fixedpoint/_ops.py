@@ -613,6 +613,47 @@ def _matmul_exact(a: FixedArray, b: FixedArray, k: int, api: str) -> FixedArray:
     return _from_ints(lo.reshape(shape), fmt)
 
 
+def _exact_product_wraps(fa: Fixed, fb: Fixed, accum: Fixed) -> bool:
+    """WRAP (n = 0) accumulators that hold every product's fraction bits: each product's cast is
+    an exact shift reduced modulo 2^w, so the sequential accumulation equals the exact GEMM
+    reduced modulo 2^w (docs/arrays.md, "Accumulator fast paths")."""
+    return (accum.o.value == "WRAP" and accum.n == 0 and _native(accum) and _native(fa) and _native(fb)
+            and fa.f + fb.f <= accum.f)
+
+
+def _gemm_mod64(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x @ y modulo 2^64 (int64 bit patterns) for 2-d int64 raws, by the fastest exact kernel."""
+    x = np.ascontiguousarray(x).view(np.int64)
+    y = np.ascontiguousarray(y).view(np.int64)
+    amax, bmax = _max_abs(x), _max_abs(y)
+    k = x.shape[1]
+    pairs = _core.gemm_i16_pairs(amax, bmax) if amax <= 32767 and bmax <= 32767 else 0
+    if pairs >= _I16_MIN_PAIRS:
+        return _core.gemm_i16(x, y, amax, bmax)
+    if k * amax * bmax <= 1 << 53:
+        return np.matmul(x.astype(np.float64), y.astype(np.float64)).astype(np.int64)
+    if pairs > 0:
+        return _core.gemm_i16(x, y, amax, bmax)
+    return _core.gemm_i64(x, y, amax < 1 << 31 and bmax < 1 << 31)  # wraps modulo 2^64
+
+
+def _accum_wrap_gemm(x: np.ndarray, fa: Fixed, y: np.ndarray, fb: Fixed, accum: Fixed, bias) -> np.ndarray:
+    """The sequential WRAP accumulation for _exact_product_wraps formats, as accum raws."""
+    s = _gemm_mod64(x, y).view(np.uint64)
+    sh = accum.f - fa.f - fb.f
+    s = s << np.uint64(sh) if sh < 64 else np.zeros_like(s)
+    if bias is not None:
+        s = s + np.asarray(bias, dtype=np.int64).view(np.uint64)
+    w = accum.w
+    if w < 64:
+        s = s & np.uint64((1 << w) - 1)
+        r = s.view(np.int64)
+        if accum.signed:
+            r = np.where(r >= 1 << (w - 1), r - (1 << w), r)
+        return np.asarray(r, dtype=np.int64)
+    return s.view(np.int64)
+
+
 def _matmul_accum(a: FixedArray, b: FixedArray, accum: Fixed, seed: int, api: str) -> FixedArray:
     # NumPy matmul shape rules: promote 1-d operands, broadcast batch dimensions.
     a_1d, b_1d = a.ndim == 1, b.ndim == 1
@@ -629,9 +670,12 @@ def _matmul_accum(a: FixedArray, b: FixedArray, accum: Fixed, seed: int, api: st
     ra2 = ra.reshape((nb, M, K))
     rb2 = rb.reshape((nb, K, N))
     out2 = out.reshape((nb, M, N))
+    fast = _exact_product_wraps(fa, fb, accum)
     for t in range(nb):
         base = t * M * N * K * 2
-        if native:
+        if fast:
+            out2[t] = _accum_wrap_gemm(ra2[t], fa, rb2[t], fb, accum, None)
+        elif native:
             out2[t] = _core.matmul_accum(np.asarray(ra2[t], order="C"), fa.w, fa.i, fa.signed,
                                          np.asarray(rb2[t], order="C"), fb.w, fb.i, fb.signed,
                                          *_mode_args(accum), None, seed, base)
@@ -683,7 +727,9 @@ def linear(x, w, b=None, accum=None, out=None, seed=None) -> FixedArray:
         fa, fb = x.fmt, w.fmt
         bias = None if b is None else b.cast(accum, seed=acc_seed)
         native = _native(fa) and _native(fb) and _native(accum) and fa.w + fb.w <= _NATIVE_ARITH_MAX_W
-        if native:
+        if _exact_product_wraps(fa, fb, accum):
+            raw = _accum_wrap_gemm(ra, fa, rb, fb, accum, None if bias is None else bias._raw)
+        elif native:
             raw = _core.matmul_accum(np.ascontiguousarray(ra), fa.w, fa.i, fa.signed, rb, fb.w, fb.i, fb.signed,
                                      *_mode_args(accum), None if bias is None else bias._raw, acc_seed, 0)
         else:

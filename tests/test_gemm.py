@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import fixedpoint as fx
 from fixedpoint import _core
 from fixedpoint import _ops
+from fixedpoint import _reference as ref
 
 Fixed = fx.Fixed
 def _supported_isas():
@@ -220,3 +221,71 @@ def test_matmul_exact_hypothesis(data):
         check(fixed(fa, (M, K), rng), fixed(fb, (K, N), rng))
     finally:
         fx.set_isa(cur)
+
+
+# --------------------------------------------------------------------------------------
+# accumulator fast paths (WRAP, n = 0): exact reorderings of the sequential semantics
+# --------------------------------------------------------------------------------------
+ALL_Q = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_MIN_INF", "RND_INF", "RND_CONV", "STOCH")
+ALL_O = ("WRAP", "SAT", "SAT_ZERO", "SAT_SYM", "WRAP_SM")
+
+
+def ref_accum_matmul(a: fx.FixedArray, b: fx.FixedArray, acc: Fixed, seed: int) -> list:
+    """Sequential model: products cast into acc, then running sums cast, in k order; STOCH
+    words (seed, ((i*N + j)*K + k)*2 [+1])."""
+    M, K = a.shape
+    N = b.shape[1]
+    pw, pi, ps = a.fmt.w + b.fmt.w, a.fmt.i + b.fmt.i, a.fmt.signed or b.fmt.signed
+    q, o = acc.q.value, acc.o.value
+    rows = []
+    for i in range(M):
+        row = []
+        for j in range(N):
+            s = 0
+            for k in range(K):
+                ctr = ((i * N + j) * K + k) * 2
+                p = ref.cast_raw(int(a.raw[i, k]) * int(b.raw[k, j]), pw, pi, ps, acc.w, acc.i, acc.signed, q, o,
+                                 acc.n, seed=seed, index=ctr)
+                s = ref.cast_raw(s + p, acc.w + 1, acc.i + 1, acc.signed, acc.w, acc.i, acc.signed, q, o, acc.n,
+                                 seed=seed, index=ctr + 1)
+            row.append(s)
+        rows.append(row)
+    return rows
+
+
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_accum_every_mode_matches_sequential_reference(data):
+    q = data.draw(st.sampled_from(ALL_Q))
+    o = data.draw(st.sampled_from(ALL_O))
+    signed = True if o == "WRAP_SM" else data.draw(st.booleans())
+    aw = data.draw(st.integers(2, 40))
+    fa = Fixed(data.draw(st.integers(1, 16)), data.draw(st.integers(-3, 10)), signed=data.draw(st.booleans()))
+    fb = Fixed(data.draw(st.integers(1, 16)), data.draw(st.integers(-3, 10)), signed=data.draw(st.booleans()))
+    # aim at both fast paths: accum fraction bits at, above and below the product's
+    af = fa.f + fb.f + data.draw(st.integers(-6, 4))
+    acc = Fixed(aw, aw - af, signed=signed, q=q, o=o)
+    M, K, N = data.draw(st.integers(1, 3)), data.draw(st.integers(0, 9)), data.draw(st.integers(1, 4))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    a, b = fixed(fa, (M, K), rng), fixed(fb, (K, N), rng)
+    seed = data.draw(st.integers(0, 2**64 - 1))
+    isa_name = data.draw(st.sampled_from(ISAS))
+    cur = fx.get_isa()
+    fx.set_isa(isa_name)
+    try:
+        got = fx.matmul(a, b, accum=acc, seed=seed)
+    finally:
+        fx.set_isa(cur)
+    assert got.raw.tolist() == ref_accum_matmul(a, b, acc, seed)
+
+
+@pytest.mark.parametrize("q", ("TRN", "RND", "RND_CONV"))
+def test_accum_wrap_fast_path_large_overflowing_sums(isa, q):
+    # wide sums that wrap many times, 8-bit data (int16 GEMM) and 40-bit data (int64 GEMM)
+    rng = np.random.default_rng(11)
+    for fa, acc in ((Fixed(8, 8), Fixed(10, 10, q=q)), (Fixed(40, 20), Fixed(64, 24, q=q)),
+                    (Fixed(8, 4), Fixed(12, 6, q=q)), (Fixed(8, 4), Fixed(16, 16, q=q, signed=False))):
+        a, b = fixed(fa, (3, 200), rng), fixed(fa, (200, 5), rng)
+        assert fx.matmul(a, b, accum=acc).raw.tolist() == ref_accum_matmul(a, b, acc, 0)
