@@ -32,6 +32,7 @@ from ._ops import (  # noqa: E402
     unify_formats,
     where,
 )
+from .sparse import SparseFixed  # noqa: E402
 from ._runtime import build_info, get_isa, get_num_threads, set_isa, set_num_threads  # noqa: E402
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "FixedArray",
     "OMode",
     "QMode",
+    "SparseFixed",
     "absolute",
     "add",
     "array",

@@ -522,6 +522,30 @@ def matmul(a, b, accum=None, out=None, seed=None) -> FixedArray:
     drives STOCH in ``accum`` and ``out``.
     """
     api = "fx.matmul"
+    from .sparse import SparseFixed, sparse_exact
+
+    if isinstance(a, SparseFixed):
+        b = _operand(b, api)
+        k = _matmul_shapes(api, a.shape, b.shape)
+        if b.ndim > 2:
+            raise ValueError(f"{api}: a SparseFixed lhs needs a 1-d or 2-d rhs, lhs: {a.shape}, rhs: {b.shape}")
+        if accum is None:
+            res = sparse_exact(a, b, k, api)
+        else:
+            accum = _as_format(accum, api)
+            acc_seed = _seed_for(accum, seed, api)
+            if _exact_product_wraps(a.fmt, b.fmt, accum) and b.raw.dtype != object:
+                x2 = b.raw.reshape(k, int(np.prod(b.shape[1:], dtype=np.int64)))
+                s = _core.gemm_csr_i64(a.indptr, a.indices, np.ascontiguousarray(a.data.raw).view(np.int64), k,
+                                       np.ascontiguousarray(x2).view(np.int64))
+                raw = _wrap_mod64(s, a.fmt, b.fmt, accum, None)
+                res = FixedArray(np.asarray(raw.reshape((a.shape[0],) + b.shape[1:]), order="C"), accum,
+                                 _trusted=True)
+            else:  # order-dependent modes: the dense sequential kernel (skipped zeros change nothing)
+                res = _matmul_accum(a.to_dense(), b, accum, acc_seed, api)
+        if out is not None:
+            res = res.cast(_as_format(out, api), seed=seed)
+        return res
     a = _operand(a, api)
     b = _operand(b, api)
     k = _matmul_shapes(api, a.shape, b.shape)
@@ -639,7 +663,13 @@ def _gemm_mod64(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def _accum_wrap_gemm(x: np.ndarray, fa: Fixed, y: np.ndarray, fb: Fixed, accum: Fixed, bias) -> np.ndarray:
     """The sequential WRAP accumulation for _exact_product_wraps formats, as accum raws."""
-    s = _gemm_mod64(x, y).view(np.uint64)
+    return _wrap_mod64(_gemm_mod64(x, y), fa, fb, accum, bias)
+
+
+def _wrap_mod64(s: np.ndarray, fa: Fixed, fb: Fixed, accum: Fixed, bias) -> np.ndarray:
+    """Exact products summed modulo 2^64 -> accum raws: shift to accum's point, add the bias
+    (accum raws), reduce modulo 2^w."""
+    s = s.view(np.uint64)
     sh = accum.f - fa.f - fb.f
     s = s << np.uint64(sh) if sh < 64 else np.zeros_like(s)
     if bias is not None:
@@ -700,7 +730,15 @@ def linear(x, w, b=None, accum=None, out=None, seed=None) -> FixedArray:
     (seed, n); the products and sums draw the words ``fx.matmul`` uses for ``x @ w.T``).
     """
     api = "fx.linear"
+    from .sparse import SparseFixed
+
     x = _operand(x, api)
+    if isinstance(w, SparseFixed):
+        accum_f = None if accum is None else _as_format(accum, api)
+        if x.ndim >= 1 and x.shape[-1] == w.shape[1] and x.raw.dtype != object and (
+                accum_f is None or _exact_product_wraps(x.fmt, w.fmt, accum_f)):
+            return _linear_sparse(x, w, b, accum_f, out, seed, api)
+        w = w.to_dense()  # order-dependent accumulators: the dense sequential kernel
     w = _operand(w, api)
     if w.ndim != 2:
         raise ValueError(f"{api}: weights must be 2-d (N, K), got shape {w.shape}")
@@ -735,6 +773,34 @@ def linear(x, w, b=None, accum=None, out=None, seed=None) -> FixedArray:
         else:
             raw = _matmul_accum_python(ra, fa, rb, fb, accum, acc_seed, 0,
                                        None if bias is None else bias._raw)
+        res = FixedArray(np.asarray(raw.reshape(lead + (N,)), order="C"), accum, _trusted=True)
+    if out is not None:
+        res = res.cast(_as_format(out, api), seed=seed)
+    return res
+
+
+def _linear_sparse(x: FixedArray, w, b, accum, out, seed, api: str) -> FixedArray:
+    """fx.linear with CSR weights: exact, or a WRAP accumulator that holds every product exactly
+    (the bias then commutes with the products: reduction modulo 2^w is a ring homomorphism)."""
+    N, K = w.shape
+    if b is not None:
+        b = _operand(b, api)
+        if b.shape != (N,):
+            raise ValueError(f"{api}: bias shape mismatch, b: {b.shape}, w: {w.shape} (expected ({N},))")
+    lead = x.shape[:-1]
+    M = int(np.prod(lead, dtype=np.int64))
+    xt = FixedArray(np.ascontiguousarray(x._raw.reshape(M, K).T), x.fmt, _trusted=True)
+    if accum is None:
+        res = matmul(w, xt).T  # (N, M) -> (M, N)
+        res = FixedArray(np.ascontiguousarray(res._raw).reshape(lead + (N,)), res.fmt, _trusted=True)
+        if b is not None:
+            res = add(res, b)
+    else:
+        acc_seed = _seed_for(accum, seed, api)
+        bias = None if b is None else b.cast(accum, seed=acc_seed)._raw
+        s = _core.gemm_csr_i64(w.indptr, w.indices, np.ascontiguousarray(w.data.raw).view(np.int64), K,
+                               np.ascontiguousarray(xt._raw).view(np.int64))  # (N, M), mod 2^64
+        raw = _wrap_mod64(np.ascontiguousarray(s.T), x.fmt, w.fmt, accum, bias)
         res = FixedArray(np.asarray(raw.reshape(lead + (N,)), order="C"), accum, _trusted=True)
     if out is not None:
         res = res.cast(_as_format(out, api), seed=seed)

@@ -66,6 +66,32 @@ py::tuple gemm_i128_py(const Raw& a, bool a_u64, const Raw& b, bool b_u64) {
     return py::make_tuple(lo, hi);
 }
 
+Raw gemm_csr_py(const Raw& indptr, const Raw& indices, const Raw& values, int64_t K, const Raw& x) {
+    const char* api = "gemm_csr_i64";
+    if (indptr.ndim() != 1 || indptr.shape(0) < 1 || indices.ndim() != 1 || values.ndim() != 1 ||
+        indices.shape(0) != values.shape(0) || x.ndim() != 2 || x.shape(0) != K)
+        throw py::value_error(std::string(api) + ": expected CSR arrays of one length and x of shape (K, N)");
+    const int64_t M = indptr.shape(0) - 1, N = x.shape(1), nnz = values.shape(0);
+    const int64_t* ip = indptr.data();
+    const int64_t* ix = indices.data();
+    if (ip[0] != 0 || ip[M] != nnz) throw py::value_error(std::string(api) + ": indptr must run from 0 to nnz");
+    for (int64_t i = 0; i < M; ++i)
+        if (ip[i + 1] < ip[i]) throw py::value_error(std::string(api) + ": indptr must be non-decreasing");
+    for (int64_t t = 0; t < nnz; ++t)
+        if (ix[t] < 0 || ix[t] >= K)
+            throw py::value_error(std::string(api) + ": column index " + std::to_string(ix[t]) + " outside [0, " +
+                                  std::to_string(K) + ")");
+    Raw out({py::ssize_t(M), py::ssize_t(N)});
+    const int64_t* vp = values.data();
+    const int64_t* xp = x.data();
+    int64_t* dst = out.mutable_data();
+    {
+        py::gil_scoped_release release;
+        gemm_csr_i64(ip, ix, vp, M, xp, N, dst);
+    }
+    return out;
+}
+
 }  // namespace
 
 void bind_gemm(py::module_& m) {
@@ -80,4 +106,7 @@ void bind_gemm(py::module_& m) {
     m.def("gemm_i128", &gemm_i128_py, py::arg("a"), py::arg("a_u64"), py::arg("b"), py::arg("b_u64"),
           "Exact (M,K)@(K,N) with 128-bit sums (results up to 126 bits) as (low words, signed high words);\n"
           "a_u64/b_u64: the operand holds uint64 bit patterns.");
+    m.def("gemm_csr_i64", &gemm_csr_py, py::arg("indptr"), py::arg("indices"), py::arg("values"), py::arg("k"),
+          py::arg("x"),
+          "CSR (M, K) @ dense (K, N) of int64 raws modulo 2^64 (exact for results that fit 64 bits).");
 }

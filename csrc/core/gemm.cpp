@@ -111,4 +111,22 @@ void gemm_i128(const int64_t* a, bool a_u64, const int64_t* b, bool b_u64, int64
     (void)kDepthBlock;
 }
 
+void gemm_csr_i64(const int64_t* indptr, const int64_t* indices, const int64_t* values, int64_t M, const int64_t* x,
+                  int64_t N, int64_t* out) {
+    if (M == 0 || N == 0) return;
+    const int64_t nnz_row = std::max<int64_t>(1, indptr[M] / std::max<int64_t>(1, M));
+    const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, nnz_row * N));
+    parallel_for(M, grain, [&](int64_t r0, int64_t r1) {
+        for (int64_t i = r0; i < r1; ++i) {
+            uint64_t* __restrict c = reinterpret_cast<uint64_t*>(out + i * N);
+            for (int64_t j = 0; j < N; ++j) c[j] = 0;
+            for (int64_t t = indptr[i]; t < indptr[i + 1]; ++t) {
+                const uint64_t v = uint64_t(values[t]);
+                const int64_t* xr = x + indices[t] * N;
+                for (int64_t j = 0; j < N; ++j) c[j] += v * uint64_t(xr[j]);  // wraps mod 2^64
+            }
+        }
+    });
+}
+
 }  // namespace fixedpoint
