@@ -289,3 +289,17 @@ def test_accum_wrap_fast_path_large_overflowing_sums(isa, q):
                     (Fixed(8, 4), Fixed(12, 6, q=q)), (Fixed(8, 4), Fixed(16, 16, q=q, signed=False))):
         a, b = fixed(fa, (3, 200), rng), fixed(fa, (200, 5), rng)
         assert fx.matmul(a, b, accum=acc).raw.tolist() == ref_accum_matmul(a, b, acc, 0)
+
+
+def test_gemm_kernels_from_several_python_threads():
+    import concurrent.futures
+
+    rng = np.random.default_rng(12)
+    pairs = [(fixed(Fixed(w, w), (40, 300), rng), fixed(Fixed(w, w), (300, 50), rng)) for w in (8, 30, 40)]
+    want = [np.matmul(obj(a.raw), obj(b.raw)) for a, b in pairs]
+    with concurrent.futures.ThreadPoolExecutor(6) as ex:
+        futs = [ex.submit(fx.matmul, a, b) for _ in range(4) for a, b in pairs]
+        got = [f.result() for f in futs]
+    for n, res in enumerate(got):
+        r = res.raw
+        np.testing.assert_array_equal(obj(r) if r.dtype != object else r, want[n % 3])
