@@ -70,6 +70,7 @@ def gemm_csr_i64(
     values: npt.NDArray[np.int64],
     k: int,
     x: npt.NDArray[np.int64],
+    small: bool = False,
 ) -> npt.NDArray[np.int64]: ...
 def gemm_i128(
     a: npt.NDArray[np.int64], a_u64: bool, b: npt.NDArray[np.int64], b_u64: bool

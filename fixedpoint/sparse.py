@@ -122,7 +122,7 @@ def sparse_exact(sp: SparseFixed, x: FixedArray, k: int, api: str) -> FixedArray
         if bound < 1 << 63:  # every row's sum fits int64, so the mod-2^64 sums are exact
             x2 = rx.reshape(k, int(np.prod(x.shape[1:], dtype=np.int64)))
             out = _core.gemm_csr_i64(sp.indptr, sp.indices, np.ascontiguousarray(ra).view(np.int64), k,
-                                     np.ascontiguousarray(x2).view(np.int64))
+                                     np.ascontiguousarray(x2).view(np.int64), bound < 1 << 31)
             out = out.reshape((sp.shape[0],) + x.shape[1:])
             if fmt.w > 64:
                 return _from_ints(out.astype(object), fmt)

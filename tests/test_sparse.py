@@ -104,3 +104,27 @@ def test_sparse_linear_one_d_and_errors():
         sp @ fx.from_raw([1, 2, 3, 4, 5], Fixed(8, 8))
     with pytest.raises(ValueError, match=r"fx.linear: input shape mismatch, x: \(5,\), w: \(4, 6\)"):
         fx.linear(fx.from_raw([1, 2, 3, 4, 5], Fixed(8, 8)), sp)
+
+
+@pytest.mark.parametrize("isa", ["scalar", "avx2"])
+@pytest.mark.parametrize("xmax", [2**15, 2**16, 2**31 - 1])
+def test_sparse_int32_lane_boundary(isa, xmax):
+    # rows of 4 entries of -2^14 times x = +-xmax: row sums reach 2^16 * xmax (int32 lanes only
+    # while that stays below 2^31), compared with Python ints under each ISA
+    try:
+        cur = fx.get_isa()
+        fx.set_isa(isa)
+    except ValueError:
+        pytest.skip(f"{isa} not supported here")
+    try:
+        w = np.zeros((3, 8), dtype=np.int64)
+        w[:, :4] = -(2**14)
+        w[1, 5] = 2**14 - 1
+        x = np.full((8, 9), xmax, dtype=np.int64)
+        x[2, ::2] = -xmax
+        sp = fx.SparseFixed.from_dense(fx.from_raw(w, Fixed(15, 15)))
+        xf = fx.from_raw(x, Fixed(33, 33))
+        got = (sp @ xf).raw
+        np.testing.assert_array_equal(obj(got), np.matmul(obj(w), obj(x)))
+    finally:
+        fx.set_isa(cur)

@@ -66,7 +66,7 @@ py::tuple gemm_i128_py(const Raw& a, bool a_u64, const Raw& b, bool b_u64) {
     return py::make_tuple(lo, hi);
 }
 
-Raw gemm_csr_py(const Raw& indptr, const Raw& indices, const Raw& values, int64_t K, const Raw& x) {
+Raw gemm_csr_py(const Raw& indptr, const Raw& indices, const Raw& values, int64_t K, const Raw& x, bool small) {
     const char* api = "gemm_csr_i64";
     if (indptr.ndim() != 1 || indptr.shape(0) < 1 || indices.ndim() != 1 || values.ndim() != 1 ||
         indices.shape(0) != values.shape(0) || x.ndim() != 2 || x.shape(0) != K)
@@ -87,7 +87,10 @@ Raw gemm_csr_py(const Raw& indptr, const Raw& indices, const Raw& values, int64_
     int64_t* dst = out.mutable_data();
     {
         py::gil_scoped_release release;
-        gemm_csr_i64(ip, ix, vp, M, xp, N, dst);
+        if (small)
+            gemm_csr_i32(ip, ix, vp, M, K, xp, N, dst);
+        else
+            gemm_csr_i64(ip, ix, vp, M, xp, N, dst);
     }
     return out;
 }
@@ -107,6 +110,7 @@ void bind_gemm(py::module_& m) {
           "Exact (M,K)@(K,N) with 128-bit sums (results up to 126 bits) as (low words, signed high words);\n"
           "a_u64/b_u64: the operand holds uint64 bit patterns.");
     m.def("gemm_csr_i64", &gemm_csr_py, py::arg("indptr"), py::arg("indices"), py::arg("values"), py::arg("k"),
-          py::arg("x"),
-          "CSR (M, K) @ dense (K, N) of int64 raws modulo 2^64 (exact for results that fit 64 bits).");
+          py::arg("x"), py::arg("small") = false,
+          "CSR (M, K) @ dense (K, N) of int64 raws modulo 2^64 (exact for results that fit 64 bits).\n"
+          "small: every row sum of |value| * |x| is below 2^31 (int32 lanes; caller-checked).");
 }

@@ -129,4 +129,17 @@ void gemm_csr_i64(const int64_t* indptr, const int64_t* indices, const int64_t* 
     });
 }
 
+void gemm_csr_i32(const int64_t* indptr, const int64_t* indices, const int64_t* values, int64_t M, int64_t K,
+                  const int64_t* x, int64_t N, int64_t* out) {
+    if (M == 0 || N == 0) return;
+    const int64_t nnz = indptr[M];
+    std::vector<int32_t> vp(static_cast<size_t>(nnz)), xp(static_cast<size_t>(K * N));
+    for (int64_t t = 0; t < nnz; ++t) vp[size_t(t)] = int32_t(values[t]);
+    for (int64_t t = 0; t < K * N; ++t) xp[size_t(t)] = int32_t(x[t]);
+    if (active_isa() != Isa::scalar)
+        gemm_csr_i32_avx2(indptr, indices, vp.data(), M, xp.data(), N, out);
+    else
+        gemm_detail::csr_i32(indptr, indices, vp.data(), M, xp.data(), N, out);
+}
+
 }  // namespace fixedpoint

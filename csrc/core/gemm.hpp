@@ -32,6 +32,11 @@ void gemm_i128(const int64_t* a, bool a_u64, const int64_t* b, bool b_u64, int64
 // v * x[k, :]. Exact for results that fit 64 bits (as gemm_i64). indptr has M + 1 entries.
 void gemm_csr_i64(const int64_t* indptr, const int64_t* indices, const int64_t* values, int64_t M, const int64_t* x,
                   int64_t N, int64_t* out);
+// The same when every |value| * |x| row sum is below 2^31 (caller-checked): 32-bit lanes.
+void gemm_csr_i32(const int64_t* indptr, const int64_t* indices, const int64_t* values, int64_t M, int64_t K,
+                  const int64_t* x, int64_t N, int64_t* out);
+void gemm_csr_i32_avx2(const int64_t* indptr, const int64_t* indices, const int32_t* values, int64_t M,
+                       const int32_t* x, int64_t N, int64_t* out);
 
 // Per-ISA int16 kernels (gemm_avx2.cpp is compiled with -mavx2). `pairs` as above.
 void gemm_i16_avx2(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int64_t N, int64_t pairs,

@@ -112,4 +112,9 @@ void gemm_i32_avx2(const int32_t* a, const int32_t* b, int64_t M, int64_t K, int
     gemm_detail::gemm_wrap64<int32_t>(a, b, M, K, N, out);
 }
 
+void gemm_csr_i32_avx2(const int64_t* indptr, const int64_t* indices, const int32_t* values, int64_t M,
+                       const int32_t* x, int64_t N, int64_t* out) {
+    gemm_detail::csr_i32(indptr, indices, values, M, x, N, out);
+}
+
 }  // namespace fixedpoint

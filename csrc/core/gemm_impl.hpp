@@ -75,5 +75,34 @@ inline void gemm_wrap64(const T* a, const T* b, int64_t M, int64_t K, int64_t N,
     });
 }
 
+// CSR rows with 32-bit values, x and sums (the caller bounds every row sum below 2^31):
+// eight lanes per AVX2 vpmulld; widened to int64 on the way out.
+inline void csr_i32(const int64_t* indptr, const int64_t* indices, const int32_t* values, int64_t M,
+                    const int32_t* x, int64_t N, int64_t* out) {
+    const int64_t nnz_row = std::max<int64_t>(1, indptr[M] / std::max<int64_t>(1, M));
+    const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, nnz_row * N));
+    parallel_for(M, grain, [&](int64_t r0, int64_t r1) {
+        constexpr int64_t kCols = 64;  // a (K x 64) slice of x stays in L2 across the rows
+        alignas(32) int32_t acc[kCols];
+        for (int64_t j0 = 0; j0 < N; j0 += kCols) {
+            const int64_t nj = std::min(kCols, N - j0);
+            for (int64_t i = r0; i < r1; ++i) {
+                int32_t* __restrict c = acc;
+                for (int64_t j = 0; j < kCols; ++j) c[j] = 0;
+                for (int64_t t = indptr[i]; t < indptr[i + 1]; ++t) {
+                    const int32_t v = values[t];
+                    const int32_t* __restrict xr = x + indices[t] * N + j0;
+                    if (nj == kCols) {
+                        for (int64_t j = 0; j < kCols; ++j) c[j] += v * xr[j];
+                    } else {
+                        for (int64_t j = 0; j < nj; ++j) c[j] += v * xr[j];
+                    }
+                }
+                for (int64_t j = 0; j < nj; ++j) out[i * N + j0 + j] = c[j];
+            }
+        }
+    });
+}
+
 }  // namespace gemm_detail
 }  // namespace fixedpoint
