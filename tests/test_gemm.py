@@ -108,11 +108,11 @@ BOUNDARY = [
     ((16, 16, True), (16, 16, True), 37, "f64"),  # -2^15 * -2^15 pairs overflow int32: not int16
     ((17, 17, True), (16, 16, True), 37, "f64"),
     ((27, 27, True), (27, 27, True), 2, "f64"),   # partial sums reach exactly 2**53: still exact
-    ((27, 27, True), (27, 27, True), 3, "i64"),   # 3 * 2**52 > 2**53
-    ((32, 32, True), (31, 31, True), 2, "i64"),   # int32 operands, 64-bit result
+    ((27, 27, True), (27, 27, True), 3, "f64split"),  # 3 * 2**52 > 2**53: float64 on limbs
+    ((32, 32, True), (31, 31, True), 2, "f64split"),  # int32 operands, 64-bit result
     ((32, 32, True), (31, 31, True), 4, "i128"),  # 65-bit result
-    ((40, 20, True), (20, 5, False), 5, "i64"),
-    ((63, 63, True), (1, 1, False), 1, "i64"),    # 63-bit operands, result fits 64 bits
+    ((40, 20, True), (20, 5, False), 5, "f64split"),
+    ((63, 63, True), (1, 1, False), 1, "f64split"),  # 63-bit operands, result fits 64 bits
     ((64, 64, True), (1, 1, False), 1, "i128"),   # 65-bit product format
     ((64, 64, False), (1, 1, False), 1, "i128"),  # unsigned 64-bit bit patterns
     ((33, 33, True), (33, 33, True), 3, "i128"),  # 65..126-bit results
@@ -303,3 +303,35 @@ def test_gemm_kernels_from_several_python_threads():
     for n, res in enumerate(got):
         r = res.raw
         np.testing.assert_array_equal(obj(r) if r.dtype != object else r, want[n % 3])
+
+
+def test_f64_split_plan_bounds():
+    # every limb GEMM must stay within 2**53: L + bits(other) + ceil(log2 K) <= 53
+    for amax, bmax, k in ((2**31, 2**20, 1024), (2**26, 2**26, 3), (2**62, 1, 1), (5, 2**40, 7)):
+        split_a, L, n = _ops._f64_split_plan(amax, bmax, k)
+        mine, other = (amax, bmax) if split_a else (bmax, amax)
+        g = (k - 1).bit_length()
+        assert L + other.bit_length() + g <= 53 and n * L >= mine.bit_length()
+    assert _ops._f64_split_plan(2**63, 2**63, 2**20) is None
+
+
+def test_i64_path_with_unsigned_64_bit_raws(isa):
+    # ap_uint<64> values held as uint64 raws: no float64 path; the int64 kernel wraps mod 2^64
+    rng = np.random.default_rng(13)
+    a = fx.from_raw(obj(rng.integers(0, 2**20, (6, 9))), Fixed(64, 64, signed=False))
+    a_raw = a.raw
+    assert a_raw.dtype == np.uint64
+    b = fixed(Fixed(8, 8), (9, 5), rng)
+    assert path_for(a, b) == "i64"
+    check(a, b)
+
+
+@pytest.mark.parametrize("small", [True, False])
+def test_gemm_i64_kernel_direct(isa, small):
+    rng = np.random.default_rng(14)
+    hi = 2**31 if small else 2**40  # results stay below 2**63: |a| * 2**12 * K
+    for M, K, N in ((1, 1, 1), (5, 7, 19), (9, 130, 300), (6, 0, 3)):
+        a = rng.integers(-hi, hi, (M, K))
+        b = rng.integers(-(2**12), 2**12, (K, N))
+        want = np.matmul(obj(a), obj(b)) if K else obj(np.zeros((M, N), dtype=np.int64))
+        np.testing.assert_array_equal(obj(_core.gemm_i64(a, b, small)), want)
