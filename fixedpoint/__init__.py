@@ -21,6 +21,7 @@ from ._ops import (  # noqa: E402
     concatenate,
     divide,
     dot,
+    linear,
     matmul,
     multiply,
     negative,
@@ -33,6 +34,7 @@ from ._ops import (  # noqa: E402
 )
 from .network import Dense, Network, ScanResult, scan  # noqa: E402
 from . import hls4ml  # noqa: E402  (fx.hls4ml.emulate; hls4ml itself is optional)
+from .sparse import SparseFixed  # noqa: E402
 from ._runtime import build_info, get_isa, get_num_threads, set_isa, set_num_threads  # noqa: E402
 from . import binary  # noqa: E402
 
@@ -44,6 +46,7 @@ __all__ = [
     "Network",
     "OMode",
     "QMode",
+    "SparseFixed",
     "absolute",
     "add",
     "array",
@@ -57,6 +60,7 @@ __all__ = [
     "hls4ml",
     "get_isa",
     "get_num_threads",
+    "linear",
     "matmul",
     "multiply",
     "negative",

@@ -30,6 +30,7 @@ __all__ = [
     "negative",
     "absolute",
     "matmul",
+    "linear",
     "dot",
     "outer",
     "where",
@@ -521,6 +522,30 @@ def matmul(a, b, accum=None, out=None, seed=None) -> FixedArray:
     drives STOCH in ``accum`` and ``out``.
     """
     api = "fx.matmul"
+    from .sparse import SparseFixed, sparse_exact
+
+    if isinstance(a, SparseFixed):
+        b = _operand(b, api)
+        k = _matmul_shapes(api, a.shape, b.shape)
+        if b.ndim > 2:
+            raise ValueError(f"{api}: a SparseFixed lhs needs a 1-d or 2-d rhs, lhs: {a.shape}, rhs: {b.shape}")
+        if accum is None:
+            res = sparse_exact(a, b, k, api)
+        else:
+            accum = _as_format(accum, api)
+            acc_seed = _seed_for(accum, seed, api)
+            if _exact_product_wraps(a.fmt, b.fmt, accum) and b.raw.dtype != object:
+                x2 = b.raw.reshape(k, int(np.prod(b.shape[1:], dtype=np.int64)))
+                s = _core.gemm_csr_i64(a.indptr, a.indices, np.ascontiguousarray(a.data.raw).view(np.int64), k,
+                                       np.ascontiguousarray(x2).view(np.int64))
+                raw = _wrap_mod64(s, a.fmt, b.fmt, accum, None)
+                res = FixedArray(np.asarray(raw.reshape((a.shape[0],) + b.shape[1:]), order="C"), accum,
+                                 _trusted=True)
+            else:  # order-dependent modes: the dense sequential kernel (skipped zeros change nothing)
+                res = _matmul_accum(a.to_dense(), b, accum, acc_seed, api)
+        if out is not None:
+            res = res.cast(_as_format(out, api), seed=seed)
+        return res
     a = _operand(a, api)
     b = _operand(b, api)
     k = _matmul_shapes(api, a.shape, b.shape)
@@ -535,19 +560,173 @@ def matmul(a, b, accum=None, out=None, seed=None) -> FixedArray:
     return res
 
 
+def _max_abs(r: np.ndarray) -> int:
+    """The largest |stored integer| (true values: uint64 raws are unsigned)."""
+    if r.size == 0:
+        return 0
+    return max(-int(r.min()), int(r.max()))
+
+
+_I16_MIN_PAIRS = 64  # below this the int16 kernel widens so often that float64 BLAS is faster
+
+
+_F64_SPLIT_MAX_LIMBS = 6  # beyond this the blocked int64 kernel is faster
+
+
+def _f64_split_plan(amax: int, bmax: int, k: int):
+    """Split one operand into L-bit limbs so that every limb GEMM is exact in float64:
+    |limb| <= 2^L, |other| < 2^bits, K <= 2^g, and L + bits + g <= 53. Returns
+    (split_a, L, limbs) with the fewest limbs, or None."""
+    g = (k - 1).bit_length() if k > 1 else 0
+    best = None
+    for split_a, mine, other in ((True, amax, bmax), (False, bmax, amax)):
+        L = 53 - other.bit_length() - g
+        if L < 4:
+            continue
+        n = max(1, -(-mine.bit_length() // L))
+        if n <= _F64_SPLIT_MAX_LIMBS and (best is None or n < best[2]):
+            best = (split_a, L, n)
+    return best
+
+
+def _matmul_f64_split(x: np.ndarray, y: np.ndarray, amax: int, bmax: int) -> np.ndarray:
+    """x @ y modulo 2^64 for int64 raws by float64 BLAS on limbs: x = sum_l x_l 2^(L l) with
+    low limbs in [0, 2^L) and a signed top limb (|x_l| <= 2^L), each limb GEMM exact in float64,
+    recombined with wrapping int64 shifts and adds (exact when the result fits 64 bits)."""
+    split_a, L, n = _f64_split_plan(amax, bmax, x.shape[-1])
+    src, other = (x, y) if split_a else (y, x)
+    of = other.astype(np.float64)
+    total = None
+    rest = src
+    for limb in range(n):
+        part = rest & ((1 << L) - 1) if limb < n - 1 else rest
+        rest = rest >> L
+        pf = part.astype(np.float64)
+        r = (np.matmul(pf, of) if split_a else np.matmul(of, pf)).astype(np.int64)
+        r = (r.view(np.uint64) << np.uint64(L * limb)).view(np.int64) if limb else r
+        total = r if total is None else (total.view(np.uint64) + r.view(np.uint64)).view(np.int64)
+    return total
+
+
+def _matmul_path(amax: int, bmax: int, k: int, fmt: Fixed, unsigned64: bool) -> str:
+    """The fastest exact kernel for |a| <= amax, |b| <= bmax and K = k (measured on AVX2:
+    int16 pair sums ~50 GOP/s, float64 BLAS ~40, float64 on n limbs ~40/n, blocked int64 ~3,
+    int128 ~0.6, single-threaded)."""
+    bound = k * amax * bmax  # every partial sum is at most this in magnitude
+    pairs = _core.gemm_i16_pairs(amax, bmax) if amax <= 32767 and bmax <= 32767 else 0
+    if pairs >= _I16_MIN_PAIRS:
+        return "i16"
+    if bound <= 1 << 53 and not unsigned64:
+        return "f64"  # float64 BLAS is exact: every partial sum is an integer within 2**53
+    if pairs > 0:
+        return "i16"
+    if fmt.w <= 64 or bound < 1 << 63:
+        if not unsigned64 and _f64_split_plan(amax, bmax, k) is not None:
+            return "f64split"  # float64 BLAS on limbs, recombined modulo 2**64
+        return "i64"  # sums wrap modulo 2**64, exact because the result fits 64 bits
+    if bound < 1 << 126:
+        return "i128"
+    return "object"
+
+
 def _matmul_exact(a: FixedArray, b: FixedArray, k: int, api: str) -> FixedArray:
     prod = result_format("mul", a.fmt, b.fmt, api=api)
     g = _growth(k)
     fmt = _make_fixed(api, prod.w + g, prod.i + g, prod.signed, "matmul result")
     ra, rb = _ints(a), _ints(b)
-    if fmt.w <= 53 and ra.dtype != np.uint64 and rb.dtype != np.uint64:
-        # float64 BLAS is exact here: every partial sum is an integer below 2**53 in magnitude.
+    if ra.dtype == object or rb.dtype == object:
+        path = "object"
+    else:
+        amax, bmax = _max_abs(ra), _max_abs(rb)
+        path = _matmul_path(amax, bmax, k, fmt, ra.dtype == np.uint64 or rb.dtype == np.uint64)
+    if path == "f64":
         res = np.matmul(ra.astype(np.float64), rb.astype(np.float64)).astype(np.int64)
         return _from_ints(res, fmt)
-    if fmt.w <= 64 and ra.dtype != np.uint64 and rb.dtype != np.uint64:
-        return _from_ints(np.matmul(ra, rb), fmt)  # exact: int64 partial sums are bounded by the result
-    res = np.matmul(_obj(a), _obj(b))
-    return _from_ints(np.asarray(res, dtype=object).reshape(np.shape(res)), fmt)
+    if path == "object":
+        res = np.matmul(_obj(a), _obj(b))
+        return _from_ints(np.asarray(res, dtype=object).reshape(np.shape(res)), fmt)
+    # C++ kernels on 2-d blocks: NumPy matmul shape rules (promote 1-d, broadcast batches).
+    a_1d, b_1d = ra.ndim == 1, rb.ndim == 1
+    ra2 = ra.reshape((1,) + ra.shape) if a_1d else ra
+    rb2 = rb.reshape(rb.shape + (1,)) if b_1d else rb
+    batch = np.broadcast_shapes(ra2.shape[:-2], rb2.shape[:-2])
+    M, N = ra2.shape[-2], rb2.shape[-1]
+    nb = int(np.prod(batch, dtype=np.int64))
+    ra2 = np.broadcast_to(ra2, batch + (M, k)).reshape((nb, M, k)) if batch else ra2.reshape((1, M, k))
+    rb2 = np.broadcast_to(rb2, batch + (k, N)).reshape((nb, k, N)) if batch else rb2.reshape((1, k, N))
+    au, bu = ra.dtype == np.uint64, rb.dtype == np.uint64
+    lo = np.empty((nb, M, N), dtype=np.int64)
+    hi = np.empty((nb, M, N), dtype=np.int64) if path == "i128" else None
+    for t in range(nb):
+        x = np.ascontiguousarray(ra2[t]).view(np.int64)
+        y = np.ascontiguousarray(rb2[t]).view(np.int64)
+        if path == "i16":
+            lo[t] = _core.gemm_i16(x, y, amax, bmax)
+        elif path == "f64split":
+            lo[t] = _matmul_f64_split(x, y, amax, bmax)
+        elif path == "i64":
+            lo[t] = _core.gemm_i64(x, y, amax < 1 << 31 and bmax < 1 << 31)
+        else:
+            lo[t], hi[t] = _core.gemm_i128(x, au, y, bu)
+    shape = batch + (M, N)
+    if a_1d:
+        shape = shape[:-2] + (N,)
+    if b_1d:
+        shape = shape[:-1]
+    if path == "i128":
+        return _from_ints(_combine_wide(lo, hi).reshape(shape), fmt)
+    if not _native(fmt):  # a wide format whose values happen to fit int64
+        return _from_ints(_object_array([int(v) for v in lo.reshape(-1)], shape), fmt)
+    return _from_ints(lo.reshape(shape), fmt)
+
+
+def _exact_product_wraps(fa: Fixed, fb: Fixed, accum: Fixed) -> bool:
+    """WRAP (n = 0) accumulators that hold every product's fraction bits: each product's cast is
+    an exact shift reduced modulo 2^w, so the sequential accumulation equals the exact GEMM
+    reduced modulo 2^w (docs/arrays.md, "Accumulator fast paths")."""
+    return (accum.o.value == "WRAP" and accum.n == 0 and _native(accum) and _native(fa) and _native(fb)
+            and fa.f + fb.f <= accum.f)
+
+
+def _gemm_mod64(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x @ y modulo 2^64 (int64 bit patterns) for 2-d int64 raws, by the fastest exact kernel."""
+    x = np.ascontiguousarray(x).view(np.int64)
+    y = np.ascontiguousarray(y).view(np.int64)
+    amax, bmax = _max_abs(x), _max_abs(y)
+    k = x.shape[1]
+    pairs = _core.gemm_i16_pairs(amax, bmax) if amax <= 32767 and bmax <= 32767 else 0
+    if pairs >= _I16_MIN_PAIRS:
+        return _core.gemm_i16(x, y, amax, bmax)
+    if k * amax * bmax <= 1 << 53:
+        return np.matmul(x.astype(np.float64), y.astype(np.float64)).astype(np.int64)
+    if pairs > 0:
+        return _core.gemm_i16(x, y, amax, bmax)
+    if _f64_split_plan(amax, bmax, k) is not None:
+        return _matmul_f64_split(x, y, amax, bmax)  # recombined modulo 2^64
+    return _core.gemm_i64(x, y, amax < 1 << 31 and bmax < 1 << 31)  # wraps modulo 2^64
+
+
+def _accum_wrap_gemm(x: np.ndarray, fa: Fixed, y: np.ndarray, fb: Fixed, accum: Fixed, bias) -> np.ndarray:
+    """The sequential WRAP accumulation for _exact_product_wraps formats, as accum raws."""
+    return _wrap_mod64(_gemm_mod64(x, y), fa, fb, accum, bias)
+
+
+def _wrap_mod64(s: np.ndarray, fa: Fixed, fb: Fixed, accum: Fixed, bias) -> np.ndarray:
+    """Exact products summed modulo 2^64 -> accum raws: shift to accum's point, add the bias
+    (accum raws), reduce modulo 2^w."""
+    s = s.view(np.uint64)
+    sh = accum.f - fa.f - fb.f
+    s = s << np.uint64(sh) if sh < 64 else np.zeros_like(s)
+    if bias is not None:
+        s = s + np.asarray(bias, dtype=np.int64).view(np.uint64)
+    w = accum.w
+    if w < 64:
+        s = s & np.uint64((1 << w) - 1)
+        r = s.view(np.int64)
+        if accum.signed:
+            r = np.where(r >= 1 << (w - 1), r - (1 << w), r)
+        return np.asarray(r, dtype=np.int64)
+    return s.view(np.int64)
 
 
 def _matmul_accum(a: FixedArray, b: FixedArray, accum: Fixed, seed: int, api: str) -> FixedArray:
@@ -566,9 +745,12 @@ def _matmul_accum(a: FixedArray, b: FixedArray, accum: Fixed, seed: int, api: st
     ra2 = ra.reshape((nb, M, K))
     rb2 = rb.reshape((nb, K, N))
     out2 = out.reshape((nb, M, N))
+    fast = _exact_product_wraps(fa, fb, accum)
     for t in range(nb):
         base = t * M * N * K * 2
-        if native:
+        if fast:
+            out2[t] = _accum_wrap_gemm(ra2[t], fa, rb2[t], fb, accum, None)
+        elif native:
             out2[t] = _core.matmul_accum(np.asarray(ra2[t], order="C"), fa.w, fa.i, fa.signed,
                                          np.asarray(rb2[t], order="C"), fb.w, fb.i, fb.signed,
                                          *_mode_args(accum), None, seed, base)
@@ -581,7 +763,97 @@ def _matmul_accum(a: FixedArray, b: FixedArray, accum: Fixed, seed: int, api: st
     return FixedArray(np.asarray(out, order="C"), accum, _trusted=True)
 
 
-def _matmul_accum_python(ra, fa: Fixed, rb, fb: Fixed, accum: Fixed, seed: int, base: int) -> np.ndarray:
+def linear(x, w, b=None, accum=None, out=None, seed=None) -> FixedArray:
+    """A dense layer ``y = x @ w.T + b`` (hls4ml Dense, latency strategy, when ``accum`` is given).
+
+    ``x`` is ``(..., K)`` (1-d or batched), ``w`` is ``(N, K)`` and ``b`` is ``(N,)`` or None.
+    Without ``accum`` the result is exact: ``x @ w.T`` in its natural format, plus the bias
+    added exactly (the natural sum format). With ``accum``, per output:
+    ``acc = cast(b -> accum)``; then for k = 0..K-1 in order
+    ``acc = cast(acc + cast(x[k] * w[n, k] -> accum) -> accum)``, each cast with accum's
+    q/o/n. ``out`` casts the final result. ``seed`` drives STOCH (the bias cast draws word
+    (seed, n); the products and sums draw the words ``fx.matmul`` uses for ``x @ w.T``).
+    """
+    api = "fx.linear"
+    from .sparse import SparseFixed
+
+    x = _operand(x, api)
+    if isinstance(w, SparseFixed):
+        accum_f = None if accum is None else _as_format(accum, api)
+        if x.ndim >= 1 and x.shape[-1] == w.shape[1] and x.raw.dtype != object and (
+                accum_f is None or _exact_product_wraps(x.fmt, w.fmt, accum_f)):
+            return _linear_sparse(x, w, b, accum_f, out, seed, api)
+        w = w.to_dense()  # order-dependent accumulators: the dense sequential kernel
+    w = _operand(w, api)
+    if w.ndim != 2:
+        raise ValueError(f"{api}: weights must be 2-d (N, K), got shape {w.shape}")
+    if x.ndim < 1 or x.shape[-1] != w.shape[1]:
+        raise ValueError(f"{api}: input shape mismatch, x: {x.shape}, w: {w.shape} "
+                         f"(x's last dimension must equal w's K = {w.shape[1]})")
+    N, K = w.shape
+    if b is not None:
+        b = _operand(b, api)
+        if b.shape != (N,):
+            raise ValueError(f"{api}: bias shape mismatch, b: {b.shape}, w: {w.shape} (expected ({N},))")
+    wt = w.T
+    if accum is None:
+        res = matmul(x, wt)
+        if b is not None:
+            res = add(res, b)
+    else:
+        accum = _as_format(accum, api)
+        acc_seed = _seed_for(accum, seed, api)
+        lead = x.shape[:-1]
+        M = int(np.prod(lead, dtype=np.int64))
+        ra = x._raw.reshape(M, K)
+        rb = np.ascontiguousarray(wt._raw)
+        fa, fb = x.fmt, w.fmt
+        bias = None if b is None else b.cast(accum, seed=acc_seed)
+        native = _native(fa) and _native(fb) and _native(accum) and fa.w + fb.w <= _NATIVE_ARITH_MAX_W
+        if _exact_product_wraps(fa, fb, accum):
+            raw = _accum_wrap_gemm(ra, fa, rb, fb, accum, None if bias is None else bias._raw)
+        elif native:
+            raw = _core.matmul_accum(np.ascontiguousarray(ra), fa.w, fa.i, fa.signed, rb, fb.w, fb.i, fb.signed,
+                                     *_mode_args(accum), None if bias is None else bias._raw, acc_seed, 0)
+        else:
+            raw = _matmul_accum_python(ra, fa, rb, fb, accum, acc_seed, 0,
+                                       None if bias is None else bias._raw)
+        res = FixedArray(np.asarray(raw.reshape(lead + (N,)), order="C"), accum, _trusted=True)
+    if out is not None:
+        res = res.cast(_as_format(out, api), seed=seed)
+    return res
+
+
+def _linear_sparse(x: FixedArray, w, b, accum, out, seed, api: str) -> FixedArray:
+    """fx.linear with CSR weights: exact, or a WRAP accumulator that holds every product exactly
+    (the bias then commutes with the products: reduction modulo 2^w is a ring homomorphism)."""
+    N, K = w.shape
+    if b is not None:
+        b = _operand(b, api)
+        if b.shape != (N,):
+            raise ValueError(f"{api}: bias shape mismatch, b: {b.shape}, w: {w.shape} (expected ({N},))")
+    lead = x.shape[:-1]
+    M = int(np.prod(lead, dtype=np.int64))
+    xt = FixedArray(np.ascontiguousarray(x._raw.reshape(M, K).T), x.fmt, _trusted=True)
+    if accum is None:
+        res = matmul(w, xt).T  # (N, M) -> (M, N)
+        res = FixedArray(np.ascontiguousarray(res._raw).reshape(lead + (N,)), res.fmt, _trusted=True)
+        if b is not None:
+            res = add(res, b)
+    else:
+        acc_seed = _seed_for(accum, seed, api)
+        bias = None if b is None else b.cast(accum, seed=acc_seed)._raw
+        s = _core.gemm_csr_i64(w.indptr, w.indices, np.ascontiguousarray(w.data.raw).view(np.int64), K,
+                               np.ascontiguousarray(xt._raw).view(np.int64))  # (N, M), mod 2^64
+        raw = _wrap_mod64(np.ascontiguousarray(s.T), x.fmt, w.fmt, accum, bias)
+        res = FixedArray(np.asarray(raw.reshape(lead + (N,)), order="C"), accum, _trusted=True)
+    if out is not None:
+        res = res.cast(_as_format(out, api), seed=seed)
+    return res
+
+
+def _matmul_accum_python(ra, fa: Fixed, rb, fb: Fixed, accum: Fixed, seed: int, base: int,
+                         bias=None) -> np.ndarray:
     """Slow exact path (wide formats): the same semantics and STOCH counters as the C++ kernel."""
     M, K = ra.shape
     N = rb.shape[1]
@@ -596,7 +868,7 @@ def _matmul_accum_python(ra, fa: Fixed, rb, fb: Fixed, accum: Fixed, seed: int, 
 
     for i in range(M):
         for j in range(N):
-            acc = 0
+            acc = 0 if bias is None else true_int(bias[j], accum)
             for kk in range(K):
                 ctr = base + ((i * N + j) * K + kk) * 2
                 p = true_int(ra[i, kk], fa) * true_int(rb[kk, j], fb)

@@ -5,6 +5,7 @@ namespace py = pybind11;
 
 void bind_arith(py::module_& m);
 void bind_binary(py::module_& m);
+void bind_gemm(py::module_& m);
 void bind_quantize(py::module_& m);
 void bind_runtime(py::module_& m);
 
@@ -13,5 +14,6 @@ PYBIND11_MODULE(_core, m) {
     bind_quantize(m);
     bind_arith(m);
     bind_binary(m);
+    bind_gemm(m);
     bind_runtime(m);
 }

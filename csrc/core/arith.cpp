@@ -235,6 +235,32 @@ void matmul_accum(const int64_t* a, const SourceFormat& fa, const int64_t* b, co
         const int64_t grain = std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(1, K * N));
         parallel_for(M, grain, [&](int64_t r0, int64_t r1) {
             std::vector<int64_t> acc(static_cast<size_t>(N));
+            if constexpr (O == OMode::WRAP) {
+                if (narrow) {
+                    // Exact reordering (docs/arrays.md): with WRAP and n = 0 every cast is the
+                    // rounding (per product) followed by reduction modulo 2^w, and the running
+                    // sums carry no rounding (they have accum's fraction bits). Reduction mod
+                    // 2^w is a ring homomorphism, so summing the rounded products modulo 2^64
+                    // and wrapping once at the end gives the sequential result bit for bit.
+                    std::vector<uint64_t> sum(static_cast<size_t>(N));
+                    for (int64_t i = r0; i < r1; ++i) {
+                        for (int64_t j = 0; j < N; ++j) sum[size_t(j)] = bias ? uint64_t(bias[j]) : 0;
+                        for (int64_t k = 0; k < K; ++k) {
+                            const int64_t x = a[i * K + k];
+                            const int64_t* brow = b + k * N;
+                            for (int64_t j = 0; j < N; ++j) {
+                                uint64_t u1 = 0;
+                                if constexpr (Q == QMode::STOCH)
+                                    u1 = stoch_bits(key, counter_base + uint64_t(((i * N + j) * K + k) * 2));
+                                sum[size_t(j)] += uint64_t(requant64<Q, O>(x * brow[j], psh, t, u1));
+                            }
+                        }
+                        for (int64_t j = 0; j < N; ++j)
+                            out[i * N + j] = requant64<QMode::TRN, OMode::WRAP>(int64_t(sum[size_t(j)]), 0, t, 0);
+                    }
+                    return;
+                }
+            }
             for (int64_t i = r0; i < r1; ++i) {
                 for (int64_t j = 0; j < N; ++j) acc[size_t(j)] = bias ? bias[j] : 0;
                 for (int64_t k = 0; k < K; ++k) {

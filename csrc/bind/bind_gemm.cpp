@@ -1,0 +1,116 @@
+// Bindings for exact dense integer GEMM: converts and validates, releases the GIL, calls core.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "gemm.hpp"
+
+namespace py = pybind11;
+using namespace fixedpoint;
+
+namespace {
+
+using Raw = py::array_t<int64_t, py::array::c_style>;
+
+void check_shapes(const char* api, const Raw& a, const Raw& b) {
+    if (a.ndim() != 2 || b.ndim() != 2 || a.shape(1) != b.shape(0))
+        throw py::value_error(std::string(api) + ": expected (M, K) and (K, N) operands, got (" +
+                              std::to_string(a.ndim() >= 1 ? a.shape(0) : -1) + ", ...) and (" +
+                              std::to_string(b.ndim() >= 1 ? b.shape(0) : -1) + ", ...)");
+}
+
+Raw gemm_i16_py(const Raw& a, const Raw& b, int64_t amax, int64_t bmax) {
+    check_shapes("gemm_i16", a, b);
+    if (gemm_i16_pairs(amax, bmax) <= 0)
+        throw py::value_error("gemm_i16: operand bounds amax=" + std::to_string(amax) + ", bmax=" +
+                              std::to_string(bmax) + " exceed the int16 pair-sum bound 2*amax*bmax < 2^31");
+    const int64_t M = a.shape(0), K = a.shape(1), N = b.shape(1);
+    Raw out({py::ssize_t(M), py::ssize_t(N)});
+    const int64_t* ap = a.data();
+    const int64_t* bp = b.data();
+    int64_t* dst = out.mutable_data();
+    {
+        py::gil_scoped_release release;
+        gemm_i16(ap, bp, M, K, N, amax, bmax, dst);
+    }
+    return out;
+}
+
+Raw gemm_i64_py(const Raw& a, const Raw& b, bool small_operands) {
+    check_shapes("gemm_i64", a, b);
+    const int64_t M = a.shape(0), K = a.shape(1), N = b.shape(1);
+    Raw out({py::ssize_t(M), py::ssize_t(N)});
+    const int64_t* ap = a.data();
+    const int64_t* bp = b.data();
+    int64_t* dst = out.mutable_data();
+    {
+        py::gil_scoped_release release;
+        gemm_i64(ap, bp, M, K, N, small_operands, dst);
+    }
+    return out;
+}
+
+py::tuple gemm_i128_py(const Raw& a, bool a_u64, const Raw& b, bool b_u64) {
+    check_shapes("gemm_i128", a, b);
+    const int64_t M = a.shape(0), K = a.shape(1), N = b.shape(1);
+    Raw lo({py::ssize_t(M), py::ssize_t(N)}), hi({py::ssize_t(M), py::ssize_t(N)});
+    const int64_t* ap = a.data();
+    const int64_t* bp = b.data();
+    int64_t* lp = lo.mutable_data();
+    int64_t* hp = hi.mutable_data();
+    {
+        py::gil_scoped_release release;
+        gemm_i128(ap, a_u64, bp, b_u64, M, K, N, lp, hp);
+    }
+    return py::make_tuple(lo, hi);
+}
+
+Raw gemm_csr_py(const Raw& indptr, const Raw& indices, const Raw& values, int64_t K, const Raw& x, bool small) {
+    const char* api = "gemm_csr_i64";
+    if (indptr.ndim() != 1 || indptr.shape(0) < 1 || indices.ndim() != 1 || values.ndim() != 1 ||
+        indices.shape(0) != values.shape(0) || x.ndim() != 2 || x.shape(0) != K)
+        throw py::value_error(std::string(api) + ": expected CSR arrays of one length and x of shape (K, N)");
+    const int64_t M = indptr.shape(0) - 1, N = x.shape(1), nnz = values.shape(0);
+    const int64_t* ip = indptr.data();
+    const int64_t* ix = indices.data();
+    if (ip[0] != 0 || ip[M] != nnz) throw py::value_error(std::string(api) + ": indptr must run from 0 to nnz");
+    for (int64_t i = 0; i < M; ++i)
+        if (ip[i + 1] < ip[i]) throw py::value_error(std::string(api) + ": indptr must be non-decreasing");
+    for (int64_t t = 0; t < nnz; ++t)
+        if (ix[t] < 0 || ix[t] >= K)
+            throw py::value_error(std::string(api) + ": column index " + std::to_string(ix[t]) + " outside [0, " +
+                                  std::to_string(K) + ")");
+    Raw out({py::ssize_t(M), py::ssize_t(N)});
+    const int64_t* vp = values.data();
+    const int64_t* xp = x.data();
+    int64_t* dst = out.mutable_data();
+    {
+        py::gil_scoped_release release;
+        if (small)
+            gemm_csr_i32(ip, ix, vp, M, K, xp, N, dst);
+        else
+            gemm_csr_i64(ip, ix, vp, M, xp, N, dst);
+    }
+    return out;
+}
+
+}  // namespace
+
+void bind_gemm(py::module_& m) {
+    m.def("gemm_i16_pairs", &gemm_i16_pairs, py::arg("amax"), py::arg("bmax"),
+          "Pairs of products an int32 partial sum holds for |a| <= amax, |b| <= bmax (0: int16 path not allowed).");
+    m.def("gemm_i16", &gemm_i16_py, py::arg("a"), py::arg("b"), py::arg("amax"), py::arg("bmax"),
+          "Exact (M,K)@(K,N) of int64 raws bounded by |a| <= amax, |b| <= bmax, via int16 pair sums\n"
+          "(AVX2 vpmaddwd) widened into int64 before they can overflow.");
+    m.def("gemm_i64", &gemm_i64_py, py::arg("a"), py::arg("b"), py::arg("small_operands"),
+          "Exact (M,K)@(K,N) of int64 raws whose results fit 64 bits (sums wrap modulo 2^64);\n"
+          "small_operands: every operand fits int32 (packed 32-bit path).");
+    m.def("gemm_i128", &gemm_i128_py, py::arg("a"), py::arg("a_u64"), py::arg("b"), py::arg("b_u64"),
+          "Exact (M,K)@(K,N) with 128-bit sums (results up to 126 bits) as (low words, signed high words);\n"
+          "a_u64/b_u64: the operand holds uint64 bit patterns.");
+    m.def("gemm_csr_i64", &gemm_csr_py, py::arg("indptr"), py::arg("indices"), py::arg("values"), py::arg("k"),
+          py::arg("x"), py::arg("small") = false,
+          "CSR (M, K) @ dense (K, N) of int64 raws modulo 2^64 (exact for results that fit 64 bits).\n"
+          "small: every row sum of |value| * |x| is below 2^31 (int32 lanes; caller-checked).");
+}

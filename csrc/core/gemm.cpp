@@ -1,0 +1,145 @@
+// Exact dense integer GEMM: portable paths and ISA dispatch (see gemm.hpp).
+#include "gemm.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <vector>
+
+#include "format.hpp"
+#include "kernels.hpp"
+#include "gemm_impl.hpp"
+#include "threads.hpp"
+
+namespace fixedpoint {
+
+namespace {
+
+constexpr int64_t kDepthBlock = 256;
+
+
+// Scalar int16 path: int32 pair sums with the same bound as the SIMD kernel, widened per block.
+void gemm_i16_scalar(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int64_t N, int64_t pairs,
+                     int64_t* out) {
+    const int64_t kb = std::min<int64_t>(2 * pairs, K > 0 ? K : 1);
+    std::vector<int16_t> bp(size_t(K * N));
+    for (int64_t t = 0; t < K * N; ++t) bp[size_t(t)] = int16_t(b[t]);
+    parallel_for(M, gemm_detail::row_grain(K, N), [&](int64_t r0, int64_t r1) {
+        std::vector<int32_t> part(static_cast<size_t>(N));
+        std::vector<int64_t> acc(static_cast<size_t>(N));
+        for (int64_t i = r0; i < r1; ++i) {
+            std::fill(acc.begin(), acc.end(), 0);
+            for (int64_t k0 = 0; k0 < K; k0 += kb) {
+                std::fill(part.begin(), part.end(), 0);
+                const int64_t k1 = std::min(K, k0 + kb);
+                for (int64_t k = k0; k < k1; ++k) {
+                    const int32_t x = int32_t(a[i * K + k]);
+                    const int16_t* brow = bp.data() + k * N;
+                    for (int64_t j = 0; j < N; ++j) part[size_t(j)] += x * int32_t(brow[j]);
+                }
+                for (int64_t j = 0; j < N; ++j) acc[size_t(j)] += part[size_t(j)];
+            }
+            for (int64_t j = 0; j < N; ++j) out[i * N + j] = acc[size_t(j)];
+        }
+    });
+}
+
+}  // namespace
+
+int64_t gemm_i16_pairs(int64_t amax, int64_t bmax) {
+    if (amax < 0 || bmax < 0 || amax > 32767 || bmax > 32767) return 0;
+    const int64_t pair = 2 * amax * bmax;
+    if (pair == 0) return int64_t(1) << 40;
+    const int64_t lim = (int64_t(1) << 31) - 1;
+    return pair > lim ? 0 : lim / pair;
+}
+
+void gemm_i16(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int64_t N, int64_t amax, int64_t bmax,
+              int64_t* out) {
+    const int64_t pairs = gemm_i16_pairs(amax, bmax);
+    if (pairs <= 0) throw std::invalid_argument("gemm_i16: operands exceed the int16 pair-sum bound");
+    if (M == 0 || N == 0) return;
+    if (K == 0) {
+        std::fill(out, out + M * N, 0);
+        return;
+    }
+    if (active_isa() != Isa::scalar) {
+        gemm_i16_avx2(a, b, M, K, N, pairs, out);
+        return;
+    }
+    gemm_i16_scalar(a, b, M, K, N, pairs, out);
+}
+
+void gemm_i64(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int64_t N, bool small_operands,
+              int64_t* out) {
+    if (M == 0 || N == 0) return;
+    if (small_operands) {  // every operand within int32: packed 32-bit operands, 64-bit sums
+        std::vector<int32_t> ap(size_t(M * K)), bp(size_t(K * N));
+        for (int64_t t = 0; t < M * K; ++t) ap[size_t(t)] = int32_t(a[t]);
+        for (int64_t t = 0; t < K * N; ++t) bp[size_t(t)] = int32_t(b[t]);
+        if (active_isa() != Isa::scalar)
+            gemm_i32_avx2(ap.data(), bp.data(), M, K, N, out);
+        else
+            gemm_detail::gemm_wrap64<int32_t>(ap.data(), bp.data(), M, K, N, out);
+        return;
+    }
+    gemm_detail::gemm_wrap64<int64_t>(a, b, M, K, N, out);
+}
+
+void gemm_i128(const int64_t* a, bool a_u64, const int64_t* b, bool b_u64, int64_t M, int64_t K, int64_t N,
+               int64_t* out_lo, int64_t* out_hi) {
+    if (M == 0 || N == 0) return;
+    auto ld = [](int64_t v, bool u) { return u ? i128(uint64_t(v)) : i128(v); };
+    parallel_for(M, gemm_detail::row_grain(K, N), [&](int64_t r0, int64_t r1) {
+        std::vector<u128> acc(size_t(std::min(N, gemm_detail::kColBlock)));
+        for (int64_t j0 = 0; j0 < N; j0 += gemm_detail::kColBlock) {
+            const int64_t nj = std::min(gemm_detail::kColBlock, N - j0);
+            for (int64_t i = r0; i < r1; ++i) {
+                std::fill(acc.begin(), acc.begin() + nj, u128(0));
+                for (int64_t k = 0; k < K; ++k) {
+                    const i128 x = ld(a[i * K + k], a_u64);
+                    if (x == 0) continue;
+                    const int64_t* brow = b + k * N + j0;
+                    for (int64_t j = 0; j < nj; ++j) acc[size_t(j)] += u128(x) * u128(ld(brow[j], b_u64));  // wraps mod 2^128: exact
+                }
+                for (int64_t j = 0; j < nj; ++j) {
+                    out_lo[i * N + j0 + j] = int64_t(uint64_t(acc[size_t(j)]));
+                    out_hi[i * N + j0 + j] = int64_t(i128(acc[size_t(j)]) >> 64);
+                }
+            }
+        }
+    });
+    (void)kDepthBlock;
+}
+
+void gemm_csr_i64(const int64_t* indptr, const int64_t* indices, const int64_t* values, int64_t M, const int64_t* x,
+                  int64_t N, int64_t* out) {
+    if (M == 0 || N == 0) return;
+    const int64_t nnz_row = std::max<int64_t>(1, indptr[M] / std::max<int64_t>(1, M));
+    const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, nnz_row * N));
+    parallel_for(M, grain, [&](int64_t r0, int64_t r1) {
+        for (int64_t i = r0; i < r1; ++i) {
+            uint64_t* __restrict c = reinterpret_cast<uint64_t*>(out + i * N);
+            for (int64_t j = 0; j < N; ++j) c[j] = 0;
+            for (int64_t t = indptr[i]; t < indptr[i + 1]; ++t) {
+                const uint64_t v = uint64_t(values[t]);
+                const int64_t* xr = x + indices[t] * N;
+                for (int64_t j = 0; j < N; ++j) c[j] += v * uint64_t(xr[j]);  // wraps mod 2^64
+            }
+        }
+    });
+}
+
+void gemm_csr_i32(const int64_t* indptr, const int64_t* indices, const int64_t* values, int64_t M, int64_t K,
+                  const int64_t* x, int64_t N, int64_t* out) {
+    if (M == 0 || N == 0) return;
+    const int64_t nnz = indptr[M];
+    std::vector<int32_t> vp(static_cast<size_t>(nnz)), xp(static_cast<size_t>(K * N));
+    for (int64_t t = 0; t < nnz; ++t) vp[size_t(t)] = int32_t(values[t]);
+    for (int64_t t = 0; t < K * N; ++t) xp[size_t(t)] = int32_t(x[t]);
+    if (active_isa() != Isa::scalar)
+        gemm_csr_i32_avx2(indptr, indices, vp.data(), M, xp.data(), N, out);
+    else
+        gemm_detail::csr_i32(indptr, indices, vp.data(), M, xp.data(), N, out);
+}
+
+}  // namespace fixedpoint

@@ -1,0 +1,46 @@
+// fixedpoint core: exact dense integer GEMM on raw integers (Python-free).
+//
+// C = A @ B with A (M, K) and B (K, N) C-contiguous int64 raws. Each path is exact under
+// the bound its caller checks; all paths give the same integers.
+//  - gemm_i16: |a| <= amax, |b| <= bmax with gemm_i16_pairs(amax, bmax) > 0. Operands are
+//    packed to int16; pairs of products are summed in int32 (AVX2 vpmaddwd) for at most
+//    gemm_i16_pairs() pairs, then widened into int64 accumulators.
+//  - gemm_i64: results that fit 64 bits. Sums wrap modulo 2^64, which is exact for any
+//    final value in 64 bits (reduction mod 2^64 is a ring homomorphism, so the order and
+//    the intermediate overflows do not matter). Operands within int32 take a packed
+//    32-bit path (vpmuldq).
+//  - gemm_i128: results of up to 126 bits, in __int128; out_lo/out_hi get the low word and
+//    the signed high word. a_u64/b_u64: the operand holds uint64 bit patterns.
+// All are threaded with parallel_for and chosen per ISA at run time (scalar or AVX2).
+#pragma once
+#include <cstdint>
+
+namespace fixedpoint {
+
+// Pairs of products an int32 partial sum may hold: floor((2^31 - 1) / (2 * amax * bmax)),
+// or 0 when the int16 path is not allowed (an operand beyond int16, or one pair overflows).
+int64_t gemm_i16_pairs(int64_t amax, int64_t bmax);
+
+void gemm_i16(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int64_t N, int64_t amax, int64_t bmax,
+              int64_t* out);
+void gemm_i64(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int64_t N, bool small_operands,
+              int64_t* out);
+void gemm_i128(const int64_t* a, bool a_u64, const int64_t* b, bool b_u64, int64_t M, int64_t K, int64_t N,
+               int64_t* out_lo, int64_t* out_hi);
+
+// CSR (M, K) @ dense (K, N) modulo 2^64: row i of out is sum over stored entries (i, k, v) of
+// v * x[k, :]. Exact for results that fit 64 bits (as gemm_i64). indptr has M + 1 entries.
+void gemm_csr_i64(const int64_t* indptr, const int64_t* indices, const int64_t* values, int64_t M, const int64_t* x,
+                  int64_t N, int64_t* out);
+// The same when every |value| * |x| row sum is below 2^31 (caller-checked): 32-bit lanes.
+void gemm_csr_i32(const int64_t* indptr, const int64_t* indices, const int64_t* values, int64_t M, int64_t K,
+                  const int64_t* x, int64_t N, int64_t* out);
+void gemm_csr_i32_avx2(const int64_t* indptr, const int64_t* indices, const int32_t* values, int64_t M,
+                       const int32_t* x, int64_t N, int64_t* out);
+
+// Per-ISA int16 kernels (gemm_avx2.cpp is compiled with -mavx2). `pairs` as above.
+void gemm_i16_avx2(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int64_t N, int64_t pairs,
+                   int64_t* out);
+void gemm_i32_avx2(const int32_t* a, const int32_t* b, int64_t M, int64_t K, int64_t N, int64_t* out);
+
+}  // namespace fixedpoint

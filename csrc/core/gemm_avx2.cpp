@@ -1,0 +1,120 @@
+// Exact int16 GEMM with AVX2 vpmaddwd (compiled with -mavx2; chosen at run time).
+//
+// A is packed as int32 words holding the int16 pair (a[i,2p], a[i,2p+1]); B as, per pair p,
+// 16-column tiles of interleaved (b[2p,j], b[2p+1,j]). vpmaddwd then gives
+// a[i,2p]*b[2p,j] + a[i,2p+1]*b[2p+1,j] per int32 lane. The int32 partial sums hold at most
+// `pairs` pairs (the caller's overflow bound) before they are widened into int64.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "gemm.hpp"
+#include "gemm_impl.hpp"
+#include "threads.hpp"
+
+namespace fixedpoint {
+
+namespace {
+
+constexpr int64_t kTile = 16;      // columns per micro-tile (two ymm of int32)
+constexpr int64_t kChunk = 256;    // columns per cache chunk
+constexpr int64_t kPairBlock = 256;  // pairs per cache block (also capped by the bound)
+
+template <int R>
+inline void micro(const int32_t* ap, int64_t lda, const int16_t* bp, int64_t ldb, int64_t np, int64_t* c,
+                  int64_t ldc, int64_t ncols) {
+    __m256i acc[R][2];
+    for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    for (int64_t p = 0; p < np; ++p) {
+        const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + p * ldb));
+        const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + p * ldb + 16));
+        for (int r = 0; r < R; ++r) {
+            const __m256i av = _mm256_set1_epi32(ap[r * lda + p]);
+            acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(av, b0));
+            acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, b1));
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        alignas(32) int64_t w[16];
+        for (int h = 0; h < 2; ++h) {
+            _mm256_store_si256(reinterpret_cast<__m256i*>(w + 8 * h),
+                               _mm256_cvtepi32_epi64(_mm256_castsi256_si128(acc[r][h])));
+            _mm256_store_si256(reinterpret_cast<__m256i*>(w + 8 * h + 4),
+                               _mm256_cvtepi32_epi64(_mm256_extracti128_si256(acc[r][h], 1)));
+        }
+        int64_t* crow = c + r * ldc;
+        if (ncols == kTile) {
+            for (int h = 0; h < 4; ++h) {
+                __m256i cv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(crow + 4 * h));
+                cv = _mm256_add_epi64(cv, _mm256_load_si256(reinterpret_cast<const __m256i*>(w + 4 * h)));
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(crow + 4 * h), cv);
+            }
+        } else {
+            for (int64_t j = 0; j < ncols; ++j) crow[j] += w[j];
+        }
+    }
+}
+
+}  // namespace
+
+void gemm_i16_avx2(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int64_t N, int64_t pairs,
+                   int64_t* out) {
+    const int64_t K2 = (K + 1) / 2;
+    const int64_t Np = (N + kTile - 1) / kTile * kTile;
+    std::vector<int32_t> ap(size_t(M * K2));
+    std::vector<int16_t> bpk(size_t(K2 * Np * 2), 0);
+    parallel_for(M, 64, [&](int64_t r0, int64_t r1) {
+        for (int64_t i = r0; i < r1; ++i)
+            for (int64_t p = 0; p < K2; ++p) {
+                const uint32_t lo = uint16_t(int16_t(a[i * K + 2 * p]));
+                const uint32_t hi = 2 * p + 1 < K ? uint16_t(int16_t(a[i * K + 2 * p + 1])) : 0u;
+                ap[size_t(i * K2 + p)] = int32_t(lo | (hi << 16));
+            }
+    });
+    // B layout: [pair p][column tile t][16 columns][2], i.e. row p has Np*2 int16.
+    parallel_for(K2, 16, [&](int64_t p0, int64_t p1) {
+        for (int64_t p = p0; p < p1; ++p)
+            for (int64_t j = 0; j < N; ++j) {
+                bpk[size_t((p * Np + j) * 2)] = int16_t(b[2 * p * N + j]);
+                if (2 * p + 1 < K) bpk[size_t((p * Np + j) * 2 + 1)] = int16_t(b[(2 * p + 1) * N + j]);
+            }
+    });
+    const int64_t pb = std::max<int64_t>(1, std::min(pairs, kPairBlock));
+    const int64_t ldb = Np * 2;
+    parallel_for(M, 8, [&](int64_t r0, int64_t r1) {
+        for (int64_t i = r0; i < r1; ++i) std::fill(out + i * N, out + (i + 1) * N, int64_t(0));
+        for (int64_t j0 = 0; j0 < N; j0 += kChunk) {
+            const int64_t j1 = std::min(N, j0 + kChunk);
+            for (int64_t p0 = 0; p0 < K2; p0 += pb) {
+                const int64_t np = std::min(pb, K2 - p0);
+                for (int64_t i = r0; i < r1; i += 4) {
+                    const int64_t R = std::min<int64_t>(4, r1 - i);
+                    for (int64_t j = j0; j < j1; j += kTile) {
+                        const int64_t nc = std::min(kTile, j1 - j);
+                        const int32_t* apr = ap.data() + i * K2 + p0;
+                        const int16_t* bpr = bpk.data() + p0 * ldb + j * 2;
+                        int64_t* c = out + i * N + j;
+                        switch (R) {
+                            case 4: micro<4>(apr, K2, bpr, ldb, np, c, N, nc); break;
+                            case 3: micro<3>(apr, K2, bpr, ldb, np, c, N, nc); break;
+                            case 2: micro<2>(apr, K2, bpr, ldb, np, c, N, nc); break;
+                            default: micro<1>(apr, K2, bpr, ldb, np, c, N, nc); break;
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+void gemm_i32_avx2(const int32_t* a, const int32_t* b, int64_t M, int64_t K, int64_t N, int64_t* out) {
+    gemm_detail::gemm_wrap64<int32_t>(a, b, M, K, N, out);
+}
+
+void gemm_csr_i32_avx2(const int64_t* indptr, const int64_t* indices, const int32_t* values, int64_t M,
+                       const int32_t* x, int64_t N, int64_t* out) {
+    gemm_detail::csr_i32(indptr, indices, values, M, x, N, out);
+}
+
+}  // namespace fixedpoint

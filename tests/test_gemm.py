@@ -1,0 +1,337 @@
+"""Exact dense GEMM paths of ``fx.matmul`` (int16 pair sums, float64 BLAS, blocked int64,
+int128, Python ints): every path, at its bit boundaries, under every ISA, equals the product
+of the stored integers computed with Python ints.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fixedpoint as fx
+from fixedpoint import _core
+from fixedpoint import _ops
+from fixedpoint import _reference as ref
+
+Fixed = fx.Fixed
+def _supported_isas():
+    out = []
+    cur = fx.get_isa()
+    for isa in ("scalar", "avx2", "avx512"):
+        try:
+            fx.set_isa(isa)
+            out.append(isa)
+        except ValueError:
+            pass
+    fx.set_isa(cur)
+    return out
+
+
+ISAS = _supported_isas()
+
+
+@pytest.fixture(params=ISAS)
+def isa(request):
+    cur = fx.get_isa()
+    fx.set_isa(request.param)
+    yield request.param
+    fx.set_isa(cur)
+
+
+def obj(a) -> np.ndarray:
+    a = np.asarray(a)
+    out = np.empty(a.size, dtype=object)
+    out[:] = [int(v) for v in a.reshape(-1)]
+    return out.reshape(a.shape)
+
+
+def py_matmul(a: fx.FixedArray, b: fx.FixedArray) -> np.ndarray:
+    """The exact product of the stored integers (Python ints; uint64 raws read unsigned)."""
+    ra, rb = obj(a.raw), obj(b.raw)
+    if ra.shape[-1] == 0:
+        shp = np.matmul(np.zeros(ra.shape, dtype=np.int8), np.zeros(rb.shape, dtype=np.int8)).shape
+        return obj(np.zeros(shp, dtype=np.int64))
+    return np.asarray(np.matmul(ra, rb), dtype=object)
+
+
+def edge_raws(fmt: Fixed, shape, rng) -> np.ndarray:
+    """Raws spanning fmt's range with both extremes present (as Python ints)."""
+    lo = -(1 << (fmt.w - 1)) if fmt.signed else 0
+    hi = (1 << (fmt.w - 1)) - 1 if fmt.signed else (1 << fmt.w) - 1
+    n = int(np.prod(shape, dtype=np.int64))
+    vals = [int(v) for v in rng.integers(0, 1 << 62, size=n)]
+    vals = [lo + v % (hi - lo + 1) for v in vals]
+    if n:
+        vals[0] = lo
+        vals[-1] = hi
+        if n > 2:
+            vals[n // 2] = lo
+    return obj(np.array(vals, dtype=object).reshape(shape)) if n else np.zeros(shape, dtype=np.int64)
+
+
+def fixed(fmt: Fixed, shape, rng) -> fx.FixedArray:
+    raws = edge_raws(fmt, shape, rng)
+    return fx.from_raw(raws, fmt)
+
+
+def path_for(a: fx.FixedArray, b: fx.FixedArray) -> str:
+    k = a.shape[-1]
+    prod = fx.result_format("mul", a.fmt, b.fmt)
+    g = (k - 1).bit_length() if k > 1 else 0
+    fmt = Fixed(prod.w + g, prod.i + g, signed=prod.signed) if prod.w + g <= fx.MAX_WIDTH else None
+    ra, rb = a.raw, b.raw
+    if ra.dtype == object or rb.dtype == object:
+        return "object"
+    return _ops._matmul_path(_ops._max_abs(ra), _ops._max_abs(rb), k, fmt,
+                             ra.dtype == np.uint64 or rb.dtype == np.uint64)
+
+
+def check(a: fx.FixedArray, b: fx.FixedArray):
+    res = fx.matmul(a, b)
+    want = py_matmul(a, b)
+    got = obj(res.raw) if res.raw.dtype != object else res.raw
+    if res.fmt.w == 64 and not res.fmt.signed:
+        got = obj([int(v) % (1 << 64) for v in np.asarray(res.raw).reshape(-1)]).reshape(res.shape)
+    assert got.shape == np.shape(want)
+    np.testing.assert_array_equal(got, want)
+    return res
+
+
+# the format pairs that sit at each path's bit boundaries (signed full-range data)
+BOUNDARY = [
+    ((8, 8, True), (8, 8, True), 37, "i16"),      # 8-bit operands
+    ((9, 9, True), (9, 9, True), 37, "i16"),
+    ((8, 8, False), (9, 9, True), 37, "i16"),
+    ((15, 15, True), (16, 16, True), 3, "f64"),   # |b| = 2^15 is outside int16: float64 BLAS
+    ((16, 16, True), (16, 16, True), 37, "f64"),  # -2^15 * -2^15 pairs overflow int32: not int16
+    ((17, 17, True), (16, 16, True), 37, "f64"),
+    ((27, 27, True), (27, 27, True), 2, "f64"),   # partial sums reach exactly 2**53: still exact
+    ((27, 27, True), (27, 27, True), 3, "f64split"),  # 3 * 2**52 > 2**53: float64 on limbs
+    ((32, 32, True), (31, 31, True), 2, "f64split"),  # int32 operands, 64-bit result
+    ((32, 32, True), (31, 31, True), 4, "i128"),  # 65-bit result
+    ((40, 20, True), (20, 5, False), 5, "f64split"),
+    ((63, 63, True), (1, 1, False), 1, "f64split"),  # 63-bit operands, result fits 64 bits
+    ((64, 64, True), (1, 1, False), 1, "i128"),   # 65-bit product format
+    ((64, 64, False), (1, 1, False), 1, "i128"),  # unsigned 64-bit bit patterns
+    ((33, 33, True), (33, 33, True), 3, "i128"),  # 65..126-bit results
+    ((64, 64, True), (60, 60, True), 3, "i128"),
+    ((64, 0, True), (62, 3, True), 1, "i128"),    # 126-bit product
+    ((64, 64, False), (62, 62, True), 2, "i128"),  # 2 * (2**64 - 1) * 2**61 < 2**126
+    ((64, 64, False), (62, 62, True), 4, "object"),  # past 126 bits
+    ((70, 70, True), (8, 8, True), 3, "object"),     # wide operands
+]
+
+
+@pytest.mark.parametrize("fa,fb,k,path", BOUNDARY)
+def test_matmul_paths_at_bit_boundaries(isa, fa, fb, k, path):
+    rng = np.random.default_rng(abs(hash((fa, fb, k))) % 2**32)
+    a = fixed(Fixed(*fa), (5, k), rng)
+    b = fixed(Fixed(*fb), (k, 7), rng)
+    if path != "object" or fa[0] <= 64:
+        assert path_for(a, b) == path
+    check(a, b)
+
+
+def test_i16_path_with_full_16_bit_range_but_small_k_choice():
+    # 15 x 16 bits: 2 * 2^14 * 2^15 = 2^30 per pair -> one pair per int32 block
+    assert _core.gemm_i16_pairs(16384, 32768) == 0
+    assert _core.gemm_i16_pairs(16384, 32767) == 2
+    assert _core.gemm_i16_pairs(32767, 32767) == 1
+    assert _core.gemm_i16_pairs(32768, 1) == 0
+    assert _core.gemm_i16_pairs(128, 128) == (2**31 - 1) // 2**15
+
+
+@pytest.mark.parametrize("amax,bmax", [(128, 128), (255, 127), (32767, 32767), (16384, 32767), (1, 32767)])
+def test_gemm_i16_kernel_overflow_edges(isa, amax, bmax):
+    # every product at the extreme, many K: partial sums must be widened before int32 overflows
+    rng = np.random.default_rng(amax + bmax)
+    for M, K, N in ((3, 1, 1), (5, 513, 17), (4, 1025, 33), (2, 2, 40)):
+        a = rng.choice([-amax, amax], size=(M, K)).astype(np.int64)
+        b = rng.choice([-bmax, bmax], size=(K, N)).astype(np.int64)
+        a[:, : K // 2] = amax
+        b[: K // 2, :] = bmax
+        want = np.matmul(obj(a), obj(b))
+        np.testing.assert_array_equal(obj(_core.gemm_i16(a, b, amax, bmax)), want)
+
+
+def test_gemm_i16_rejects_unsafe_bounds():
+    a = np.zeros((2, 2), dtype=np.int64)
+    with pytest.raises(ValueError, match="gemm_i16: operand bounds amax=32768, bmax=32768"):
+        _core.gemm_i16(a, a, 32768, 32768)
+
+
+@pytest.mark.parametrize("shape", [((0, 3), (3, 4)), ((3, 0), (0, 4)), ((1, 1), (1, 1)), ((3,), (3,)),
+                                   ((4,), (4, 5)), ((6, 4), (4,)), ((2, 3, 17), (17, 9)),
+                                   ((2, 1, 5, 6), (3, 6, 7)), ((33, 65), (65, 31))])
+@pytest.mark.parametrize("bits", [(8, 8), (16, 16), (30, 30), (40, 50)])
+def test_matmul_shapes_every_path(isa, shape, bits):
+    rng = np.random.default_rng(7)
+    a = fixed(Fixed(bits[0], 2), shape[0], rng)
+    b = fixed(Fixed(bits[1], 3, signed=False), shape[1], rng)
+    check(a, b)
+
+
+def test_matmul_non_contiguous_inputs(isa):
+    rng = np.random.default_rng(8)
+    for w in (8, 16, 30, 40):
+        a = fixed(Fixed(w, 4), (20, 30), rng)
+        b = fixed(Fixed(w, 4), (40, 22), rng)
+        views = [(a[::2, 1::2], b[1:31:2, ::2]),   # strided slices (10, 15) @ (15, 11)
+                 (b.T[:, :20], a.T[:20, :])]        # transposes (22, 20) @ (20, 20)
+        for x, y in views:
+            res = fx.matmul(x, y)
+            got = obj(res.raw) if res.raw.dtype != object else res.raw
+            np.testing.assert_array_equal(got, np.matmul(obj(x.raw), obj(y.raw)))
+
+
+def test_matmul_isas_agree_on_large_blocks():
+    rng = np.random.default_rng(9)
+    a = fixed(Fixed(8, 8), (70, 600), rng)
+    b = fixed(Fixed(8, 8), (600, 300), rng)
+    results = []
+    cur = fx.get_isa()
+    try:
+        for name in ISAS:
+            fx.set_isa(name)
+            results.append(fx.matmul(a, b).raw.copy())
+    finally:
+        fx.set_isa(cur)
+    for r in results[1:]:
+        np.testing.assert_array_equal(r, results[0])
+    np.testing.assert_array_equal(obj(results[0]), np.matmul(obj(a.raw), obj(b.raw)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_matmul_exact_hypothesis(data):
+    w1 = data.draw(st.integers(1, 64))
+    w2 = data.draw(st.integers(1, 64))
+    fa = Fixed(w1, data.draw(st.integers(-4, w1 + 4)), signed=data.draw(st.booleans()))
+    fb = Fixed(w2, data.draw(st.integers(-4, w2 + 4)), signed=data.draw(st.booleans()))
+    M, K, N = (data.draw(st.integers(0, 6)) for _ in range(3))
+    if w1 + w2 + max(K - 1, 0).bit_length() > fx.MAX_WIDTH:
+        return
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    isa_name = data.draw(st.sampled_from(ISAS))
+    cur = fx.get_isa()
+    fx.set_isa(isa_name)
+    try:
+        check(fixed(fa, (M, K), rng), fixed(fb, (K, N), rng))
+    finally:
+        fx.set_isa(cur)
+
+
+# --------------------------------------------------------------------------------------
+# accumulator fast paths (WRAP, n = 0): exact reorderings of the sequential semantics
+# --------------------------------------------------------------------------------------
+ALL_Q = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_MIN_INF", "RND_INF", "RND_CONV", "STOCH")
+ALL_O = ("WRAP", "SAT", "SAT_ZERO", "SAT_SYM", "WRAP_SM")
+
+
+def ref_accum_matmul(a: fx.FixedArray, b: fx.FixedArray, acc: Fixed, seed: int) -> list:
+    """Sequential model: products cast into acc, then running sums cast, in k order; STOCH
+    words (seed, ((i*N + j)*K + k)*2 [+1])."""
+    M, K = a.shape
+    N = b.shape[1]
+    pw, pi, ps = a.fmt.w + b.fmt.w, a.fmt.i + b.fmt.i, a.fmt.signed or b.fmt.signed
+    q, o = acc.q.value, acc.o.value
+    rows = []
+    for i in range(M):
+        row = []
+        for j in range(N):
+            s = 0
+            for k in range(K):
+                ctr = ((i * N + j) * K + k) * 2
+                p = ref.cast_raw(int(a.raw[i, k]) * int(b.raw[k, j]), pw, pi, ps, acc.w, acc.i, acc.signed, q, o,
+                                 acc.n, seed=seed, index=ctr)
+                s = ref.cast_raw(s + p, acc.w + 1, acc.i + 1, acc.signed, acc.w, acc.i, acc.signed, q, o, acc.n,
+                                 seed=seed, index=ctr + 1)
+            row.append(s)
+        rows.append(row)
+    return rows
+
+
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_accum_every_mode_matches_sequential_reference(data):
+    q = data.draw(st.sampled_from(ALL_Q))
+    o = data.draw(st.sampled_from(ALL_O))
+    signed = True if o == "WRAP_SM" else data.draw(st.booleans())
+    aw = data.draw(st.integers(2, 40))
+    fa = Fixed(data.draw(st.integers(1, 16)), data.draw(st.integers(-3, 10)), signed=data.draw(st.booleans()))
+    fb = Fixed(data.draw(st.integers(1, 16)), data.draw(st.integers(-3, 10)), signed=data.draw(st.booleans()))
+    # aim at both fast paths: accum fraction bits at, above and below the product's
+    af = fa.f + fb.f + data.draw(st.integers(-6, 4))
+    acc = Fixed(aw, aw - af, signed=signed, q=q, o=o)
+    M, K, N = data.draw(st.integers(1, 3)), data.draw(st.integers(0, 9)), data.draw(st.integers(1, 4))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    a, b = fixed(fa, (M, K), rng), fixed(fb, (K, N), rng)
+    seed = data.draw(st.integers(0, 2**64 - 1))
+    isa_name = data.draw(st.sampled_from(ISAS))
+    cur = fx.get_isa()
+    fx.set_isa(isa_name)
+    try:
+        got = fx.matmul(a, b, accum=acc, seed=seed)
+    finally:
+        fx.set_isa(cur)
+    assert got.raw.tolist() == ref_accum_matmul(a, b, acc, seed)
+
+
+@pytest.mark.parametrize("q", ("TRN", "RND", "RND_CONV"))
+def test_accum_wrap_fast_path_large_overflowing_sums(isa, q):
+    # wide sums that wrap many times, 8-bit data (int16 GEMM) and 40-bit data (int64 GEMM)
+    rng = np.random.default_rng(11)
+    for fa, acc in ((Fixed(8, 8), Fixed(10, 10, q=q)), (Fixed(40, 20), Fixed(64, 24, q=q)),
+                    (Fixed(8, 4), Fixed(12, 6, q=q)), (Fixed(8, 4), Fixed(16, 16, q=q, signed=False))):
+        a, b = fixed(fa, (3, 200), rng), fixed(fa, (200, 5), rng)
+        assert fx.matmul(a, b, accum=acc).raw.tolist() == ref_accum_matmul(a, b, acc, 0)
+
+
+def test_gemm_kernels_from_several_python_threads():
+    import concurrent.futures
+
+    rng = np.random.default_rng(12)
+    pairs = [(fixed(Fixed(w, w), (40, 300), rng), fixed(Fixed(w, w), (300, 50), rng)) for w in (8, 30, 40)]
+    want = [np.matmul(obj(a.raw), obj(b.raw)) for a, b in pairs]
+    with concurrent.futures.ThreadPoolExecutor(6) as ex:
+        futs = [ex.submit(fx.matmul, a, b) for _ in range(4) for a, b in pairs]
+        got = [f.result() for f in futs]
+    for n, res in enumerate(got):
+        r = res.raw
+        np.testing.assert_array_equal(obj(r) if r.dtype != object else r, want[n % 3])
+
+
+def test_f64_split_plan_bounds():
+    # every limb GEMM must stay within 2**53: L + bits(other) + ceil(log2 K) <= 53
+    for amax, bmax, k in ((2**31, 2**20, 1024), (2**26, 2**26, 3), (2**62, 1, 1), (5, 2**40, 7)):
+        split_a, L, n = _ops._f64_split_plan(amax, bmax, k)
+        mine, other = (amax, bmax) if split_a else (bmax, amax)
+        g = (k - 1).bit_length()
+        assert L + other.bit_length() + g <= 53 and n * L >= mine.bit_length()
+    assert _ops._f64_split_plan(2**63, 2**63, 2**20) is None
+
+
+def test_i64_path_with_unsigned_64_bit_raws(isa):
+    # ap_uint<64> values held as uint64 raws: no float64 path; the int64 kernel wraps mod 2^64
+    rng = np.random.default_rng(13)
+    a = fx.from_raw(obj(rng.integers(0, 2**20, (6, 9))), Fixed(64, 64, signed=False))
+    a_raw = a.raw
+    assert a_raw.dtype == np.uint64
+    b = fixed(Fixed(8, 8), (9, 5), rng)
+    assert path_for(a, b) == "i64"
+    check(a, b)
+
+
+@pytest.mark.parametrize("small", [True, False])
+def test_gemm_i64_kernel_direct(isa, small):
+    rng = np.random.default_rng(14)
+    hi = 2**31 if small else 2**40  # results stay below 2**63: |a| * 2**12 * K
+    for M, K, N in ((1, 1, 1), (5, 7, 19), (9, 130, 300), (6, 0, 3)):
+        a = rng.integers(-hi, hi, (M, K))
+        b = rng.integers(-(2**12), 2**12, (K, N))
+        want = np.matmul(obj(a), obj(b)) if K else obj(np.zeros((M, N), dtype=np.int64))
+        np.testing.assert_array_equal(obj(_core.gemm_i64(a, b, small)), want)
