@@ -17,7 +17,7 @@ import numbers
 import numpy as np
 
 from . import _reference as _ref
-from .array import FixedArray, _as_format, _mode_args, _native, _seed_for
+from .array import FixedArray, _as_format, _flat_limbs, _limbs, _mode_args, _native, _seed_for, _wrap_limbs
 from .format import MAX_WIDTH, Fixed
 
 from . import _core
@@ -201,13 +201,6 @@ def _wrap_obj(v: np.ndarray, w: int, signed: bool) -> np.ndarray:
     return out
 
 
-def _combine_wide(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Exact Python ints from 128-bit values split into (low word, signed high word)."""
-    flat_lo = lo.reshape(-1).view(np.uint64)
-    flat_hi = hi.reshape(-1)
-    return _object_array([(int(h) << 64) | int(l) for l, h in zip(flat_lo, flat_hi)], lo.shape)
-
-
 def _first_index(mask: np.ndarray) -> tuple:
     k = int(np.flatnonzero(mask.reshape(-1))[0])
     return tuple(int(v) for v in np.unravel_index(k, mask.shape)) if mask.ndim else ()
@@ -269,8 +262,12 @@ def _binary(op: str, a, b, api: str, out_fmt=None, seed=None):
             return FixedArray(lo, out_fmt, _trusted=True)
         if nat.w <= 64:
             return FixedArray(lo, nat, _trusted=True)
-        return FixedArray(_combine_wide(lo, hi), nat, _trusted=True)
-    # 3) exact Python integers (flattened: NumPy turns 0-d object results into plain ints).
+        limbs = np.stack([lo.view(np.uint64), hi.view(np.uint64)], axis=-1)  # 2 limbs: nat.w <= 126
+        return _wrap_limbs(np.ascontiguousarray(limbs).reshape(-1), shape, nat)
+    # 3) the multi-limb kernels: any width up to 1024 bits (division stays on Python ints).
+    if op != "div":
+        return _wide_binary(op, a, b, shape, nat, out_fmt, seed)
+    # 4) exact Python integers (flattened: NumPy turns 0-d object results into plain ints).
     ra, rb = (np.array(r).reshape(-1) for r in np.broadcast_arrays(_obj(a), _obj(b)))
     if op in ("add", "sub", "cmp"):
         xa = ra * (1 << (nat.f - fa.f))
@@ -290,6 +287,31 @@ def _binary(op: str, a, b, api: str, out_fmt=None, seed=None):
     if out_fmt is not None:
         return result.cast(out_fmt, seed=seed)
     return result
+
+
+_WIDE_OP_CODES = {"add": 0, "sub": 1, "mul": 2, "cmp": 3}
+
+
+def _wide_operand(x: FixedArray, shape: tuple):
+    """Flat limbs of x for the wide kernels: (buffer, stride) with stride 1 (full size) or 0."""
+    if x.shape == shape:
+        return _flat_limbs(x), 1
+    if x.size == 1:
+        return _flat_limbs(x), 0
+    full = FixedArray(np.broadcast_to(x._raw, shape), x.fmt, _trusted=True)
+    return _flat_limbs(full), 1
+
+
+def _wide_binary(op: str, a: FixedArray, b: FixedArray, shape: tuple, nat: Fixed, out_fmt, seed):
+    n = int(np.prod(shape, dtype=np.int64))
+    (ba, sa), (bb, sb) = _wide_operand(a, shape), _wide_operand(b, shape)
+    fa, fb = a.fmt, b.fmt
+    res = _core.wide_elementwise(_WIDE_OP_CODES[op], ba, sa, fa.w, fa.i, fa.signed, bb, sb, fb.w, fb.i, fb.signed,
+                                 n, nat.w, nat.i, nat.signed, None if out_fmt is None else _mode_args(out_fmt),
+                                 seed or 0)
+    if op == "cmp":
+        return res.reshape(shape)
+    return _wrap_limbs(res, shape, nat if out_fmt is None else out_fmt)
 
 
 def _kernel_operands(ra: np.ndarray, rb: np.ndarray, shape: tuple):
@@ -349,7 +371,11 @@ def negative(a, out_fmt=None, seed=None) -> FixedArray:
     api = "fx.negative"
     a = _operand(a, api)
     nat = result_format("neg", a.fmt, api=api)
-    res = _from_ints(-a._raw, nat) if nat.w <= 64 else _from_ints(-_obj(a), nat)
+    if nat.w <= 64:
+        res = _from_ints(-a._raw, nat)
+    else:
+        zero = FixedArray(np.zeros((), dtype=a._raw.dtype), a.fmt, _trusted=True)
+        res = _wide_binary("sub", zero, a, a.shape, nat, None, 0)
     return res if out_fmt is None else res.cast(out_fmt, seed=seed)
 
 
@@ -633,18 +659,18 @@ def _matmul_exact(a: FixedArray, b: FixedArray, k: int, api: str) -> FixedArray:
     prod = result_format("mul", a.fmt, b.fmt, api=api)
     g = _growth(k)
     fmt = _make_fixed(api, prod.w + g, prod.i + g, prod.signed, "matmul result")
-    ra, rb = _ints(a), _ints(b)
-    if ra.dtype == object or rb.dtype == object:
-        path = "object"
+    if not (_native(a.fmt) and _native(b.fmt)):
+        path = "wide"
+        ra, rb = a._raw, b._raw  # limb storage (void) or int64
     else:
+        ra, rb = _ints(a), _ints(b)
         amax, bmax = _max_abs(ra), _max_abs(rb)
         path = _matmul_path(amax, bmax, k, fmt, ra.dtype == np.uint64 or rb.dtype == np.uint64)
+        if path == "object":
+            path, ra, rb = "wide", a._raw, b._raw
     if path == "f64":
         res = np.matmul(ra.astype(np.float64), rb.astype(np.float64)).astype(np.int64)
         return _from_ints(res, fmt)
-    if path == "object":
-        res = np.matmul(_obj(a), _obj(b))
-        return _from_ints(np.asarray(res, dtype=object).reshape(np.shape(res)), fmt)
     # C++ kernels on 2-d blocks: NumPy matmul shape rules (promote 1-d, broadcast batches).
     a_1d, b_1d = ra.ndim == 1, rb.ndim == 1
     ra2 = ra.reshape((1,) + ra.shape) if a_1d else ra
@@ -654,6 +680,21 @@ def _matmul_exact(a: FixedArray, b: FixedArray, k: int, api: str) -> FixedArray:
     nb = int(np.prod(batch, dtype=np.int64))
     ra2 = np.broadcast_to(ra2, batch + (M, k)).reshape((nb, M, k)) if batch else ra2.reshape((1, M, k))
     rb2 = np.broadcast_to(rb2, batch + (k, N)).reshape((nb, k, N)) if batch else rb2.reshape((1, k, N))
+    shape = batch + (M, N)
+    if a_1d:
+        shape = shape[:-2] + (N,)
+    if b_1d:
+        shape = shape[:-1]
+    if path == "wide":
+        fa, fb = a.fmt, b.fmt
+        parts = [
+            _core.wide_matmul(_flat_limbs(FixedArray(ra2[t], fa, _trusted=True)), fa.w, fa.i, fa.signed,
+                              _flat_limbs(FixedArray(rb2[t], fb, _trusted=True)), fb.w, fb.i, fb.signed,
+                              M, k, N, fmt.w, fmt.signed)
+            for t in range(nb)
+        ]
+        buf = np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)
+        return _wrap_limbs(buf, shape, fmt)
     au, bu = ra.dtype == np.uint64, rb.dtype == np.uint64
     lo = np.empty((nb, M, N), dtype=np.int64)
     hi = np.empty((nb, M, N), dtype=np.int64) if path == "i128" else None
@@ -668,16 +709,14 @@ def _matmul_exact(a: FixedArray, b: FixedArray, k: int, api: str) -> FixedArray:
             lo[t] = _core.gemm_i64(x, y, amax < 1 << 31 and bmax < 1 << 31)
         else:
             lo[t], hi[t] = _core.gemm_i128(x, au, y, bu)
-    shape = batch + (M, N)
-    if a_1d:
-        shape = shape[:-2] + (N,)
-    if b_1d:
-        shape = shape[:-1]
-    if path == "i128":
-        return _from_ints(_combine_wide(lo, hi).reshape(shape), fmt)
-    if not _native(fmt):  # a wide format whose values happen to fit int64
-        return _from_ints(_object_array([int(v) for v in lo.reshape(-1)], shape), fmt)
-    return _from_ints(lo.reshape(shape), fmt)
+    if path == "i128":  # fmt.w > 64: 128-bit (lo, hi) -> limbs, sign-extended
+        nl = _limbs(fmt.w)
+        limbs = np.empty(shape + (nl,), dtype=np.uint64)
+        limbs[..., 0] = lo.reshape(shape).view(np.uint64)
+        limbs[..., 1] = hi.reshape(shape).view(np.uint64)
+        limbs[..., 2:] = (hi.reshape(shape) < 0).astype(np.uint64)[..., None] * np.uint64(0xFFFFFFFFFFFFFFFF)
+        return _wrap_limbs(limbs.reshape(-1), shape, fmt)
+    return _from_ints(lo.reshape(shape), fmt)  # wide formats: int64 values -> limbs
 
 
 def _exact_product_wraps(fa: Fixed, fb: Fixed, accum: Fixed) -> bool:
@@ -732,8 +771,10 @@ def _wrap_mod64(s: np.ndarray, fa: Fixed, fb: Fixed, accum: Fixed, bias) -> np.n
 def _matmul_accum(a: FixedArray, b: FixedArray, accum: Fixed, seed: int, api: str) -> FixedArray:
     # NumPy matmul shape rules: promote 1-d operands, broadcast batch dimensions.
     a_1d, b_1d = a.ndim == 1, b.ndim == 1
-    ra = a._raw.reshape((1,) + a.shape) if a_1d else a._raw
-    rb = b._raw.reshape(b.shape + (1,)) if b_1d else b._raw
+    wide_in = not (_native(a.fmt) and _native(b.fmt))
+    ra, rb = (_ints(a), _ints(b)) if wide_in else (a._raw, b._raw)  # wide: Python ints
+    ra = ra.reshape((1,) + a.shape) if a_1d else ra
+    rb = rb.reshape(b.shape + (1,)) if b_1d else rb
     batch = np.broadcast_shapes(ra.shape[:-2], rb.shape[:-2])
     M, K, N = ra.shape[-2], ra.shape[-1], rb.shape[-1]
     ra = np.broadcast_to(ra, batch + (M, K))
@@ -816,8 +857,8 @@ def linear(x, w, b=None, accum=None, out=None, seed=None) -> FixedArray:
             raw = _core.matmul_accum(np.ascontiguousarray(ra), fa.w, fa.i, fa.signed, rb, fb.w, fb.i, fb.signed,
                                      *_mode_args(accum), None if bias is None else bias._raw, acc_seed, 0)
         else:
-            raw = _matmul_accum_python(ra, fa, rb, fb, accum, acc_seed, 0,
-                                       None if bias is None else bias._raw)
+            raw = _matmul_accum_python(_ints(x).reshape(M, K), fa, _ints(wt), fb, accum, acc_seed, 0,
+                                       None if bias is None else _ints(bias))
         res = FixedArray(np.asarray(raw.reshape(lead + (N,)), order="C"), accum, _trusted=True)
     if out is not None:
         res = res.cast(_as_format(out, api), seed=seed)
@@ -916,9 +957,7 @@ def _join(fn, arrays, api, **kwargs) -> FixedArray:
     if not arrays:
         raise ValueError(f"{api}: need at least one array")
     fmt = unify_formats([x.fmt for x in arrays], api)
-    raws = [_cast_exact(x, fmt)._raw for x in arrays]
-    if not _native(fmt):
-        raws = [r.astype(object) for r in raws]
+    raws = [_cast_exact(x, fmt)._raw for x in arrays]  # one storage dtype (int64 or limbs)
     return FixedArray(np.asarray(fn(raws, **kwargs), order="C"), fmt, _trusted=True)
 
 

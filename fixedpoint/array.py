@@ -1,9 +1,12 @@
 """FixedArray: arrays of fixed-point values with exact ap_fixed semantics.
 
 A FixedArray holds the stored integers (``raw``) and a format. Widths up to 64
-bits use int64 storage and the C++ kernels. Wider formats are held as Python
-ints and computed exactly by the pure-Python reference model (slow; native wide
-kernels are planned).
+bits use int64 storage and the native C++ kernels. Wider formats (65..1024 bits)
+are stored as ``ceil(w / 64)`` little-endian 64-bit limbs per element (two's
+complement, sign-extended for signed formats, zero-extended for unsigned ones)
+in a NumPy void array, so that indexing, reshaping and joining stay NumPy
+operations, and are computed by the multi-limb C++ kernels. ``raw`` shows them
+as Python ints.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import secrets
 import numpy as np
 
 from . import _reference as _ref
-from .format import O_CODES, Q_CODES, Fixed, QMode
+from .format import MAX_WIDTH as MAX_W, O_CODES, Q_CODES, Fixed, QMode
 
 try:
     from . import _core
@@ -58,6 +61,56 @@ def _mode_args(fmt: Fixed):
     return fmt.w, fmt.i, fmt.signed, Q_CODES[fmt.q], O_CODES[fmt.o], fmt.n
 
 
+# -- multi-limb storage (w > 64) ------------------------------------------------------
+def _limbs(w: int) -> int:
+    return (w + 63) // 64
+
+
+def _limb_dtype(fmt: Fixed) -> np.dtype:
+    return np.dtype((np.void, 8 * _limbs(fmt.w)))
+
+
+def _to_limbs(values: np.ndarray, fmt: Fixed) -> np.ndarray:
+    """Exact integers (int64/uint64 or Python ints, within fmt's range) -> the limb storage."""
+    values = np.asarray(values)
+    nl = _limbs(fmt.w)
+    shape = values.shape
+    if values.dtype.kind in "iub":
+        v = values.astype(np.int64) if values.dtype.kind == "b" or values.dtype.itemsize < 8 else values
+        out = np.empty(shape + (nl,), dtype=np.uint64)
+        out[..., 0] = v.view(np.uint64) if v.dtype == np.int64 else v
+        fill = (v < 0).astype(np.uint64) * np.uint64(0xFFFFFFFFFFFFFFFF) if v.dtype == np.int64 else 0
+        out[..., 1:] = np.asarray(fill)[..., None] if nl > 1 else 0
+        return np.ascontiguousarray(out).view(_limb_dtype(fmt)).reshape(shape)
+    nb = 8 * nl
+    mask = (1 << (8 * nb)) - 1
+    buf = b"".join((int(v) & mask).to_bytes(nb, "little") for v in values.reshape(-1))
+    return np.frombuffer(buf, dtype=_limb_dtype(fmt)).copy().reshape(shape)
+
+
+def _from_limbs(raw: np.ndarray, fmt: Fixed) -> np.ndarray:
+    """The limb storage -> an object array of Python ints."""
+    nb = raw.dtype.itemsize
+    buf = np.ascontiguousarray(raw).tobytes()
+    out = np.empty(raw.size, dtype=object)
+    signed = fmt.signed
+    out[:] = [int.from_bytes(buf[k:k + nb], "little", signed=signed) for k in range(0, len(buf), nb)]
+    return out.reshape(raw.shape)
+
+
+def _flat_limbs(x: "FixedArray") -> np.ndarray:
+    """Contiguous uint64 limbs of every element (1 limb per element for native formats)."""
+    r = np.ascontiguousarray(x._raw).reshape(-1)
+    return r.view(np.uint64)
+
+
+def _wrap_limbs(buf: np.ndarray, shape: tuple, fmt: Fixed) -> "FixedArray":
+    """A FixedArray over the limbs a wide kernel returned (native formats: one int64 each)."""
+    if _native(fmt):
+        return FixedArray(buf.view(np.int64).reshape(shape), fmt, _trusted=True)
+    return FixedArray(buf.view(_limb_dtype(fmt)).reshape(shape), fmt, _trusted=True)
+
+
 class FixedArray:
     """An n-dimensional array of values in one fixed-point format.
 
@@ -71,7 +124,9 @@ class FixedArray:
     def __init__(self, raw: np.ndarray, fmt: Fixed, *, _trusted: bool = False):
         if not _trusted:
             raise TypeError("FixedArray is built with fx.array(values, fmt) or fx.from_raw(raw, fmt)")
-        self._raw = raw  # int64 (w <= 64; uint64 bit patterns for 64-bit unsigned) or object
+        if fmt.w > NATIVE_MAX_W and raw.dtype != _limb_dtype(fmt):
+            raw = _to_limbs(raw, fmt)  # exact ints (Python ints, int64) -> limbs
+        self._raw = raw  # int64 (w <= 64; uint64 bit patterns for 64-bit unsigned) or limbs (void)
         self._fmt = fmt
 
     # -- basic properties ------------------------------------------------------
@@ -100,7 +155,11 @@ class FixedArray:
     def raw(self) -> np.ndarray:
         """The stored integers, read-only: int64 (uint64 for 64-bit unsigned formats),
         or an object array of Python ints when w > 64."""
-        if self._raw.dtype != object and not self._fmt.signed and self._fmt.w == 64:
+        if not _native(self._fmt):
+            view = _from_limbs(self._raw, self._fmt)
+            view.flags.writeable = False
+            return view
+        if not self._fmt.signed and self._fmt.w == 64:
             view = self._raw.view(np.uint64)
         else:
             view = self._raw.view()
@@ -114,11 +173,7 @@ class FixedArray:
         fmt = self._fmt
         if _native(fmt):
             return _core.to_double(np.asarray(self._raw, order="C"), fmt.w, fmt.i, fmt.signed)
-        out = np.empty(self.shape, dtype=np.float64)
-        flat = out.reshape(-1)
-        for k, r in enumerate(self._raw.reshape(-1)):
-            flat[k] = _ref.to_double(int(r), fmt.w, fmt.i, fmt.signed)
-        return out
+        return _core.wide_to_double(_flat_limbs(self), self.size, fmt.w, fmt.i, fmt.signed).reshape(self.shape)
 
     def cast(self, fmt, seed=None) -> "FixedArray":
         """Requantize into ``fmt`` with its rounding/overflow modes (one exact rounding).
@@ -129,13 +184,8 @@ class FixedArray:
         if _native(src) and _native(fmt):
             raw = _core.cast(np.asarray(self._raw, order="C"), src.w, src.i, src.signed, *_mode_args(fmt), seed)
             return FixedArray(raw, fmt, _trusted=True)
-        raw = self.raw
-        return _python_quantize(
-            raw,
-            lambda r, k: _ref.cast_raw(int(r), src.w, src.i, src.signed, fmt.w, fmt.i, fmt.signed,
-                                       fmt.q.value, fmt.o.value, fmt.n, seed=seed, index=k),
-            fmt,
-        )
+        buf = _core.wide_cast(_flat_limbs(self), self.size, src.w, src.i, src.signed, _mode_args(fmt), seed)
+        return _wrap_limbs(buf, self.shape, fmt)
 
     def scale(self, k: int) -> "FixedArray":
         """Multiply by ``2**k`` exactly by moving the binary point: the stored bits stay,
@@ -167,7 +217,7 @@ class FixedArray:
     def __bool__(self) -> bool:
         if self.size != 1:
             raise ValueError("the truth value of a FixedArray with more than one element is ambiguous")
-        return bool(self._raw.reshape(-1)[0] != 0)
+        return bool(self.raw.reshape(-1)[0] != 0)
 
     def __reduce__(self):
         return (_rebuild, (self._raw.copy(), self._fmt))
@@ -505,6 +555,15 @@ def array(values, fmt, seed=None, nan="raise") -> FixedArray:
     x = _coerce_input(values, api)
     q, o = fmt.q.value, fmt.o.value
     if x.dtype == object:  # Python ints
+        ints = [int(v) for v in x.reshape(-1)]
+        sw = max(v.bit_length() for v in ints) + 1 if ints else 1
+        # One signed container for the whole array gives the same values; only WRAP_SM without
+        # saturation bits reads the container's bits above the kept field (per element in ap_fixed).
+        if sw <= MAX_W and not (fmt.o.value == "WRAP_SM" and fmt.n == 0):
+            src = Fixed(sw, sw)
+            buf = _core.wide_cast(_to_limbs(np.array(ints + [None], dtype=object)[:-1], src).reshape(-1).view(np.uint64),
+                                  len(ints), sw, sw, True, _mode_args(fmt), seed)
+            return _wrap_limbs(buf, x.shape, fmt)
         return _python_quantize(
             x, lambda v, k: _ref.from_int(int(v), fmt.w, fmt.i, fmt.signed, q, o, fmt.n, seed=seed, index=k), fmt
         )
@@ -513,21 +572,17 @@ def array(values, fmt, seed=None, nan="raise") -> FixedArray:
         if first_nan >= 0:
             raise _nan_error(api, first_nan, x.shape, fmt)
         return FixedArray(raw, fmt, _trusted=True)
-    # Wide formats: exact reference path.
+    # Wide formats: the multi-limb kernels.
     if x.dtype.kind == "f":
-        flat = x.reshape(-1)
+        flat = np.ascontiguousarray(x.reshape(-1), dtype=np.float64)  # float32 -> float64 is exact
         if nan == "raise" and np.isnan(flat).any():
             raise _nan_error(api, int(np.flatnonzero(np.isnan(flat))[0]), x.shape, fmt)
-        return _python_quantize(
-            x, lambda v, k: _ref.from_double(float(v), fmt.w, fmt.i, fmt.signed, q, o, fmt.n, nan="ap",
-                                             seed=seed, index=k), fmt
-        )
+        return _wrap_limbs(_core.wide_from_double(flat, _mode_args(fmt), seed), x.shape, fmt)
     bits = 1 if x.dtype.kind == "b" else x.dtype.itemsize * 8
     signed = x.dtype.kind == "i"
-    return _python_quantize(
-        x, lambda v, k: _ref.cast_raw(int(v), bits, bits, signed, fmt.w, fmt.i, fmt.signed, q, o, fmt.n,
-                                      seed=seed, index=k), fmt
-    )
+    src = np.ascontiguousarray(x.reshape(-1)).astype(np.int64 if signed else np.uint64).view(np.uint64)
+    buf = _core.wide_cast(src, x.size, bits, bits, signed, _mode_args(fmt), seed)
+    return _wrap_limbs(buf, x.shape, fmt)
 
 
 def from_raw(raw, fmt) -> FixedArray:
@@ -571,9 +626,7 @@ def from_raw(raw, fmt) -> FixedArray:
             stored = stored.view(np.int64) if fmt.w == 64 else stored.astype(np.int64)
         stored = np.array(stored, dtype=np.int64, order="C")  # a 0-d input stays 0-d
         return FixedArray(stored, fmt, _trusted=True)
-    out = np.empty(r.size, dtype=object)
-    out[:] = [int(v) for v in r.reshape(-1)]
-    return FixedArray(out.reshape(r.shape), fmt, _trusted=True)
+    return FixedArray(_to_limbs(r, fmt), fmt, _trusted=True)
 
 
 from . import _ops, _protocol  # noqa: E402  (they build on FixedArray)

@@ -8,12 +8,14 @@ void bind_binary(py::module_& m);
 void bind_gemm(py::module_& m);
 void bind_quantize(py::module_& m);
 void bind_runtime(py::module_& m);
+void bind_wide(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
-    m.doc() = "fixedpoint C++ core: exact ap_fixed quantization and arithmetic kernels (w <= 64)";
+    m.doc() = "fixedpoint C++ core: exact ap_fixed quantization and arithmetic kernels (native w <= 64, multi-limb w <= 1024)";
     bind_quantize(m);
     bind_arith(m);
     bind_binary(m);
     bind_gemm(m);
     bind_runtime(m);
+    bind_wide(m);
 }

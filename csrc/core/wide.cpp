@@ -1,0 +1,510 @@
+// fixedpoint core: multi-limb (wide) kernels. See wide.hpp for the storage convention.
+//
+// Values are read through View, an infinite two's-complement reading of a limb buffer
+// (limbs beyond the buffer repeat the sign for signed sources, 0 for unsigned), so that
+// shifts, rounding information and range checks are uniform for every width and shift.
+#include "wide.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "modes.hpp"
+#include "quantize_scalar.hpp"
+#include "rng.hpp"
+#include "threads.hpp"
+
+namespace fixedpoint {
+namespace {
+
+// Scratch limbs: 2048-bit natural products plus left shifts of up to ~2.5k bits.
+constexpr int kCap = 96;
+
+struct View {
+    const uint64_t* p;
+    int n;
+    uint64_t ext;
+    View(const uint64_t* p_, int n_, bool s)
+        : p(p_), n(n_), ext((s && n_ > 0 && int64_t(p_[n_ - 1]) < 0) ? ~uint64_t(0) : 0) {}
+    uint64_t limb(int64_t k) const { return k < 0 ? 0 : (k < n ? p[k] : ext); }
+    // Bits [pos, pos + 64) (pos may be negative: bits below 0 read as 0).
+    uint64_t bits64(int64_t pos) const {
+        const int64_t q = pos >> 6;  // floor division
+        const int r = int(pos & 63);
+        if (r == 0) return limb(q);
+        return (limb(q) >> r) | (limb(q + 1) << (64 - r));
+    }
+    bool bit(int64_t pos) const { return pos >= 0 && ((limb(pos >> 6) >> (pos & 63)) & 1); }
+    bool neg() const { return ext != 0; }
+    // Any set bit in [0, pos).
+    bool any_below(int64_t pos) const {
+        if (pos <= 0) return false;
+        const int64_t full = pos >> 6;
+        const int r = int(pos & 63);
+        const int64_t lim = std::min<int64_t>(full, n);
+        for (int64_t k = 0; k < lim; ++k)
+            if (p[k]) return true;
+        if (full > n && ext) return true;
+        if (r && (limb(full) & ((uint64_t(1) << r) - 1))) return true;
+        return false;
+    }
+    // Every bit in [pos, infinity) equals `one`.
+    bool all_from(int64_t pos, bool one) const {
+        const uint64_t want = one ? ~uint64_t(0) : 0;
+        if (ext != want) return false;
+        if (pos < 0) pos = 0;
+        const int64_t q = pos >> 6;
+        const int r = int(pos & 63);
+        if (q >= n) return true;
+        if ((p[q] >> r) != (want >> r)) return false;
+        for (int64_t k = q + 1; k < n; ++k)
+            if (p[k] != want) return false;
+        return true;
+    }
+    bool is_zero() const {
+        if (ext) return false;
+        for (int k = 0; k < n; ++k)
+            if (p[k]) return false;
+        return true;
+    }
+};
+
+inline uint64_t low_mask64(int b) { return b >= 64 ? ~uint64_t(0) : (uint64_t(1) << b) - 1; }
+
+// Bits [lo, hi] of o set to ones or zeros.
+void set_bits(uint64_t* o, int lo, int hi, bool ones) {
+    for (int b = lo; b <= hi;) {
+        const int k = b >> 6, r = b & 63;
+        const int cnt = std::min(64 - r, hi - b + 1);
+        const uint64_t m = low_mask64(cnt) << r;
+        o[k] = ones ? (o[k] | m) : (o[k] & ~m);
+        b += cnt;
+    }
+}
+
+// Keep the low w bits of o (limbs_for(w) limbs) and extend them as the format stores them.
+inline void normalize(uint64_t* o, int w, bool s) {
+    const int top = (w - 1) >> 6;
+    const int r = w - 64 * top;
+    const uint64_t m = low_mask64(r);
+    const bool sign = s && ((o[top] >> (r - 1)) & 1);
+    o[top] = sign ? (o[top] | ~m) : (o[top] & m);
+}
+
+inline bool bit_of(const uint64_t* o, int b) { return (o[b >> 6] >> (b & 63)) & 1; }
+
+inline void add_one(uint64_t* r, int n) {
+    for (int k = 0; k < n; ++k)
+        if (++r[k] != 0) break;
+}
+
+// Round m * 2^-sh (a value in a w2-bit source container) into t with modes Q/O; u is the
+// element's random word (STOCH). Mirrors quantize_one in quantize_scalar.hpp.
+template <QMode Q, OMode O>
+void quantize_view(const View& m, int w2, int64_t sh, const Format& t, uint64_t u, uint64_t* out) {
+    const int w = t.w, Lt = limbs_for(w);
+    const bool s = t.is_signed;
+    uint64_t rbuf[kCap];
+    int rn = 0;
+    bool huge = false;
+    if (sh > 0) {
+        const int64_t kept = 64 * int64_t(m.n) - sh;
+        rn = int(std::max<int64_t>((kept + 63) / 64, 0) + 1);
+        for (int k = 0; k < rn; ++k) rbuf[k] = m.bits64(sh + 64 * int64_t(k));
+        if constexpr (Q != QMode::TRN) {
+            if (m.any_below(sh)) {
+                const bool half = m.bit(sh - 1);
+                const int cmp = half ? (m.any_below(sh - 1) ? 1 : 0) : -1;
+                u128 thresh = 0;
+                if constexpr (Q == QMode::STOCH)
+                    thresh = sh <= 64 ? u128(m.bits64(sh - 64))
+                                      : u128(m.bits64(sh - 64)) + (m.any_below(sh - 64) ? 1 : 0);
+                if (detail::round_up<Q>(m.neg(), true, cmp, (rbuf[0] & 1) != 0, thresh, u)) add_one(rbuf, rn);
+            }
+        }
+    } else {
+        const int64_t L = -sh;
+        if (m.is_zero()) {
+            std::memset(out, 0, sizeof(uint64_t) * size_t(Lt));
+            return;
+        }
+        if (L > 64 * int64_t(kCap - m.n - 2)) {
+            huge = true;  // |r| >= 2^L > 2^1024: out of every range; its low w bits are 0
+        } else {
+            rn = int(m.n + (L + 63) / 64 + 1);
+            for (int k = 0; k < rn; ++k) rbuf[k] = m.bits64(64 * int64_t(k) - L);
+        }
+    }
+    const View r(rbuf, rn, true);
+    const bool neg = huge ? m.neg() : r.neg();
+    if (!huge) {
+        const bool in_range = s ? r.all_from(w - 1, neg) : (!neg && r.all_from(w, false));
+        if (in_range) {
+            for (int k = 0; k < Lt; ++k) out[k] = r.limb(k);
+            if (O == OMode::SAT_SYM && s && neg && !r.any_below(w - 1)) out[0] |= 1;  // min -> -max
+            normalize(out, w, s);
+            return;
+        }
+    }
+    auto fill = [&](uint64_t v) {
+        for (int k = 0; k < Lt; ++k) out[k] = v;
+    };
+    auto write_hi = [&]() {
+        fill(~uint64_t(0));
+        if (s) set_bits(out, w - 1, w - 1, false);
+        normalize(out, w, s);
+    };
+    auto write_lo = [&]() {  // signed min (unsigned: 0)
+        fill(0);
+        if (s) set_bits(out, w - 1, w - 1, true);
+        normalize(out, w, s);
+    };
+    switch (O) {
+        case OMode::SAT:
+            neg ? write_lo() : write_hi();
+            return;
+        case OMode::SAT_ZERO:
+            fill(0);
+            return;
+        case OMode::SAT_SYM:
+            if (!s) {
+                neg ? fill(0) : write_hi();
+            } else if (!neg) {
+                write_hi();
+            } else {
+                write_lo();
+                out[0] |= 1;  // -max (w == 1: -1)
+            }
+            return;
+        case OMode::WRAP: {
+            for (int k = 0; k < Lt; ++k) out[k] = huge ? 0 : r.limb(k);
+            if (t.n > 0) {
+                if (s) {
+                    set_bits(out, w - 1, w - 1, neg);
+                    set_bits(out, w - t.n, w - 2, !neg);
+                } else {
+                    set_bits(out, w - t.n, w - 1, true);
+                }
+            }
+            normalize(out, w, s);
+            return;
+        }
+        case OMode::WRAP_SM: {
+            for (int k = 0; k < Lt; ++k) out[k] = huge ? 0 : r.limb(k);
+            const bool Ro = bit_of(out, w - 1);
+            auto invert = [&]() {
+                for (int k = 0; k < Lt; ++k) out[k] = ~out[k];
+            };
+            if (t.n == 0) {
+                const int64_t pos1 = sh + w;
+                const bool lD = (pos1 >= 0 && pos1 < w2) ? m.bit(pos1) : false;
+                if (lD != Ro) {
+                    invert();
+                    set_bits(out, w - 1, w - 1, lD);
+                }
+            } else {
+                if (t.n == 1) {
+                    if (neg != Ro) invert();
+                } else {
+                    const bool lNo = bit_of(out, w - t.n);
+                    if (lNo == neg) invert();
+                    set_bits(out, w - t.n, w - 2, !neg);
+                }
+                set_bits(out, w - 1, w - 1, neg);
+            }
+            normalize(out, w, s);
+            return;
+        }
+    }
+}
+
+inline int64_t grain_for(int limbs) { return std::max<int64_t>(1024 / std::max(limbs, 1), 64); }
+
+// Two's complement negation of n limbs in place.
+inline void negate(uint64_t* v, int n) {
+    for (int k = 0; k < n; ++k) v[k] = ~v[k];
+    add_one(v, n);
+}
+
+// |x| of a stored element into mag (n limbs, unsigned); returns whether x < 0.
+inline bool magnitude(const uint64_t* x, int n, bool s, uint64_t* mag) {
+    std::memcpy(mag, x, sizeof(uint64_t) * size_t(n));
+    if (s && int64_t(x[n - 1]) < 0) {
+        negate(mag, n);
+        return true;
+    }
+    return false;
+}
+
+double to_double_one(const uint64_t* x, int n, bool s, int f) {
+    uint64_t mag[kWideMaxLimbs + 1];
+    const bool neg = magnitude(x, n, s, mag);
+    int top = n - 1;
+    while (top >= 0 && mag[top] == 0) --top;
+    if (top < 0) return 0.0;
+    const int64_t bitlen = 64 * int64_t(top) + (64 - __builtin_clzll(mag[top]));
+    const View v(mag, n, false);
+    const int64_t e = bitlen - 1 - f;
+    int64_t p = 53;
+    if (e < -1022) p = 53 - (-1022 - e);  // gradual underflow: fewer significant bits
+    const int64_t shift = bitlen - p;
+    uint64_t q;
+    if (shift <= 0) {
+        q = v.bits64(0) << (-shift);  // bitlen <= 53: exact
+    } else {
+        q = shift >= bitlen ? 0 : v.bits64(shift);
+        if (p < 64) q &= low_mask64(int(std::max<int64_t>(p, 0)));
+        const bool half = v.bit(shift - 1);
+        if (half && (v.any_below(shift - 1) || (q & 1))) ++q;
+    }
+    const double d = std::ldexp(double(q), int(std::clamp<int64_t>(shift - f, -100000, 100000)));
+    return neg ? -d : d;
+}
+
+// acc (n limbs) += or -= p (pn limbs, unsigned), modulo 2^(64 n).
+inline void acc_add(uint64_t* acc, int n, const uint64_t* p, int pn, bool sub) {
+    u128 carry = sub ? 1 : 0;
+    for (int k = 0; k < n; ++k) {
+        const uint64_t pk = k < pn ? p[k] : 0;
+        const u128 t = u128(acc[k]) + u128(sub ? ~pk : pk) + carry;
+        acc[k] = uint64_t(t);
+        carry = t >> 64;
+    }
+}
+
+// p (na + nb limbs) = a * b, unsigned.
+template <int NA, int NB>
+inline void mul_mag_fixed(const uint64_t* a, const uint64_t* b, uint64_t* p) {
+    for (int k = 0; k < NA + NB; ++k) p[k] = 0;
+    for (int i = 0; i < NA; ++i) {
+        uint64_t carry = 0;
+        for (int j = 0; j < NB; ++j) {
+            const u128 t = u128(a[i]) * b[j] + p[i + j] + carry;
+            p[i + j] = uint64_t(t);
+            carry = uint64_t(t >> 64);
+        }
+        p[i + NB] = carry;
+    }
+}
+
+inline void mul_mag(const uint64_t* a, int na, const uint64_t* b, int nb, uint64_t* p) {
+    for (int k = 0; k < na + nb; ++k) p[k] = 0;
+    for (int i = 0; i < na; ++i) {
+        uint64_t carry = 0;
+        for (int j = 0; j < nb; ++j) {
+            const u128 t = u128(a[i]) * b[j] + p[i + j] + carry;
+            p[i + j] = uint64_t(t);
+            carry = uint64_t(t >> 64);
+        }
+        p[i + nb] = carry;
+    }
+}
+
+// Magnitudes and signs of a contiguous block of elements.
+struct Mags {
+    std::vector<uint64_t> mag;
+    std::vector<uint8_t> neg;
+};
+
+Mags mags_of(const WideSource& a, int64_t count, bool transpose, int64_t rows, int64_t cols) {
+    Mags m;
+    const int L = a.limbs;
+    m.mag.resize(size_t(count) * size_t(L));
+    m.neg.resize(size_t(count));
+    for (int64_t e = 0; e < count; ++e) {
+        // transpose: destination index e = c * rows + r reads source r * cols + c
+        const int64_t src = transpose ? (e % rows) * cols + (e / rows) : e;
+        m.neg[size_t(e)] = magnitude(a.p + src * L, L, a.is_signed, m.mag.data() + e * L);
+    }
+    return m;
+}
+
+template <int LA, int LB>
+void matmul_fixed(const Mags& A, const Mags& Bt, int64_t M, int64_t K, int64_t N, int Lr, uint64_t* out) {
+    parallel_for(M * N, std::max<int64_t>(16, 4096 / std::max<int64_t>(K, 1)), [&](int64_t b, int64_t e) {
+        uint64_t acc[kCap];
+        uint64_t p[LA + LB];
+        for (int64_t o = b; o < e; ++o) {
+            const int64_t i = o / N, j = o % N;
+            for (int k = 0; k < Lr; ++k) acc[k] = 0;
+            const uint64_t* a = A.mag.data() + i * K * LA;
+            const uint64_t* bt = Bt.mag.data() + j * K * LB;
+            const uint8_t* sa = A.neg.data() + i * K;
+            const uint8_t* sb = Bt.neg.data() + j * K;
+            for (int64_t k = 0; k < K; ++k) {
+                mul_mag_fixed<LA, LB>(a + k * LA, bt + k * LB, p);
+                acc_add(acc, Lr, p, LA + LB, sa[k] != sb[k]);
+            }
+            std::memcpy(out + o * Lr, acc, sizeof(uint64_t) * size_t(Lr));
+        }
+    });
+}
+
+void matmul_general(const Mags& A, int LA, const Mags& Bt, int LB, int64_t M, int64_t K, int64_t N, int Lr,
+                    uint64_t* out) {
+    parallel_for(M * N, 16, [&](int64_t b, int64_t e) {
+        uint64_t acc[kCap];
+        uint64_t p[2 * kWideMaxLimbs + 2];
+        for (int64_t o = b; o < e; ++o) {
+            const int64_t i = o / N, j = o % N;
+            for (int k = 0; k < Lr; ++k) acc[k] = 0;
+            for (int64_t k = 0; k < K; ++k) {
+                mul_mag(A.mag.data() + (i * K + k) * LA, LA, Bt.mag.data() + (j * K + k) * LB, LB, p);
+                acc_add(acc, Lr, p, LA + LB, A.neg[size_t(i * K + k)] != Bt.neg[size_t(j * K + k)]);
+            }
+            std::memcpy(out + o * Lr, acc, sizeof(uint64_t) * size_t(Lr));
+        }
+    });
+}
+
+}  // namespace
+
+void wide_cast(const WideSource& src, int64_t n, const Format& dst, uint64_t seed, uint64_t* out) {
+    const int Lt = limbs_for(dst.w);
+    const int64_t sh = int64_t(src.w - src.i) - int64_t(dst.f());
+    const uint64_t key = stoch_key(seed);
+    with_modes(dst.q, dst.o, [&](auto qc, auto oc) {
+        constexpr QMode Q = decltype(qc)::value;
+        constexpr OMode O = decltype(oc)::value;
+        parallel_for(n, grain_for(Lt + src.limbs), [&](int64_t b, int64_t e) {
+            for (int64_t k = b; k < e; ++k) {
+                const View m(src.p + k * src.stride * src.limbs, src.limbs, src.is_signed);
+                const uint64_t u = Q == QMode::STOCH ? stoch_bits(key, uint64_t(k)) : 0;
+                quantize_view<Q, O>(m, src.w, sh, dst, u, out + k * Lt);
+            }
+        });
+    });
+}
+
+void wide_from_double(const double* x, int64_t n, const Format& dst, uint64_t seed, uint64_t* out) {
+    const int Lt = limbs_for(dst.w);
+    const uint64_t key = stoch_key(seed);
+    with_modes(dst.q, dst.o, [&](auto qc, auto oc) {
+        constexpr QMode Q = decltype(qc)::value;
+        constexpr OMode O = decltype(oc)::value;
+        parallel_for(n, grain_for(Lt), [&](int64_t b, int64_t e) {
+            for (int64_t k = b; k < e; ++k) {
+                i128 m;
+                int f2;
+                if (!decode_double(x[k], m, f2)) {
+                    std::memset(out + k * Lt, 0, sizeof(uint64_t) * size_t(Lt));
+                    continue;
+                }
+                const uint64_t limb = uint64_t(int64_t(m));
+                const View v(&limb, 1, true);
+                const uint64_t u = Q == QMode::STOCH ? stoch_bits(key, uint64_t(k)) : 0;
+                quantize_view<Q, O>(v, kDoubleContainerWidth, int64_t(f2) - dst.f(), dst, u, out + k * Lt);
+            }
+        });
+    });
+}
+
+void wide_to_double(const WideSource& src, int64_t n, double* out) {
+    const int f = src.w - src.i;
+    parallel_for(n, grain_for(src.limbs), [&](int64_t b, int64_t e) {
+        for (int64_t k = b; k < e; ++k)
+            out[k] = to_double_one(src.p + k * src.stride * src.limbs, src.limbs, src.is_signed, f);
+    });
+}
+
+void wide_elementwise(WideOp op, const WideSource& a, const WideSource& b, int64_t n, int res_w, int res_i,
+                      bool res_signed, const Format* dst, uint64_t seed, uint64_t* out, int8_t* out8) {
+    const int Lr = limbs_for(res_w) + (op == WideOp::cmp ? 1 : 0);
+    const int res_f = res_w - res_i;
+    const int64_t sa = res_f - (a.w - a.i), sb = res_f - (b.w - b.i);
+    const uint64_t key = stoch_key(seed);
+    const int Lo = dst ? limbs_for(dst->w) : limbs_for(res_w);
+    auto body = [&](auto qc, auto oc) {
+        constexpr QMode Q = decltype(qc)::value;
+        constexpr OMode O = decltype(oc)::value;
+        parallel_for(n, grain_for(Lr), [&](int64_t lo, int64_t hi) {
+            uint64_t r[2 * kWideMaxLimbs + 4];
+            uint64_t ma[kWideMaxLimbs + 1], mb[kWideMaxLimbs + 1];
+            for (int64_t k = lo; k < hi; ++k) {
+                const View va(a.p + k * a.stride * a.limbs, a.limbs, a.is_signed);
+                const View vb(b.p + k * b.stride * b.limbs, b.limbs, b.is_signed);
+                if (op == WideOp::mul) {
+                    const bool na = magnitude(va.p, a.limbs, a.is_signed, ma);
+                    const bool nb = magnitude(vb.p, b.limbs, b.is_signed, mb);
+                    mul_mag(ma, a.limbs, mb, b.limbs, r);
+                    for (int t = a.limbs + b.limbs; t < Lr; ++t) r[t] = 0;
+                    if (na != nb) negate(r, std::max(Lr, a.limbs + b.limbs));
+                } else {
+                    u128 carry = op == WideOp::add ? 0 : 1;
+                    for (int t = 0; t < Lr; ++t) {
+                        const uint64_t x = va.bits64(64 * int64_t(t) - sa);
+                        const uint64_t y = vb.bits64(64 * int64_t(t) - sb);
+                        const u128 s = u128(x) + u128(op == WideOp::add ? y : ~y) + carry;
+                        r[t] = uint64_t(s);
+                        carry = s >> 64;
+                    }
+                }
+                if (op == WideOp::cmp) {
+                    const View d(r, Lr, true);
+                    out8[k] = d.neg() ? -1 : (d.is_zero() ? 0 : 1);
+                    continue;
+                }
+                if (!dst) {
+                    uint64_t* o = out + k * Lo;
+                    std::memcpy(o, r, sizeof(uint64_t) * size_t(Lo));
+                    normalize(o, res_w, res_signed);
+                    continue;
+                }
+                // r holds the exact natural result modulo 2^(64 Lr); as a res_w-bit value it is exact.
+                normalize(r, res_w, res_signed);
+                const View v(r, limbs_for(res_w), res_signed);
+                const uint64_t u = Q == QMode::STOCH ? stoch_bits(key, uint64_t(k)) : 0;
+                quantize_view<Q, O>(v, res_w, int64_t(res_f) - dst->f(), *dst, u, out + k * Lo);
+            }
+        });
+    };
+    if (dst)
+        with_modes(dst->q, dst->o, body);
+    else
+        body(std::integral_constant<QMode, QMode::TRN>{}, std::integral_constant<OMode, OMode::WRAP>{});
+}
+
+void wide_matmul(const WideSource& a, const WideSource& b, int64_t M, int64_t K, int64_t N, int res_w,
+                 bool res_signed, uint64_t* out) {
+    const int Lr = limbs_for(res_w);
+    const Mags A = mags_of(a, M * K, false, M, K);
+    const Mags Bt = mags_of(b, K * N, true, K, N);  // (N, K): row j holds column j of B
+    const int LA = a.limbs, LB = b.limbs;
+    if (LA == 1 && LB == 1)
+        matmul_fixed<1, 1>(A, Bt, M, K, N, Lr, out);
+    else if (LA == 2 && LB == 2)
+        matmul_fixed<2, 2>(A, Bt, M, K, N, Lr, out);
+    else if (LA == 1 && LB == 2)
+        matmul_fixed<1, 2>(A, Bt, M, K, N, Lr, out);
+    else if (LA == 2 && LB == 1)
+        matmul_fixed<2, 1>(A, Bt, M, K, N, Lr, out);
+    else
+        matmul_general(A, LA, Bt, LB, M, K, N, Lr, out);
+    parallel_for(M * N, 1024, [&](int64_t lo, int64_t hi) {
+        for (int64_t o = lo; o < hi; ++o) normalize(out + o * Lr, res_w, res_signed);
+    });
+}
+
+void wide_sum_rows(const WideSource& a, int64_t rows, int64_t K, int res_w, uint64_t* out) {
+    const int Lr = limbs_for(res_w);
+    parallel_for(rows, std::max<int64_t>(1, 4096 / std::max<int64_t>(K, 1)), [&](int64_t lo, int64_t hi) {
+        uint64_t acc[kCap];
+        for (int64_t r = lo; r < hi; ++r) {
+            for (int t = 0; t < Lr; ++t) acc[t] = 0;
+            for (int64_t k = 0; k < K; ++k) {
+                const View v(a.p + (r * K + k) * a.limbs, a.limbs, a.is_signed);
+                u128 carry = 0;
+                for (int t = 0; t < Lr; ++t) {
+                    const u128 s = u128(acc[t]) + v.limb(t) + carry;
+                    acc[t] = uint64_t(s);
+                    carry = s >> 64;
+                }
+            }
+            std::memcpy(out + r * Lr, acc, sizeof(uint64_t) * size_t(Lr));
+            normalize(out + r * Lr, res_w, a.is_signed);
+        }
+    });
+}
+
+}  // namespace fixedpoint
