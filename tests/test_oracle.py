@@ -193,7 +193,7 @@ def _ldexp(m: int, e: int) -> float:
     try:
         return float(Fraction(m) * Fraction(2) ** e) if abs(m) >> 53 else math.ldexp(m, e)
     except OverflowError:
-        return math.copysign(INF, m)
+        return INF if m > 0 else -INF  # (copysign would convert a huge m to float)
 
 
 def _dedupe_bits(xs: list[float]) -> list[float]:
@@ -351,7 +351,9 @@ def test_oracle_formats_cover_every_mode():
         assert {1, 64} <= {f.w for f in fs}
         assert any(f.i < 0 for f in fs) and any(f.i == 0 for f in fs)
         assert any(f.i > f.w for f in fs)
-    assert all(f.w <= 64 for f in FORMATS)
+    # the wide formats cross every limb boundary up to the 1024-bit limit
+    assert {65, 127, 128, 129, 1024} <= {f.w for f in FORMATS}
+    assert all(f.w <= 1024 for f in FORMATS)
     # every destination gets sources that round, change sign, shift left and
     # lie entirely below its lsb
     for k, d in enumerate(FORMATS):

@@ -8,7 +8,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <vector>
+
+#include <immintrin.h>
 
 #include "modes.hpp"
 #include "quantize_scalar.hpp"
@@ -358,6 +361,86 @@ void matmul_general(const Mags& A, int LA, const Mags& Bt, int LB, int64_t M, in
     });
 }
 
+// Fast path for sources that fit 66 bits (doubles, native raws): the exact scalar rounding in
+// 128-bit arithmetic, then the range check. Returns false when the general path must decide
+// (huge or out-of-range results, SAT_SYM's minimum code).
+template <QMode Q, OMode O>
+inline bool quantize_small(i128 m, int64_t sh, const Format& t, uint64_t u, uint64_t* out) {
+    if (sh < -60 || sh > 1000) return false;
+    const detail::Rounded R = detail::round_exact<Q>(m, int(sh), u);
+    if (R.huge) return false;
+    const i128 r = R.r;
+    if (t.w <= 126) {
+        if (r < raw_min(t.w, t.is_signed) || r > raw_max(t.w, t.is_signed)) return false;
+        if (O == OMode::SAT_SYM && t.is_signed && r == raw_min(t.w, true)) return false;
+    } else if (!t.is_signed && r < 0) {
+        return false;
+    }
+    const int Lt = limbs_for(t.w);
+    out[0] = uint64_t(r);
+    if (Lt > 1) out[1] = uint64_t(u128(r) >> 64);
+    const uint64_t ext = r < 0 ? ~uint64_t(0) : 0;
+    for (int k = 2; k < Lt; ++k) out[k] = ext;
+    return true;
+}
+
+// a +- b for operands with the same binary point (no alignment shifts), LR result limbs.
+template <int LR>
+void addsub_aligned(const WideSource& a, const WideSource& b, int64_t n, bool sub, int res_w, bool res_signed,
+                    uint64_t* out) {
+    parallel_for(n, 2048, [&](int64_t lo, int64_t hi) {
+        for (int64_t k = lo; k < hi; ++k) {
+            const uint64_t* pa = a.p + k * a.stride * a.limbs;
+            const uint64_t* pb = b.p + k * b.stride * b.limbs;
+            const uint64_t ea = (a.is_signed && int64_t(pa[a.limbs - 1]) < 0) ? ~uint64_t(0) : 0;
+            const uint64_t eb = (b.is_signed && int64_t(pb[b.limbs - 1]) < 0) ? ~uint64_t(0) : 0;
+            uint64_t* o = out + k * LR;
+            unsigned char c = sub ? 1 : 0;
+            for (int t = 0; t < LR; ++t) {
+                const uint64_t x = t < a.limbs ? pa[t] : ea;
+                uint64_t y = t < b.limbs ? pb[t] : eb;
+                if (sub) y = ~y;
+                unsigned long long r;
+                c = _addcarry_u64(c, x, y, &r);
+                o[t] = r;
+            }
+            normalize(o, res_w, res_signed);
+        }
+    });
+}
+
+template <int NA, int NB>
+void mul_fixed_limbs(const WideSource& a, const WideSource& b, int64_t n, int res_w, bool res_signed, uint64_t* out) {
+    const int Lr = limbs_for(res_w);
+    parallel_for(n, 1024, [&](int64_t lo, int64_t hi) {
+        uint64_t ma[NA], mb[NB], p[NA + NB];
+        for (int64_t k = lo; k < hi; ++k) {
+            const bool na = magnitude(a.p + k * a.stride * NA, NA, a.is_signed, ma);
+            const bool nb = magnitude(b.p + k * b.stride * NB, NB, b.is_signed, mb);
+            mul_mag_fixed<NA, NB>(ma, mb, p);
+            if (na != nb) negate(p, NA + NB);
+            uint64_t* o = out + k * Lr;
+            for (int t = 0; t < Lr; ++t) o[t] = p[t];
+            normalize(o, res_w, res_signed);
+        }
+    });
+}
+
+template <int LR>
+bool dispatch_addsub(const WideSource& a, const WideSource& b, int64_t n, bool sub, int res_w, bool res_signed,
+                     uint64_t* out, int lr) {
+    if (lr != LR) return false;
+    addsub_aligned<LR>(a, b, n, sub, res_w, res_signed, out);
+    return true;
+}
+
+template <int... Ls>
+bool addsub_fast(std::integer_sequence<int, Ls...>, const WideSource& a, const WideSource& b, int64_t n, bool sub,
+                 int res_w, bool res_signed, uint64_t* out) {
+    const int lr = limbs_for(res_w);
+    return (dispatch_addsub<Ls + 1>(a, b, n, sub, res_w, res_signed, out, lr) || ...);
+}
+
 }  // namespace
 
 void wide_cast(const WideSource& src, int64_t n, const Format& dst, uint64_t seed, uint64_t* out) {
@@ -369,8 +452,13 @@ void wide_cast(const WideSource& src, int64_t n, const Format& dst, uint64_t see
         constexpr OMode O = decltype(oc)::value;
         parallel_for(n, grain_for(Lt + src.limbs), [&](int64_t b, int64_t e) {
             for (int64_t k = b; k < e; ++k) {
-                const View m(src.p + k * src.stride * src.limbs, src.limbs, src.is_signed);
+                const uint64_t* p = src.p + k * src.stride * src.limbs;
                 const uint64_t u = Q == QMode::STOCH ? stoch_bits(key, uint64_t(k)) : 0;
+                if (src.limbs == 1 && O != OMode::WRAP_SM) {
+                    const i128 m1 = src.is_signed ? i128(int64_t(p[0])) : i128(p[0]);
+                    if (quantize_small<Q, O>(m1, sh, dst, u, out + k * Lt)) continue;
+                }
+                const View m(p, src.limbs, src.is_signed);
                 quantize_view<Q, O>(m, src.w, sh, dst, u, out + k * Lt);
             }
         });
@@ -392,9 +480,11 @@ void wide_from_double(const double* x, int64_t n, const Format& dst, uint64_t se
                     continue;
                 }
                 const uint64_t limb = uint64_t(int64_t(m));
-                const View v(&limb, 1, true);
                 const uint64_t u = Q == QMode::STOCH ? stoch_bits(key, uint64_t(k)) : 0;
-                quantize_view<Q, O>(v, kDoubleContainerWidth, int64_t(f2) - dst.f(), dst, u, out + k * Lt);
+                const int64_t sh = int64_t(f2) - dst.f();
+                if (O != OMode::WRAP_SM && quantize_small<Q, O>(m, sh, dst, u, out + k * Lt)) continue;
+                const View v(&limb, 1, true);
+                quantize_view<Q, O>(v, kDoubleContainerWidth, sh, dst, u, out + k * Lt);
             }
         });
     });
@@ -415,6 +505,17 @@ void wide_elementwise(WideOp op, const WideSource& a, const WideSource& b, int64
     const int64_t sa = res_f - (a.w - a.i), sb = res_f - (b.w - b.i);
     const uint64_t key = stoch_key(seed);
     const int Lo = dst ? limbs_for(dst->w) : limbs_for(res_w);
+    if (!dst && (op == WideOp::add || op == WideOp::sub) && sa == 0 && sb == 0 &&
+        addsub_fast(std::make_integer_sequence<int, kWideMaxLimbs>{}, a, b, n, op == WideOp::sub, res_w, res_signed,
+                    out))
+        return;
+    if (!dst && op == WideOp::mul) {
+        const int la = a.limbs, lb = b.limbs;
+        if (la == 1 && lb == 1) return mul_fixed_limbs<1, 1>(a, b, n, res_w, res_signed, out);
+        if (la == 2 && lb == 2) return mul_fixed_limbs<2, 2>(a, b, n, res_w, res_signed, out);
+        if (la == 1 && lb == 2) return mul_fixed_limbs<1, 2>(a, b, n, res_w, res_signed, out);
+        if (la == 2 && lb == 1) return mul_fixed_limbs<2, 1>(a, b, n, res_w, res_signed, out);
+    }
     auto body = [&](auto qc, auto oc) {
         constexpr QMode Q = decltype(qc)::value;
         constexpr OMode O = decltype(oc)::value;

@@ -118,8 +118,8 @@ class CastPair(NamedTuple):
 # A few dozen destination formats. Together they cover every rounding mode and
 # every overflow mode, n in {0,1,2} for WRAP and WRAP_SM, signed and unsigned
 # (WRAP_SM only signed: the headers reject ap_ufixed + AP_WRAP_SM), widths
-# 1..64 with w=1, w=64, I<0, I=0, I>W. Keep widths <= 64 for now; wider entries
-# (65..1024) work with the same code (raw I/O is decimal).
+# 1..1024 with w=1, w=64, the limb boundaries 65/127/128/129, I<0, I=0, I>W
+# (raw I/O is decimal, so every width uses the same code).
 FORMATS: tuple[Fmt, ...] = (
     # --- signed -------------------------------------------------------------
     Fmt(8, 3, True, "RND", "SAT"),
@@ -167,6 +167,17 @@ FORMATS: tuple[Fmt, ...] = (
     Fmt(64, 64, False, "TRN", "WRAP"),             # uint64: raw up to 2^64-1
     Fmt(64, 70, False, "RND", "WRAP", 2),
     Fmt(64, -2, False, "RND_INF", "SAT_ZERO"),
+    # --- wide (multi-limb): limb boundaries, every overflow mode ---------------
+    Fmt(65, 3, True, "RND", "SAT"),
+    Fmt(96, 40, True, "RND_CONV", "WRAP_SM", 0),
+    Fmt(127, 70, True, "RND_INF", "WRAP", 1),
+    Fmt(128, 64, True, "TRN_ZERO", "SAT_SYM"),
+    Fmt(128, 1, False, "RND_INF", "WRAP", 2),
+    Fmt(129, 129, True, "TRN", "WRAP"),
+    Fmt(200, -7, True, "RND_MIN_INF", "WRAP", 1),
+    Fmt(512, 256, True, "RND_ZERO", "SAT_ZERO"),
+    Fmt(1024, 512, True, "RND", "WRAP_SM", 2),
+    Fmt(1024, 1100, False, "RND_CONV", "SAT"),
 )
 
 # Types used only for the raw I/O self-check (r command); they prove the
@@ -177,7 +188,7 @@ IO_ONLY: tuple[Fmt, ...] = (
     Fmt(200, -7, True),
 )
 
-MAX_SRC_W = 64  # cast sources stay <= 64 bits for now
+MAX_SRC_W = 1024  # cast sources up to the widest ap_fixed
 
 
 def _cast_sources(d: Fmt) -> list[Src]:

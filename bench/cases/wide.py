@@ -1,0 +1,197 @@
+"""wide: multi-limb formats (96, 128 and 512 bits): quantize, add, mul and exact matmul.
+
+Peers, side by side (ratios are against apytypes, the peer this suite must beat):
+
+- ``ours``: ``fx.array(x, fmt)`` (quantize), ``a + b``, ``a * b``, ``a @ b`` on FixedArrays in
+  ``ap_fixed<W, W/2>``; results in the natural ap_fixed formats (exact).
+- ``apytypes`` (baseline): ``APyFixedArray.from_float`` (which rounds half away from zero, so
+  ours quantizes with ``AP_RND_INF`` to compute the same thing) and the ``+ * @`` operators,
+  which are exact with the same result widths.
+- ``numpy_object``: NumPy object arrays of Python ints holding the stored integers (the usual
+  fallback for wide integers; ``np.matmul`` works on them). Not for quantize.
+
+Operands are stored integers drawn uniformly over the whole format (seeded), so every limb is
+busy and half of them are negative; quantize takes normal(0, 4) float64 draws. Every output is
+checked exactly against Python-int arithmetic on the stored integers (quantize: exact
+half-away-from-zero rounding of ``x * 2**f`` with Python's exact ``float.as_integer_ratio``).
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from bench.harness import Case, Impl, Skip, WrongResult, import_fixedpoint
+
+SUITE = "wide"
+BASELINE = "apytypes"
+SEED = 20261123
+
+# (case name, op, width, size): elementwise sizes are element counts; matmul sizes are M=K=N.
+FULL_CASES = (
+    ("quantize_96", "quantize", 96, 200_000),
+    ("add_96", "add", 96, 200_000),
+    ("mul_96", "mul", 96, 200_000),
+    ("matmul_96", "matmul", 96, 96),
+    ("quantize_128", "quantize", 128, 200_000),
+    ("add_128", "add", 128, 200_000),
+    ("mul_128", "mul", 128, 200_000),
+    ("matmul_128", "matmul", 128, 96),
+    ("quantize_512", "quantize", 512, 50_000),
+    ("add_512", "add", 512, 50_000),
+    ("mul_512", "mul", 512, 50_000),
+    ("matmul_512", "matmul", 512, 24),
+)
+QUICK_SCALE = 10  # --quick: sizes / 10 (matmul: / 2), same code paths
+
+
+def _growth(k: int) -> int:
+    return (k - 1).bit_length() if k > 1 else 0
+
+
+def _obj(values) -> np.ndarray:
+    values = list(values)
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+class Data:
+    """Inputs and the exact expected result (stored integers at `want_frac` fraction bits)."""
+
+    def __init__(self, op: str, w: int, size: int) -> None:
+        self.op, self.w, self.i = op, w, w // 2
+        self.f = w - self.i
+        rng = random.Random(SEED + w * 7 + len(op))
+        lo, hi = -(1 << (w - 1)), (1 << (w - 1)) - 1
+        if op == "quantize":
+            self.x = np.random.default_rng(SEED + w).normal(0.0, 4.0, size)
+            self.want = _obj(_round_half_away(float(v), self.f) for v in self.x)
+            self.want_frac = self.f
+            return
+        shape = (size, size) if op == "matmul" else (size,)
+        n = int(np.prod(shape))
+        self.ra = _obj(rng.randint(lo, hi) for _ in range(n)).reshape(shape)
+        self.rb = _obj(rng.randint(lo, hi) for _ in range(n)).reshape(shape)
+        if op == "add":
+            self.want, self.want_frac = self.ra + self.rb, self.f
+        elif op == "mul":
+            self.want, self.want_frac = self.ra * self.rb, 2 * self.f
+        else:
+            self.want, self.want_frac = np.matmul(self.ra, self.rb), 2 * self.f
+
+    def check(self, got: np.ndarray, frac: int, what: str) -> None:
+        got = np.asarray(got, dtype=object)
+        want = self.want
+        if got.shape != want.shape:
+            raise WrongResult(f"{what}: shape {got.shape}, expected {want.shape}")
+        d = frac - self.want_frac
+        if d > 0:
+            want = want * (1 << d)
+        elif d < 0:
+            got = got * (1 << -d)
+        bad = np.flatnonzero((got != want).reshape(-1))
+        if bad.size:
+            k = int(bad[0])
+            raise WrongResult(f"{what}: {bad.size} of {want.size} differ; first at flat index {k}: "
+                              f"got {got.reshape(-1)[k]}, expected {want.reshape(-1)[k]}")
+
+
+def _round_half_away(x: float, f: int) -> int:
+    num, den = x.as_integer_ratio()
+    num <<= f
+    q, r = divmod(abs(num), den)
+    if 2 * r >= den:
+        q += 1
+    return -q if num < 0 else q
+
+
+def _signed(bits: int, w: int) -> int:
+    return bits - (1 << w) if bits >> (w - 1) else bits
+
+
+# -- peers ---------------------------------------------------------------------------------
+def _ours(d: Data) -> Impl:
+    fx = import_fixedpoint()
+    fmt = fx.Fixed(d.w, d.i, q="RND_INF")
+    if d.op == "quantize":
+        x = d.x
+        return Impl(run=lambda: fx.array(x, fmt), check=lambda out: d.check(out.raw, out.fmt.f, "fx.array"))
+    a, b = fx.from_raw(d.ra, fmt), fx.from_raw(d.rb, fmt)
+    run = {"add": lambda: a + b, "mul": lambda: a * b, "matmul": lambda: a @ b}[d.op]
+    return Impl(run=run, check=lambda out: d.check(out.raw, out.fmt.f, d.op))
+
+
+def _apytypes(d: Data) -> Impl:
+    import apytypes as apy  # noqa: PLC0415
+
+    def to_ints(out: Any) -> np.ndarray:
+        bits = out.to_bits()
+        flat = np.array(bits, dtype=object).reshape(-1)
+        return _obj(_signed(int(v), out.bits) for v in flat).reshape(np.shape(bits))
+
+    if d.op == "quantize":
+        x = d.x
+        return Impl(run=lambda: apy.APyFixedArray.from_float(x, int_bits=d.i, frac_bits=d.f),
+                    check=lambda out: d.check(to_ints(out), out.frac_bits, "APyFixedArray.from_float"),
+                    set_threads=apy.reset_thread_pool if hasattr(apy, "reset_thread_pool") else None)
+    mask = (1 << d.w) - 1
+
+    def operand(r: np.ndarray) -> Any:
+        bits = [int(v) & mask for v in r.reshape(-1)]
+        a = apy.APyFixedArray(bits, int_bits=d.i, frac_bits=d.f)
+        if r.ndim == 2:
+            a = a.reshape(r.shape)
+        if list(to_ints(a).reshape(-1)) != list(r.reshape(-1)):
+            raise RuntimeError("apytypes operand does not hold the intended stored integers")
+        return a
+
+    a, b = operand(d.ra), operand(d.rb)
+    run = {"add": lambda: a + b, "mul": lambda: a * b, "matmul": lambda: a @ b}[d.op]
+    return Impl(run=run, check=lambda out: d.check(to_ints(out), out.frac_bits, d.op),
+                set_threads=apy.reset_thread_pool if hasattr(apy, "reset_thread_pool") else None)
+
+
+def _numpy_object(d: Data) -> Impl:
+    if d.op == "quantize":
+        raise Skip("no NumPy quantizer for wide formats")
+    a, b = d.ra, d.rb
+    run = {"add": lambda: a + b, "mul": lambda: a * b, "matmul": lambda: np.matmul(a, b)}[d.op]
+    return Impl(run=run, check=lambda out: d.check(out, d.want_frac, d.op), note="Python ints in object arrays")
+
+
+PEERS: dict[str, Callable[[Data], Impl]] = {"ours": _ours, "apytypes": _apytypes, "numpy_object": _numpy_object}
+
+
+def cases(quick: bool = False) -> list[Case]:
+    out = []
+    for name, op, w, size in FULL_CASES:
+        if quick:
+            size = max(size // 2, 8) if op == "matmul" else size // QUICK_SCALE
+        data = functools.cache(functools.partial(Data, op, w, size))  # built on first use
+        peers = {p: (lambda make=make, data=data: make(data())) for p, make in PEERS.items()}
+        what = f"{size}x{size} @ {size}x{size}" if op == "matmul" else f"{size:,} elements"
+        out.append(Case(suite=SUITE, name=name, n=size, peers=peers, baseline=BASELINE,
+                        description=f"{op} in ap_fixed<{w},{w // 2}>: {what} (seed {SEED})"))
+    return out
+
+
+def goals(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The issue's target, reported and never asserted: ours faster than apytypes on every
+    case (ratio ours / apytypes < 1) at each thread count run."""
+    out = []
+    by = {(r["case"], r["peer"], r["threads"]): r for r in records}
+    for (case, peer, threads), rec in by.items():
+        if peer != "ours":
+            continue
+        base = by.get((case, "apytypes", threads))
+        ok = rec["status"] == "ok" and base is not None and base["status"] == "ok" and base["median_s"]
+        ratio = rec["median_s"] / base["median_s"] if ok else None
+        out.append({"suite": SUITE, "case": case, "goal": f"faster than apytypes ({threads} thread(s))",
+                    "value": None if ratio is None else f"{ratio:.2f}x of apytypes time",
+                    "met": None if ratio is None else ratio < 1.0})
+    return out
