@@ -461,9 +461,21 @@ def sum_(a: FixedArray, axis=None, keepdims=False) -> FixedArray:
     axis = _norm_axis(api, a.ndim, axis)
     g = _growth(_axis_len(a.shape, axis))
     fmt = _make_fixed(api, a.fmt.w + g, a.fmt.i + g, a.fmt.signed, "sum")
-    ints = _ints(a)
+    ints = _ints(a) if _native(a.fmt) else None
     if _native(fmt) and ints.dtype != np.uint64:
         return _from_ints(np.sum(ints, axis=axis, keepdims=keepdims, dtype=np.int64), fmt)
+    if not _native(fmt):  # the multi-limb kernel: move the summed axes last, one row per result
+        axes = tuple(range(a.ndim)) if axis is None else ((axis,) if isinstance(axis, int) else axis)
+        keep = tuple(d for d in range(a.ndim) if d not in axes)
+        out_shape = tuple(a.shape[d] for d in keep)
+        K = int(np.prod([a.shape[d] for d in axes], dtype=np.int64))
+        rows = int(np.prod(out_shape, dtype=np.int64))
+        moved = FixedArray(np.ascontiguousarray(a._raw.transpose(keep + axes)), a.fmt, _trusted=True)
+        res = _wrap_limbs(_core.wide_sum_rows(_flat_limbs(moved), a.fmt.w, a.fmt.i, a.fmt.signed, rows, K, fmt.w),
+                          out_shape, fmt)
+        if keepdims:
+            res = res.reshape(tuple(1 if d in axes else a.shape[d] for d in range(a.ndim)))
+        return res
     res = np.sum(_obj(a), axis=axis, keepdims=keepdims)
     res = np.asarray(res, dtype=object) if not isinstance(res, np.ndarray) else res
     if res.shape == () and not isinstance(res, np.ndarray):

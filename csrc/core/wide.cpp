@@ -404,7 +404,35 @@ void addsub_aligned(const WideSource& a, const WideSource& b, int64_t n, bool su
                 c = _addcarry_u64(c, x, y, &r);
                 o[t] = r;
             }
-            normalize(o, res_w, res_signed);
+            // No normalize: the exact result fits res_w <= 64 * LR bits, so the arithmetic modulo
+            // 2^(64 LR) on extended operands is already its extended form.
+            (void)res_w;
+            (void)res_signed;
+        }
+    });
+}
+
+// Fully unrolled a +- b for LA-limb and LB-limb operands into LR limbs (same binary point).
+template <int LA, int LB, int LR>
+void addsub_unrolled(const WideSource& a, const WideSource& b, int64_t n, bool sub, uint64_t* out) {
+    parallel_for(n, 4096, [&](int64_t lo, int64_t hi) {
+        const int64_t sa = a.stride * LA, sb = b.stride * LB;
+        const uint64_t flip = sub ? ~uint64_t(0) : 0;
+        for (int64_t k = lo; k < hi; ++k) {
+            const uint64_t* pa = a.p + k * sa;
+            const uint64_t* pb = b.p + k * sb;
+            const uint64_t ea = a.is_signed ? uint64_t(int64_t(pa[LA - 1]) >> 63) : 0;
+            const uint64_t eb = b.is_signed ? uint64_t(int64_t(pb[LB - 1]) >> 63) : 0;
+            uint64_t* o = out + k * LR;
+            unsigned char c = sub ? 1 : 0;
+#pragma GCC unroll 8
+            for (int t = 0; t < LR; ++t) {
+                const uint64_t x = t < LA ? pa[t] : ea;
+                const uint64_t y = (t < LB ? pb[t] : eb) ^ flip;
+                unsigned long long r;
+                c = _addcarry_u64(c, x, y, &r);
+                o[t] = r;
+            }
         }
     });
 }
@@ -420,8 +448,8 @@ void mul_fixed_limbs(const WideSource& a, const WideSource& b, int64_t n, int re
             mul_mag_fixed<NA, NB>(ma, mb, p);
             if (na != nb) negate(p, NA + NB);
             uint64_t* o = out + k * Lr;
-            for (int t = 0; t < Lr; ++t) o[t] = p[t];
-            normalize(o, res_w, res_signed);
+            for (int t = 0; t < Lr; ++t) o[t] = p[t];  // exact and extended: no normalize needed
+            (void)res_signed;
         }
     });
 }
@@ -505,6 +533,19 @@ void wide_elementwise(WideOp op, const WideSource& a, const WideSource& b, int64
     const int64_t sa = res_f - (a.w - a.i), sb = res_f - (b.w - b.i);
     const uint64_t key = stoch_key(seed);
     const int Lo = dst ? limbs_for(dst->w) : limbs_for(res_w);
+    if (!dst && (op == WideOp::add || op == WideOp::sub) && sa == 0 && sb == 0 && a.limbs == b.limbs) {
+        const int la = a.limbs, lr = limbs_for(res_w);
+        const bool sub = op == WideOp::sub;
+        if (la == 1 && lr == 2) return addsub_unrolled<1, 1, 2>(a, b, n, sub, out);
+        if (la == 2 && lr == 2) return addsub_unrolled<2, 2, 2>(a, b, n, sub, out);
+        if (la == 2 && lr == 3) return addsub_unrolled<2, 2, 3>(a, b, n, sub, out);
+        if (la == 3 && lr == 3) return addsub_unrolled<3, 3, 3>(a, b, n, sub, out);
+        if (la == 3 && lr == 4) return addsub_unrolled<3, 3, 4>(a, b, n, sub, out);
+        if (la == 4 && lr == 4) return addsub_unrolled<4, 4, 4>(a, b, n, sub, out);
+        if (la == 4 && lr == 5) return addsub_unrolled<4, 4, 5>(a, b, n, sub, out);
+        if (la == 8 && lr == 8) return addsub_unrolled<8, 8, 8>(a, b, n, sub, out);
+        if (la == 8 && lr == 9) return addsub_unrolled<8, 8, 9>(a, b, n, sub, out);
+    }
     if (!dst && (op == WideOp::add || op == WideOp::sub) && sa == 0 && sb == 0 &&
         addsub_fast(std::make_integer_sequence<int, kWideMaxLimbs>{}, a, b, n, op == WideOp::sub, res_w, res_signed,
                     out))
