@@ -48,15 +48,27 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
         fn(0, n);
         return;
     }
+    // Dynamic schedule: about 8 chunks per thread, handed out through an atomic counter, so a
+    // thread the OS deschedules (a busy machine) delays only its current chunk instead of a
+    // fixed 1/nt of the work. Chunk c is [n*c/C, n*(c+1)/C), each at least `grain` long.
+    const int64_t chunks = std::min<int64_t>(max_chunks > 1 ? n / grain : 1, int64_t(nt) * 8);
+    const int64_t C = std::max<int64_t>(chunks, 1);
+    std::atomic<int64_t> next{0};
     std::exception_ptr first_error;
     std::mutex error_mutex;
-    auto run = [&](int k) {
-        const int64_t b = n * k / nt, e = n * (k + 1) / nt;
-        try {
-            fn(b, e);
-        } catch (...) {
-            std::lock_guard<std::mutex> lock(error_mutex);
-            if (!first_error) first_error = std::current_exception();
+    auto run = [&](int) {
+        for (;;) {
+            const int64_t c = next.fetch_add(1, std::memory_order_relaxed);
+            if (c >= C) return;
+            const int64_t b = n * c / C, e = n * (c + 1) / C;
+            try {
+                fn(b, e);
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(error_mutex);
+                if (!first_error) first_error = std::current_exception();
+                next.store(C);  // stop handing out work
+                return;
+            }
         }
     };
     std::vector<std::thread> workers;
