@@ -80,3 +80,49 @@ def gemm_csr_i64(
 def gemm_i128(
     a: npt.NDArray[np.int64], a_u64: bool, b: npt.NDArray[np.int64], b_u64: bool
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
+def wide_cast(
+    src: npt.NDArray[np.uint64], n: int, w2: int, i2: int, s2: bool, fmt: tuple[int, int, bool, int, int, int], seed: int
+) -> npt.NDArray[np.uint64]: ...
+def wide_from_double(
+    x: npt.NDArray[np.float64], fmt: tuple[int, int, bool, int, int, int], seed: int
+) -> npt.NDArray[np.uint64]: ...
+def wide_to_double(src: npt.NDArray[np.uint64], n: int, w: int, i: int, s: bool) -> npt.NDArray[np.float64]: ...
+def wide_elementwise(
+    arg0: int,
+    arg1: npt.NDArray[np.uint64],
+    arg2: int,
+    arg3: int,
+    arg4: int,
+    arg5: bool,
+    arg6: npt.NDArray[np.uint64],
+    arg7: int,
+    arg8: int,
+    arg9: int,
+    arg10: bool,
+    arg11: int,
+    arg12: int,
+    arg13: int,
+    arg14: bool,
+    arg15: object,
+    arg16: int,
+    /,
+) -> npt.NDArray[np.uint64] | npt.NDArray[np.int8]: ...
+def wide_matmul(
+    arg0: npt.NDArray[np.uint64],
+    arg1: int,
+    arg2: int,
+    arg3: bool,
+    arg4: npt.NDArray[np.uint64],
+    arg5: int,
+    arg6: int,
+    arg7: bool,
+    arg8: int,
+    arg9: int,
+    arg10: int,
+    arg11: int,
+    arg12: bool,
+    /,
+) -> npt.NDArray[np.uint64]: ...
+def wide_sum_rows(
+    arg0: npt.NDArray[np.uint64], arg1: int, arg2: int, arg3: bool, arg4: int, arg5: int, arg6: int, /
+) -> npt.NDArray[np.uint64]: ...

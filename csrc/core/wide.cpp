@@ -366,6 +366,31 @@ void matmul_general(const Mags& A, int LA, const Mags& Bt, int LB, int64_t M, in
 // (huge or out-of-range results, SAT_SYM's minimum code).
 template <QMode Q, OMode O>
 inline bool quantize_small(i128 m, int64_t sh, const Format& t, uint64_t u, uint64_t* out) {
+    // Most common: |m| < 2^62 and a result that fits int64, into a target of >= 64 bits.
+    if (t.w >= 64 && sh >= 0 && sh <= 62 && m > -(i128(1) << 62) && m < (i128(1) << 62)) {
+        const int64_t mm = int64_t(m);
+        int64_t r = mm;
+        if (sh > 0) {
+            const int64_t fl = mm >> sh;
+            const int64_t rem = mm - int64_t(uint64_t(fl) << sh);
+            if (rem != 0) {
+                const int64_t half = int64_t(1) << (sh - 1);
+                const int cmp = rem < half ? -1 : (rem == half ? 0 : 1);
+                u128 thresh = 0;
+                if constexpr (Q == QMode::STOCH) thresh = detail::stoch_threshold(u128(rem), int(sh));
+                r = fl + (detail::round_up<Q>(mm < 0, true, cmp, (fl & 1) != 0, thresh, u) ? 1 : 0);
+            } else {
+                r = fl;
+            }
+        }
+        if (!t.is_signed && r < 0) return false;
+        if (t.w == 64 && t.is_signed && O == OMode::SAT_SYM && r == INT64_MIN) return false;
+        const int Lt = limbs_for(t.w);
+        out[0] = uint64_t(r);
+        const uint64_t ext = uint64_t(r >> 63);
+        for (int k = 1; k < Lt; ++k) out[k] = ext;
+        return true;
+    }
     if (sh < -60 || sh > 1000) return false;
     const detail::Rounded R = detail::round_exact<Q>(m, int(sh), u);
     if (R.huge) return false;
