@@ -612,10 +612,13 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: 
         raise ValueError(f"{api}: accum names layers {unknown} that the network does not have (layers: {names})")
     result_rounding = result_rounding or rounding
     result_overflow = result_overflow or overflow
-    for q in (rounding, result_rounding, accum_rounding):  # validate the modes up front, naming them
-        Fixed(8, 4, q=q)
-    for o in (overflow, result_overflow, accum_overflow):
-        Fixed(8, 4, o=o)
+    modes = {"rounding": rounding, "result_rounding": result_rounding, "accum_rounding": accum_rounding,
+             "overflow": overflow, "result_overflow": result_overflow, "accum_overflow": accum_overflow}
+    for key, value in modes.items():  # validate the modes up front, naming the keyword
+        try:
+            Fixed(8, 4, **({"q": value} if "rounding" in key else {"o": value}))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{api}: {key}={value!r} is not a mode ({exc})") from None
     ref = metric(network.predict(X), y)
     # 1. profile (float forward pass)
     levels = {"input": _abs_level(X, percentile)}

@@ -88,6 +88,32 @@ def test_emulate_narrow_saturating_and_wrapping_accumulators(tmp_path):
     assert (exact_first.raw != accurate_first.raw).any()
 
 
+def test_emulate_unsigned_relu_and_auto_types(tmp_path):
+    """An unsigned (ufixed) ReLU result that rounds and saturates, and 'auto' accumulator and
+    result types that hls4ml infers from the operand types."""
+    torch.manual_seed(3)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+    layers = {
+        "_0": {"accum": "auto", "result": "auto", "weight": "fixed<8,2,RND>"},
+        "_1": {"result": "ufixed<7,2,RND,SAT>"},
+        "_2": {"accum": "auto", "result": "auto"},
+    }
+    hm = _convert(model, tmp_path, default="fixed<12,4>", layers=layers)
+    formats = fx.hls4ml.layer_formats(hm)
+    relu_t = formats["_1"]["result_t"]
+    assert relu_t == fx.Fixed(7, 2, signed=False, q="RND", o="SAT")
+    # 'auto' was resolved to something wider than the default: the full-precision sum
+    assert formats["_0"]["accum_t"].w > 12 and formats["_0"]["result_t"].w > 12
+    x = _inputs(8)
+    got = fx.hls4ml.emulate(hm, x)
+    _assert_bits_equal(got, hm.predict(x))
+    # the inputs exercise both ends of the unsigned ReLU type: negatives (-> 0) and values above
+    # its top, 4 - 2^-5, which saturate (the float model's pre-activations, from torch)
+    with torch.no_grad():
+        pre = model[0](torch.from_numpy(x)).numpy()
+    assert relu_t.max == 4 - 2**-5 and (pre > 4).any() and (pre < 0).any()
+
+
 def test_emulate_batchnorm_standalone_and_merged(tmp_path):
     torch.manual_seed(1)
     model = torch.nn.Sequential(torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 16), torch.nn.BatchNorm1d(16),
