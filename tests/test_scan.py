@@ -247,6 +247,12 @@ def test_demo_runs_the_scan(capsys, tmp_path):
     assert json.loads((tmp_path / "scan.json").read_text())["formats"]["_0"]["accum"].startswith("ap_fixed<")
     with pytest.raises(SystemExit):
         main(["demo", "-n", "5"])
+    with pytest.raises(SystemExit):
+        main(["demo", "--percentile", "0"])
+    assert main(["demo", "-n", "600", "--mode", "global", "--percentile", "99.9", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "global mode" in out and "scan all knobs" in out
+    assert json.loads((tmp_path / "scan.json").read_text())["mode"] == "global"
 
 
 @pytest.mark.parametrize("q,o", [("TRN", "WRAP"), ("RND", "SAT"), ("RND_CONV", "SAT_SYM")])
@@ -274,3 +280,20 @@ def test_dense_accum_exact_path_equals_the_sequential_kernel(q, o):
     np.testing.assert_array_equal(seq.raw, _core.matmul_accum(
         x.raw.astype(np.int64), xf.w, xf.i, xf.signed, w.raw.astype(np.int64), wf.w, wf.i, wf.signed,
         *_mode_args(narrow), b.cast(narrow).raw.astype(np.int64), 0, 0))
+
+
+def test_emulate_wide_formats_take_the_exact_generic_path(trained):
+    """Formats wider than the int64 engine (here 130-bit accumulators, 90-bit results) go through
+    FixedArray arithmetic; every sum is exact in both, so the values equal the narrow engine's."""
+    net, X, _ = trained
+    base = {"input": fx.Fixed(10, 4, q="RND", o="SAT")}
+    for layer in net.layers:
+        base[layer.name] = {"weight": fx.Fixed(8, 2), "bias": fx.Fixed(8, 3), "accum": fx.Fixed(62, 22),
+                            "result": fx.Fixed(50, 20)}
+    wide = {k: (v if k == "input" else {**v, "accum": fx.Fixed(130, 70), "result": fx.Fixed(90, 60)})
+            for k, v in base.items()}
+    got = net.emulate(X[:40], wide)
+    want = net.emulate(X[:40], base)
+    assert got.fmt == fx.Fixed(90, 60) and got.raw.dtype == object and want.raw.dtype == np.int64
+    assert got.fmt.f == want.fmt.f  # same lsb: the stored integers must be equal
+    np.testing.assert_array_equal(np.array([int(v) for v in got.raw.ravel()]), want.raw.ravel())
