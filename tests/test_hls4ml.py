@@ -157,3 +157,36 @@ def test_emulate_names_unsupported_layers():
     model = _FakeModel([_FakeLayer("input_1", "Input"), _FakeLayer("conv", "Conv2D"), _FakeLayer("sm", "Softmax")])
     with pytest.raises(NotImplementedError, match=r"layers not emulated: conv \(Conv2D\), sm \(Softmax\)"):
         fx.hls4ml.emulate(model, np.zeros((1, 4), np.float32))
+
+
+class FixedPrecisionType:  # the name is what the emulator reads, as for hls4ml's own type
+    def __init__(self, width, integer, signed=True):
+        self.width, self.integer, self.signed = width, integer, signed
+        self.rounding_mode, self.saturation_mode, self.saturation_bits = "TRN", "WRAP", 0
+
+    def __repr__(self):
+        return f"fixed<{self.width},{self.integer}>"
+
+
+class _Var:
+    def __init__(self, data):
+        self.data = np.asarray(data, dtype=np.float32)
+
+
+def test_emulate_cached_plan_follows_changed_weights_and_types():
+    """The prepared plan (quantized weights) is reused per model only while its weights and
+    types are unchanged: edit them and the next call sees the edit."""
+    inp = _FakeLayer("input_1", "Input")
+    inp.attributes["result_t"] = FixedPrecisionType(16, 6)
+    dense = _FakeLayer("fc", "Dense")
+    for key in ("weight_t", "bias_t", "accum_t", "result_t"):
+        dense.attributes[key] = FixedPrecisionType(16, 6)
+    dense.attributes.update(n_in=2, n_out=1, strategy="latency")
+    dense.weights = {"weight": _Var([[1.0], [2.0]]), "bias": _Var([0.5])}
+    model = _FakeModel([inp, dense])
+    x = np.array([[1.0, 1.0], [2.0, -1.0]], dtype=np.float32)
+    np.testing.assert_array_equal(fx.hls4ml.emulate(model, x), np.array([[3.5], [0.5]], np.float32))
+    dense.weights["weight"].data[:] = [[3.0], [4.0]]  # in place: same array object, new contents
+    np.testing.assert_array_equal(fx.hls4ml.emulate(model, x), np.array([[7.5], [2.5]], np.float32))
+    dense.attributes["result_t"] = FixedPrecisionType(4, 3)  # range [-4, 3.5]: 7.5 wraps to -0.5
+    np.testing.assert_array_equal(fx.hls4ml.emulate(model, x), np.array([[-0.5], [2.5]], np.float32))
