@@ -36,9 +36,10 @@ def _demo(args) -> int:
                             "result": fx.Fixed(16, 6)}
     print(f"ap_fixed<16,6> everywhere (hls4ml's default): accuracy "
           f"{acc(net.emulate(Xt, base).to_float(), yt):.4f} (bit-exact emulation)")
-    res = fx.scan(net, Xc, yc, tolerance=args.tolerance, progress=lambda m: print(f"  {m}"))
-    print(f"scan     {res.evaluations} bit-exact evaluations in {res.seconds:.2f} s; tolerance {args.tolerance} "
-          f"of the float accuracy on the calibration half")
+    res = fx.scan(net, Xc, yc, tolerance=args.tolerance, mode=args.mode, percentile=args.percentile,
+                  progress=lambda m: print(f"  {m}"))
+    print(f"scan     {args.mode} mode, {res.evaluations} bit-exact evaluations in {res.seconds:.2f} s; tolerance "
+          f"{args.tolerance} of the float accuracy on the calibration half")
     for line in res.table().splitlines():
         print(f"  {line}")
     held_out = acc(net.emulate(Xt, res.config).to_float(), yt)
@@ -158,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("-n", type=int, default=6000, help="number of samples (half calibrate, half test)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--tolerance", type=float, default=0.01, help="allowed accuracy loss (default 0.01)")
+    demo.add_argument("--mode", choices=("layer", "global"), default="layer",
+                      help="fraction-bit search: greedy layer by layer (default), or all knobs together then refined")
+    demo.add_argument("--percentile", type=float, default=100.0,
+                      help="integer bits hold this percentile of |value| on the calibration data (default 100: max)")
     demo.add_argument("--out", default=".", help="where to write hls4ml_config.json, scan.json and scan.png "
                       "(default: the current directory)")
     demo.add_argument("--verify-hls4ml", action="store_true",
@@ -176,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"demo: -n must be >= 20, got {args.n}")
         if not 0.0 <= args.tolerance < 1.0:
             parser.error(f"demo: --tolerance must be in [0, 1), got {args.tolerance}")
+        if not 0.0 < args.percentile <= 100.0:
+            parser.error(f"demo: --percentile must be in (0, 100], got {args.percentile}")
         return _demo(args)
     return _info(args)
 

@@ -24,11 +24,14 @@ emulator does not know raise NotImplementedError naming them.
 
 from __future__ import annotations
 
+import hashlib
+import weakref
+
 import numpy as np
 
-from .array import FixedArray, array, from_raw
+from .array import FixedArray, array
 from .format import Fixed
-from .network import dense_accum
+from .network import _DenseOp, _ReluOp, _run_raw, _ScaleOp, _storage, literal_raw
 
 __all__ = ["emulate", "layer_formats"]
 
@@ -50,14 +53,6 @@ def _fmt(type_obj, what: str) -> Fixed:
     return Fixed(int(p.width), int(p.integer), signed=bool(p.signed), q=q, o=o, n=n)
 
 
-def _weights(layer, name: str, fmt: Fixed) -> FixedArray:
-    """The weight as the firmware holds it: decimal literal with f digits -> double -> fmt."""
-    data = np.asarray(layer.weights[name].data)
-    digits = max(0, fmt.f)
-    printed = np.array([float(f"{v:.{digits}f}") for v in data.reshape(-1)], dtype=np.float64)
-    return array(printed.reshape(data.shape), fmt)
-
-
 def _attr(layer, key):
     return layer.get_attr(key) if hasattr(layer, "get_attr") else layer.attributes.get(key)
 
@@ -75,7 +70,7 @@ def layer_formats(hls_model) -> dict:
     return out
 
 
-def _dense(layer, x: FixedArray) -> FixedArray:
+def _dense(layer) -> _DenseOp:
     name = layer.name
     strategy = str(_attr(layer, "strategy") or "latency").lower()
     w_t = _fmt(_attr(layer, "weight_t"), f"layer {name!r} weight_t")
@@ -89,39 +84,87 @@ def _dense(layer, x: FixedArray) -> FixedArray:
         )
     # The firmware reads the header's flat C-order list: weights[i * n_out + j] for Latency, and
     # the transposed layout for Resource. Whatever shape the graph holds, that order decides.
-    w = _weights(layer, "weight", w_t)
+    w = literal_raw(np.asarray(layer.weights["weight"].data), w_t)
     n_in = int(_attr(layer, "n_in") or w.shape[0])
     n_out = int(_attr(layer, "n_out") or w.shape[-1])
     if w.size != n_in * n_out:
         raise ValueError(f"fx.hls4ml.emulate: layer {name!r} has {w.size} weights for n_in={n_in}, n_out={n_out}")
     w = w.reshape(n_out, n_in).T if strategy in ("resource", "resource_unrolled") else w.reshape(n_in, n_out)
-    b = _weights(layer, "bias", b_t) if "bias" in layer.weights else from_raw(np.zeros(w.shape[1], np.int64), b_t)
-    if w.ndim != 2 or x.shape[-1] != w.shape[0]:
-        raise ValueError(f"fx.hls4ml.emulate: layer {name!r} expects {w.shape[0]} inputs, got shape {x.shape}")
-    acc = dense_accum(x, w, b, acc_t)
-    return acc.cast(res_t)
+    if "bias" in layer.weights:
+        b = literal_raw(np.asarray(layer.weights["bias"].data), b_t).reshape(-1)
+    else:
+        b = np.zeros(n_out, np.int64)
+    return _DenseOp(w, w_t, b, b_t, acc_t, res_t)
 
 
-def _activation(layer, x: FixedArray) -> FixedArray:
+def _activation(layer) -> _ReluOp:
     res_t = _fmt(_attr(layer, "result_t"), f"layer {layer.name!r} result_t")
     act = str(_attr(layer, "activation") or layer.class_name).lower()
-    if act == "relu":
-        zero = from_raw(np.zeros(x.shape, np.int64), x.fmt)
-        return np.where(np.asarray(x.raw > 0, dtype=bool), x, zero).cast(res_t)
-    if act == "linear":
-        return x.cast(res_t)
+    if act in ("relu", "linear"):
+        return _ReluOp(res_t, relu=act == "relu")
     raise NotImplementedError(f"fx.hls4ml.emulate: layer {layer.name!r}: activation {act!r} is not emulated "
                               "(supported: relu, linear)")
 
 
-def _batchnorm(layer, x: FixedArray) -> FixedArray:
+def _batchnorm(layer) -> _ScaleOp:
     name = layer.name
     s_t = _fmt(_attr(layer, "scale_t"), f"layer {name!r} scale_t")
     b_t = _fmt(_attr(layer, "bias_t"), f"layer {name!r} bias_t")
     res_t = _fmt(_attr(layer, "result_t"), f"layer {name!r} result_t")
-    scale = _weights(layer, "scale", s_t)
-    bias = _weights(layer, "bias", b_t)
-    return (x * scale + bias).cast(res_t)
+    scale = literal_raw(np.asarray(layer.weights["scale"].data), s_t).reshape(-1)
+    bias = literal_raw(np.asarray(layer.weights["bias"].data), b_t).reshape(-1)
+    return _ScaleOp(scale, s_t, bias, b_t, res_t)
+
+
+def _signature(layers) -> tuple:
+    """What the emulation depends on: names, kinds, every attribute the ops read, and the weight
+    contents (hashed). A cached plan is reused only while this is unchanged."""
+    sig = []
+    for layer in layers:
+        attrs = tuple(repr(_attr(layer, k)) for k in ("result_t", "weight_t", "bias_t", "accum_t", "scale_t",
+                                                       "strategy", "activation", "n_in", "n_out"))
+        data = []
+        weights = getattr(layer, "weights", {})
+        for key in ("weight", "bias", "scale"):  # the only weights the ops read
+            try:
+                var = weights[key]
+            except KeyError:
+                continue
+            arr = np.ascontiguousarray(np.asarray(var.data))
+            data.append((key, arr.dtype.str, arr.shape, hashlib.blake2b(arr.tobytes(), digest_size=16).digest()))
+        sig.append((layer.name, layer.class_name, attrs, tuple(data)))
+    return tuple(sig)
+
+
+_PLANS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _plan(hls_model, layers) -> tuple[Fixed, list]:
+    """The input format and the prepared ops (weights quantized once; cached per model)."""
+    sig = _signature(layers)
+    try:
+        cached = _PLANS.get(hls_model)
+    except TypeError:  # not weak-referenceable: no cache
+        cached = None
+    if cached is not None and cached[0] == sig:
+        return cached[1], cached[2]
+    in_fmt, ops = None, []
+    for layer in layers:
+        if layer.class_name == "Input":
+            in_fmt = _fmt(_attr(layer, "result_t"), f"layer {layer.name!r} result_t")
+        elif layer.class_name == "Dense":
+            ops.append(_dense(layer))
+        elif layer.class_name in ("Activation", "ReLU"):
+            ops.append(_activation(layer))
+        else:
+            ops.append(_batchnorm(layer))
+    if in_fmt is None:
+        raise NotImplementedError("fx.hls4ml.emulate: the model has no Input layer")
+    try:
+        _PLANS[hls_model] = (sig, in_fmt, ops)
+    except TypeError:
+        pass
+    return in_fmt, ops
 
 
 def emulate(hls_model, X) -> np.ndarray:
@@ -152,17 +195,9 @@ def emulate(hls_model, X) -> np.ndarray:
         raise ValueError(f"{api}: X has {x.size} values, not a multiple of the model's {n_in} inputs")
     n_samples = x.size // n_in
     x = x.reshape(n_samples, n_in)
-    values = None
-    for layer in layers:
-        if layer.class_name == "Input":
-            values = array(x, _fmt(_attr(layer, "result_t"), f"layer {layer.name!r} result_t"))
-        elif layer.class_name == "Dense":
-            values = _dense(layer, values)
-        elif layer.class_name in ("Activation", "ReLU"):
-            values = _activation(layer, values)
-        else:
-            values = _batchnorm(layer, values)
+    in_fmt, ops = _plan(hls_model, layers)
+    raw, fmt = _run_raw(_storage(array(x, in_fmt)), in_fmt, ops)
     # predict converts with float(result) for float32 input and double(result) for float64;
     # both are correctly rounded (for w <= 53, to_float() is exact and the float32 cast rounds once).
-    out = values.to_float().astype(x.dtype)
+    out = FixedArray(raw, fmt, _trusted=True).to_float().astype(x.dtype)
     return out[0] if n_samples == 1 else out  # predict returns one row for a single sample

@@ -10,6 +10,7 @@ input cast, weights read from decimal literals with as many digits as fraction b
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -42,13 +43,6 @@ class Dense:
             raise ValueError(f"fx.Dense: activation must be 'linear' or 'relu', got {self.activation!r}")
 
 
-def _literal(values: np.ndarray, fmt: Fixed) -> FixedArray:
-    """hls4ml's weight path: a decimal literal with f digits, read as a double, quantized."""
-    digits = max(0, fmt.f)
-    printed = np.array([float(f"{v:.{digits}f}") for v in values.reshape(-1)], dtype=np.float64)
-    return array(printed.reshape(values.shape), fmt)
-
-
 def dense_accum(x: FixedArray, w: FixedArray, bias: FixedArray, acc_t: Fixed) -> FixedArray:
     """hls4ml Dense accumulation: ``acc = (accum_t) bias``, then for k in order
     ``acc = (accum_t)(acc + (accum_t)(x[:, k] * w[k, :]))``; x (M, K), w (K, N), bias (N,).
@@ -79,6 +73,169 @@ def dense_accum(x: FixedArray, w: FixedArray, bias: FixedArray, acc_t: Fixed) ->
                              x.fmt.signed, np.ascontiguousarray(w.raw.view(np.int64)), w.fmt.w, w.fmt.i,
                              w.fmt.signed, *_mode_args(acc_t), np.ascontiguousarray(bias_acc.raw.view(np.int64)), 0, 0)
     return FixedArray(raw.reshape(x.shape[:-1] + (w.shape[1],)), acc_t, _trusted=True)
+
+
+# --- the raw int64 engine ------------------------------------------------------------------
+# Network.emulate and fx.hls4ml.emulate run every layer on the stored integers (int64 NumPy
+# arrays) with one C++ call or one exact matrix product per step, and no FixedArray in between.
+# Formats wider than _RAW_MAX_W bits take the generic FixedArray path (dense_accum and casts).
+_RAW_MAX_W = 63
+_F64_EXACT = float(2**53)
+
+
+def literal_raw(values: np.ndarray, fmt: Fixed) -> np.ndarray:
+    """Stored integers of hls4ml's weight path: each value printed as a decimal literal with
+    ``fmt.f`` digits after the point, read back as a double, quantized into ``fmt``. Each
+    distinct value is printed once."""
+    values = np.asarray(values)
+    digits = max(0, fmt.f)
+    uniq, inverse = np.unique(values.reshape(-1), return_inverse=True)
+    printed = np.array([float(f"{v:.{digits}f}") for v in uniq], dtype=np.float64)
+    q = array(printed[inverse].reshape(values.shape), fmt)
+    return q.raw.view(np.int64) if q.raw.dtype != object else q.raw
+
+
+def _raw_ok(*fmts: Fixed) -> bool:
+    return all(f.w <= _RAW_MAX_W for f in fmts)
+
+
+def _storage(a: FixedArray) -> np.ndarray:
+    """A FixedArray's stored integers as the engine holds them: int64 bit patterns for w <= 64,
+    Python ints (object array) above."""
+    raw = a.raw
+    return raw if raw.dtype == object else raw.view(np.int64)
+
+
+def _wrap(raw: np.ndarray, fmt: Fixed) -> FixedArray:
+    return FixedArray(raw, fmt, _trusted=True)
+
+
+def _cast_raw(raw: np.ndarray, src: Fixed, dst: Fixed) -> np.ndarray:
+    """``(dst) src`` on stored integers; the identity when the two have the same w, i, signed."""
+    if (src.w, src.i, src.signed) == (dst.w, dst.i, dst.signed):
+        return raw
+    if not _raw_ok(src, dst):
+        return _storage(_wrap(raw, src).cast(dst))
+    return _core.cast(np.ascontiguousarray(raw), src.w, src.i, src.signed, *_mode_args(dst), 0)
+
+
+class _DenseOp:
+    """A Dense layer prepared for the raw engine: quantized weights and the bias already cast
+    into the accumulator (``acc = (accum_t) bias``)."""
+
+    __slots__ = ("w", "w_fmt", "b_acc", "acc_t", "res_t", "w_f64", "_paths", "relu_next")
+
+    def __init__(self, w_raw, w_fmt, b_raw, b_fmt, acc_t, res_t):
+        self.w, self.w_fmt, self.acc_t, self.res_t = np.ascontiguousarray(w_raw), w_fmt, acc_t, res_t
+        self.b_acc = _cast_raw(np.asarray(b_raw), b_fmt, acc_t)
+        self.w_f64 = self.w.astype(np.float64) if self.w.dtype != object else None
+        self._paths: dict = {}
+        self.relu_next = False  # Network: a ReLU follows (emulate_layers reports the stage after it)
+
+    def _path(self, xlo: int, xhi: int, shift: int):
+        """Which exact kernel gives the sequential result for x in [xlo, xhi]: "f64" (BLAS),
+        "i64" (NumPy int64) or None (the sequential kernel).
+
+        Every product lies in [t_lo, t_hi] and every partial sum, bias included or not, in
+        [b + sum min(t_lo, 0), b + sum max(t_hi, 0)] (times 2^shift, the accumulator's extra
+        fraction bits). When these bounds sit inside the accumulator's range, no cast in the
+        sequence rounds (shift >= 0) or overflows, so the sum is exact in any order."""
+        w = self.w_f64
+        if w is None or not 0 <= shift < 62:
+            return None
+        scale, acc = float(2**shift), self.acc_t
+        w_pos, w_neg = np.maximum(w, 0.0), np.minimum(w, 0.0)
+        hi = scale * np.sum(np.maximum(w_pos * xhi + w_neg * xlo, 0.0), axis=0)
+        lo = scale * np.sum(np.minimum(w_pos * xlo + w_neg * xhi, 0.0), axis=0)
+        b = self.b_acc.astype(np.float64)
+        top = float(max(hi.max(initial=0.0), (hi + b).max(initial=0.0)))
+        bottom = float(min(lo.min(initial=0.0), (lo + b).min(initial=0.0)))
+        # every partial sum of any summation order (BLAS) is bounded by sum |terms| + |bias|
+        total = float((scale * np.sum(np.abs(w), axis=0) * max(abs(xlo), abs(xhi)) + np.abs(b)).max(initial=0.0))
+        margin = 1.0 + 1e-9  # the bounds are computed in float64: stay on the safe side
+        if not (top * margin + 1 <= acc.raw_max and bottom * margin - 1 >= acc.raw_min):
+            return None
+        if total * margin + 1 < _F64_EXACT:
+            return "f64"
+        return "i64" if total * margin + 1 < 2.0**62 else None
+
+    def accumulate(self, x: np.ndarray, x_fmt: Fixed) -> np.ndarray:
+        """``acc = (accum_t) bias; acc += (accum_t)(x[:, k] * w[k])`` for k in order, as stored
+        integers of ``acc_t``. When :meth:`_path` proves that no cast can round or overflow (from
+        x's format, else from x's actual range), an exact matrix product gives the same integers."""
+        acc, w_fmt = self.acc_t, self.w_fmt
+        shift = acc.f - (x_fmt.f + w_fmt.f)
+        path = self._paths.get(x_fmt, False)
+        if path is False:
+            path = self._paths[x_fmt] = self._path(x_fmt.raw_min, x_fmt.raw_max, shift)
+        if path is None and x.size:
+            path = self._path(int(x.min()), int(x.max()), shift)
+        if path == "f64":  # integers below 2^53 throughout: BLAS is exact
+            out = x.astype(np.float64) @ (self.w_f64 * float(2**shift))
+            out += self.b_acc
+            return out.astype(np.int64)
+        if path == "i64":
+            out = x @ self.w
+            if shift:
+                out <<= shift
+            out += self.b_acc
+            return out
+        return _core.matmul_accum(np.ascontiguousarray(x), x_fmt.w, x_fmt.i, x_fmt.signed, self.w, w_fmt.w, w_fmt.i,
+                                  w_fmt.signed, *_mode_args(acc), np.ascontiguousarray(self.b_acc), 0, 0)
+
+    def __call__(self, x, x_fmt):
+        if not _raw_ok(x_fmt, self.w_fmt, self.acc_t, self.res_t):  # wide formats: the generic path
+            acc = dense_accum(_wrap(x, x_fmt), _wrap(self.w, self.w_fmt), _wrap(self.b_acc, self.acc_t), self.acc_t)
+            return _storage(acc.cast(self.res_t)), self.res_t
+        return _cast_raw(self.accumulate(x, x_fmt), self.acc_t, self.res_t), self.res_t
+
+
+class _ReluOp:
+    """``(result_t)(x > 0 ? x : 0)`` (a linear activation when ``relu`` is False)."""
+
+    __slots__ = ("res_t", "relu")
+
+    def __init__(self, res_t, relu=True):
+        self.res_t, self.relu = res_t, relu
+
+    def __call__(self, x, x_fmt):
+        if self.relu:
+            x = np.maximum(x, 0)
+        return _cast_raw(x, x_fmt, self.res_t), self.res_t
+
+
+class _ScaleOp:
+    """BatchNormalization: ``(result_t)(x * scale + bias)`` with exact products and sums."""
+
+    __slots__ = ("s", "s_fmt", "b", "b_fmt", "res_t")
+
+    def __init__(self, s_raw, s_fmt, b_raw, b_fmt, res_t):
+        self.s, self.s_fmt, self.b, self.b_fmt, self.res_t = s_raw, s_fmt, b_raw, b_fmt, res_t
+
+    def __call__(self, x, x_fmt):
+        from ._ops import result_format  # noqa: PLC0415
+
+        prod = result_format("mul", x_fmt, self.s_fmt)
+        total = result_format("add", prod, self.b_fmt)
+        if not _raw_ok(total, self.res_t):  # wide formats: exact FixedArray arithmetic
+            out = (_wrap(x, x_fmt) * _wrap(self.s, self.s_fmt) + _wrap(self.b, self.b_fmt)).cast(self.res_t)
+            return _storage(out), self.res_t
+        p = x * self.s  # |p| < 2^(prod.w - 1) <= 2^62
+        exact = (p << (total.f - prod.f)) + (self.b << (total.f - self.b_fmt.f))
+        return _cast_raw(exact, total, self.res_t), self.res_t
+
+
+_CHUNK = 4096  # rows per pass: keeps each layer's intermediates in the CPU cache
+
+
+def _run_raw(x: np.ndarray, x_fmt: Fixed, ops) -> tuple[np.ndarray, Fixed]:
+    """Run the ops on stored integers (rows are independent: done in cache-sized chunks)."""
+    if len(x) > _CHUNK:
+        parts = [_run_raw(x[k:k + _CHUNK], x_fmt, ops) for k in range(0, len(x), _CHUNK)]
+        return np.concatenate([p[0] for p in parts]), parts[0][1]
+    for op in ops:
+        x, x_fmt = op(x, x_fmt)
+    return x, x_fmt
 
 
 class Network:
@@ -138,17 +295,67 @@ class Network:
         return x
 
     def emulate(self, X, config: dict) -> FixedArray:
-        """The exact fixed-point forward pass for ``config`` = ``{"input": Fixed, name: {"weight",
-        "bias", "accum", "result": Fixed}}`` (what the firmware computes)."""
-        x = array(np.asarray(X, dtype=np.float64), config["input"])
+        """The exact fixed-point forward pass: what the hls4ml io_parallel firmware computes.
+
+        ``config`` = ``{"input": Fixed, name: {"weight", "bias", "accum", "result": Fixed}}``
+        (names as in ``layer.name``). Returns the last layer's result as a FixedArray in its
+        ``result`` format; the stored integers equal the firmware's bit for bit (checked against
+        hls4ml's compiled C-simulation in tests/test_scan.py). Raises KeyError naming a layer
+        missing from ``config`` and ValueError for X of the wrong shape or holding NaN.
+        """
+        x = self._input(X, config)
+        raw, fmt = _run_raw(_storage(x), x.fmt, self._ops(config, None))
+        return _wrap(raw, fmt)
+
+    def emulate_layers(self, X, config: dict) -> list[FixedArray]:
+        """Like :meth:`emulate`, but returns every stage, all exact: the quantized input, then
+        each layer's result (after its ReLU when it has one)."""
+        x = self._input(X, config)
+        stages = [x]
+        raw, fmt = _storage(x), x.fmt
+        for op in self._ops(config, None):
+            raw, fmt = op(raw, fmt)
+            if isinstance(op, _ReluOp) or not op.relu_next:
+                stages.append(_wrap(raw, fmt))
+        return stages
+
+    def _input(self, X, config: dict) -> FixedArray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_in:
+            raise ValueError(f"fx.Network.emulate: X must have shape (n, {self.n_in}), got {X.shape}")
+        missing = [name for name in ["input"] + [layer.name for layer in self.layers] if name not in config]
+        if missing:
+            raise KeyError(f"fx.Network.emulate: config has no entry for {', '.join(map(repr, missing))}")
+        return array(X, config["input"])
+
+    def _ops(self, config: dict, cache: dict | None) -> list:
+        ops = []
         for layer in self.layers:
             c = config[layer.name]
-            w, b = _literal(layer.weight, c["weight"]), _literal(layer.bias, c["bias"])
-            x = dense_accum(x, w, b, c["accum"]).cast(c["result"])
-            if layer.activation == "relu":
-                x = np.where(np.asarray(x.raw > 0, dtype=bool), x, FixedArray(np.zeros(x.shape, np.int64), x.fmt,
-                                                                                _trusted=True))
-        return x
+            op = self._dense_op(layer, c, cache)
+            op.relu_next = layer.activation == "relu"
+            ops.append(op)
+            if op.relu_next:
+                ops.append(_ReluOp(c["result"]))
+        return ops
+
+    def _dense_op(self, layer: "Dense", c: dict, cache: dict | None) -> _DenseOp:
+        key = (id(layer), c["weight"], c["bias"], c["accum"], c["result"])
+        if cache is not None and key in cache:
+            return cache[key]
+        lit = {}
+        for what, fmt in (("weight", c["weight"]), ("bias", c["bias"])):
+            lkey = (id(layer), what, fmt)
+            if cache is not None and lkey in cache:
+                lit[what] = cache[lkey]
+            else:
+                lit[what] = literal_raw(getattr(layer, what), fmt)
+                if cache is not None:
+                    cache[lkey] = lit[what]
+        op = _DenseOp(lit["weight"], c["weight"], lit["bias"], c["bias"], c["accum"], c["result"])
+        if cache is not None:
+            cache[key] = op
+        return op
 
     def hls4ml_config(self, config: dict) -> dict:
         """The ``LayerName`` precision entries for hls4ml's config dict (hls4ml spellings)."""
@@ -167,7 +374,10 @@ class ScanResult:
 
     ``config``: the formats (``{"input": Fixed, layer: {"weight", "bias", "accum", "result"}}``);
     ``hls4ml``: the ``LayerName`` precision entries; ``steps``: the metric after each knob was
-    settled; ``trials``: every evaluation as ``(knob, fraction bits, metric)``.
+    settled; ``trials``: every evaluation as ``(knob, fraction bits, metric)``; ``flags``:
+    accumulator warnings (``kind`` "overflow" on the calibration data, "may_overflow" for other
+    inputs, "rounds" when product bits are dropped), each with a message offering the fix;
+    ``mode``: the scan mode.
     """
 
     config: dict
@@ -179,6 +389,8 @@ class ScanResult:
     steps: list = field(default_factory=list)
     trials: list = field(default_factory=list)
     layers: dict = field(default_factory=dict)  # per layer: n_in, n_out, sparsity of the quantized weights
+    flags: list = field(default_factory=list)  # accumulator warnings: {"layer", "kind", "count", "total", "message"}
+    mode: str = "layer"
 
     def bops(self) -> dict:
         """Bit operations per layer, as in arXiv:1804.10969 (UNIQ):
@@ -196,17 +408,20 @@ class ScanResult:
     def table(self) -> str:
         """Per-layer formats, BOPs and weight sparsity, then the metric after each step."""
         bops = self.bops()
-        lines = [f"{'layer':<8} {'weight':<14} {'bias':<14} {'accum':<16} {'result':<16} {'BOPs':>10} {'zeros':>6}",
-                 f"{'input':<8} {'':<14} {'':<14} {'':<16} {self.config['input'].to_hls4ml():<16}"]
+        rows = [("layer", "weight", "bias", "accum", "result", "BOPs", "zeros"),
+                ("input", "", "", "", self.config["input"].to_hls4ml(), "", "")]
         for name, info in self.layers.items():
             c = self.config[name]
-            lines.append(f"{name:<8} {c['weight'].to_hls4ml():<14} {c['bias'].to_hls4ml():<14} "
-                         f"{c['accum'].to_hls4ml():<16} {c['result'].to_hls4ml():<16} {bops[name]:>10.4g} "
-                         f"{info['sparsity']:>6.1%}")
+            rows.append((name, *(c[k].to_hls4ml() for k in ("weight", "bias", "accum", "result")),
+                         f"{bops[name]:.4g}", f"{info['sparsity']:.1%}"))
+        widths = [max(len(r[k]) for r in rows) for k in range(7)]
+        lines = [" ".join(v.rjust(wd) if k >= 5 else v.ljust(wd) for k, (v, wd) in enumerate(zip(r, widths))).rstrip()
+                 for r in rows]
         lines.append(f"total BOPs {sum(bops.values()):.4g}; metric float {self.metric_float:.4f}, "
                      f"fixed {self.metric_fixed:.4f}")
         lines += [f"  after {st['knob']}: {st['frac_bits']} fraction bits, metric {st['metric']:.4f}"
                   for st in self.steps]
+        lines += [f"  flag: {fl['message']}" for fl in self.flags]
         return "\n".join(lines)
 
     def to_hls4ml_config(self, *, default_precision: str = "fixed<16,6>", reuse_factor: int = 1,
@@ -231,7 +446,7 @@ class ScanResult:
         cfg.update({name: {k: str(f) for k, f in c.items()} for name, c in self.config.items() if name != "input"})
         doc = {"formats": cfg, "metric_float": self.metric_float, "metric_fixed": self.metric_fixed,
                "evaluations": self.evaluations, "seconds": self.seconds, "bops": self.bops(),
-               "layers": self.layers, "steps": self.steps,
+               "layers": self.layers, "steps": self.steps, "flags": self.flags, "mode": self.mode,
                "hls4ml_config": {k: (list(v) if isinstance(v, tuple) else v)
                                  for k, v in self.to_hls4ml_config().items()}}
         return json.dumps(doc, **({"indent": 2} | kwargs))
@@ -270,45 +485,159 @@ def _accuracy(pred: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.argmax(pred, axis=-1) == y))
 
 
-def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, max_frac: int = 18,
-         int_margin: int = 0, rounding: str = "TRN", overflow: str = "WRAP", progress=None) -> ScanResult:
-    """Post-training bit scan: integer bits from ranges, then fraction bits until the metric
-    holds.
+class _Progress:
+    """Progress of a scan: a rich bar on a terminal, the caller's callback, or nothing."""
 
-    1. Profiles max |value| of the input, every weight, bias and layer output on ``X``.
-    2. Integer bits: the smallest that hold those ranges (plus ``int_margin``).
-    3. Fraction bits: every knob (input, and each layer's weight, bias and result) starts at
-       ``max_frac``; then, knob by knob, a binary search finds the fewest fraction bits for
-       which ``metric(emulated output, y) >= metric(float output, y) - tolerance``.
-    4. Accumulators are exact for the chosen operand formats (products plus
-       ``ceil(log2(n_in + 1))`` bits), so they never wrap.
-    Every evaluation is the bit-exact emulation (:meth:`Network.emulate`), so the final metric
-    is what the firmware scores. ``metric(pred, y)`` defaults to classification accuracy
-    (argmax). ``progress(message)`` is called after each knob.
+    def __init__(self, progress, total: int):
+        self.callback = progress if callable(progress) else None
+        self.bar = self.task = None
+        if self.callback is None and progress is not False and (progress is True or sys.stderr.isatty()):
+            try:
+                from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+            except ImportError:  # rich is optional: fall back to one line per knob on stderr
+                self.callback = lambda m: print(m, file=sys.stderr)
+            else:
+                self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
+                                    "{task.total} knobs"), TimeElapsedColumn(), transient=True)
+                self.bar.start()
+                self.task = self.bar.add_task("fx.scan", total=total)
+
+    def step(self, message: str) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, description=message)
+        if self.callback is not None:
+            self.callback(message)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _abs_level(values: np.ndarray, percentile: float) -> float:
+    a = np.abs(np.asarray(values, dtype=np.float64)).reshape(-1)
+    if not a.size:
+        return 0.0
+    return float(a.max() if percentile >= 100 else np.percentile(a, percentile))
+
+
+def _accum_overflows(x_raw, x_fmt: Fixed, op: _DenseOp) -> tuple[int, int, int]:
+    """On stored inputs x: (sums whose final value leaves accum_t, sums with any product or partial
+    sum outside accum_t, all sums), computed exactly with a 63-bit accumulator of the same lsb."""
+    acc, w_fmt = op.acc_t, op.w_fmt
+    from ._ops import result_format  # noqa: PLC0415
+
+    prod = result_format("mul", x_fmt, w_fmt)
+    if prod.w > 62 or acc.w > 60 or op.w.dtype == object:
+        return 0, 0, x_raw.shape[0] * op.w.shape[1]
+    wide = Fixed(63, 63 - acc.f, q=acc.q, o="WRAP")
+    b = op.b_acc
+    final_bad = any_bad = 0
+    rows = max(1, 2_000_000 // max(1, op.w.size))
+    for k in range(0, x_raw.shape[0], rows):
+        p = x_raw[k:k + rows, :, None] * op.w[None, :, :]  # exact products, (rows, K, N)
+        p = _core.cast(np.ascontiguousarray(p), prod.w, prod.i, prod.signed, *_mode_args(wide), 0)  # (accum_t)(x * w)
+        partial = np.cumsum(p, axis=1) + b
+        out = (partial < acc.raw_min) | (partial > acc.raw_max)
+        final_bad += int(np.count_nonzero(out[:, -1, :]))
+        terms = (p < acc.raw_min) | (p > acc.raw_max)
+        any_bad += int(np.count_nonzero(out.any(axis=1) | terms.any(axis=1)))
+    return final_bad, any_bad, x_raw.shape[0] * op.w.shape[1]
+
+
+def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: str = "layer", max_frac: int = 18,
+         percentile: float = 100.0, int_margin: int = 0, rounding: str = "TRN", overflow: str = "WRAP",
+         result_rounding: str | None = None, result_overflow: str | None = None, accum=None,
+         accum_width: int | None = None, accum_rounding: str = "TRN", accum_overflow: str = "WRAP",
+         progress=None) -> ScanResult:
+    """Post-training bit scan: integer bits from profiled ranges, then the fewest fraction
+    bits for which the bit-exact emulation stays within ``tolerance`` of float.
+
+    1. **Profile** on ``X``: |value| of the input and of every layer's output (before its
+       ReLU) and of the accumulators' partial sums, at ``percentile`` (100 = the maximum);
+       weights and biases always use their maximum |value|.
+    2. **Integer bits**: the fewest that hold those levels (sign bit included), plus
+       ``int_margin``. With ``percentile < 100`` the rarer larger values overflow, as the
+       formats' modes say: ``overflow`` for the input, ``result_overflow`` for the results
+       (SAT clips, WRAP wraps).
+    3. **Fraction bits** of every knob (the input, each layer's weight, bias and result):
+       ``mode="layer"`` starts all at ``max_frac`` and binary-searches the knobs one by one
+       (greedy); ``mode="global"`` first lowers all knobs together to the fewest common
+       fraction bits that pass, then refines each knob downward from there. A setting
+       passes when ``metric(emulated output, y) >= metric(float output, y) - tolerance``.
+    4. **Accumulators**: by default as wide as the chosen types imply (products plus
+       ``ceil(log2(n_in + 1))`` bits), so they never wrap. ``accum_width`` caps the width: the
+       integer bits then come from the profiled partial sums and fraction bits are dropped;
+       ``accum`` (a format, or ``{layer name: format}``) fixes them. ``accum_rounding`` /
+       ``accum_overflow`` set the modes. Layers whose accumulator overflows on the calibration
+       data, can overflow for other inputs of the input format, or drops product bits are
+       listed in ``ScanResult.flags`` with the SAT/RND choices that fix or soften it.
+    5. **Verify**: the final configuration is emulated once more, bit-exactly; that metric is
+       ``metric_fixed``.
+
+    ``rounding``/``overflow`` are the modes of the input, weights and biases; the results use
+    ``result_rounding``/``result_overflow`` (default: the same). All of them appear in the
+    emitted hls4ml config. ``metric(pred, y)`` defaults to classification accuracy (argmax).
+    ``progress``: None shows a rich progress bar when stderr is a terminal (and rich is
+    installed); False shows nothing; True always reports; a callable receives one message
+    per knob.
+
+    Exactness: every metric is computed on the bit-exact emulation (:meth:`Network.emulate`),
+    so it is what the firmware scores. Errors: ValueError for X of the wrong shape, unknown
+    ``mode``, ``max_frac`` outside [1, 40], ``percentile`` outside (0, 100], a negative
+    ``int_margin``, ``accum_width`` below 2, ``accum`` naming no layer, or when even
+    ``max_frac`` fraction bits miss the tolerance.
     """
     t0 = time.perf_counter()
+    api = "fx.scan"
     metric = metric or _accuracy
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != network.n_in:
-        raise ValueError(f"fx.scan: X must have shape (n, {network.n_in}), got {X.shape}")
+        raise ValueError(f"{api}: X must have shape (n, {network.n_in}), got {X.shape}")
+    if mode not in ("layer", "global"):
+        raise ValueError(f"{api}: mode must be 'layer' or 'global', got {mode!r}")
     if not 0 < max_frac <= 40:
-        raise ValueError(f"fx.scan: max_frac must be in [1, 40], got {max_frac}")
+        raise ValueError(f"{api}: max_frac must be in [1, 40], got {max_frac}")
+    if not 0 < percentile <= 100:
+        raise ValueError(f"{api}: percentile must be in (0, 100], got {percentile}")
+    if int_margin < 0:
+        raise ValueError(f"{api}: int_margin must be >= 0, got {int_margin}")
+    if accum_width is not None and accum_width < 2:
+        raise ValueError(f"{api}: accum_width must be >= 2 (or None), got {accum_width}")
+    names = [layer.name for layer in network.layers]
+    if accum is not None and not isinstance(accum, dict):
+        accum = dict.fromkeys(names, accum)
+    accum = {k: Fixed.parse(v) if isinstance(v, str) else v for k, v in (accum or {}).items()}
+    unknown = sorted(set(accum) - set(names))
+    if unknown:
+        raise ValueError(f"{api}: accum names layers {unknown} that the network does not have (layers: {names})")
+    result_rounding = result_rounding or rounding
+    result_overflow = result_overflow or overflow
+    modes = {"rounding": rounding, "result_rounding": result_rounding, "accum_rounding": accum_rounding,
+             "overflow": overflow, "result_overflow": result_overflow, "accum_overflow": accum_overflow}
+    for key, value in modes.items():  # validate the modes up front, naming the keyword
+        try:
+            Fixed(8, 4, **({"q": value} if "rounding" in key else {"o": value}))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{api}: {key}={value!r} is not a mode ({exc})") from None
     ref = metric(network.predict(X), y)
-    # 1. profile
-    ranges = {"input": float(np.max(np.abs(X)))}
+    # 1. profile (float forward pass)
+    levels = {"input": _abs_level(X, percentile)}
+    acc_levels = {}
     x = X
     for layer in network.layers:
         pre = x @ layer.weight + layer.bias
-        ranges[layer.name] = {"weight": float(np.max(np.abs(layer.weight))), "bias": float(np.max(np.abs(layer.bias))),
-                              "result": float(np.max(np.abs(pre)))}
+        levels[(layer.name, "weight")] = _abs_level(layer.weight, 100)
+        levels[(layer.name, "bias")] = _abs_level(layer.bias, 100)
+        levels[(layer.name, "result")] = _abs_level(pre, percentile)
+        if accum_width is not None:
+            rows = max(1, 2_000_000 // max(1, layer.weight.size))
+            acc_levels[layer.name] = max(_abs_level(
+                np.cumsum(x[k:k + rows, :, None] * layer.weight[None], axis=1) + layer.bias, percentile)
+                for k in range(0, len(x), rows))
         x = np.maximum(pre, 0.0) if layer.activation == "relu" else pre
     # 2. integer bits; fraction bits start at max_frac
-    ibits = {"input": _int_bits(ranges["input"], int_margin)}
-    fbits: dict = {"input": max_frac}
-    for layer in network.layers:
-        for k in ("weight", "bias", "result"):
-            ibits[(layer.name, k)] = _int_bits(ranges[layer.name][k], int_margin)
-            fbits[(layer.name, k)] = max_frac
+    ibits = {knob: _int_bits(level, int_margin) for knob, level in levels.items()}
+    fbits: dict = dict.fromkeys(ibits, max_frac)
 
     def make(fb) -> dict:
         cfg = {"input": Fixed(ibits["input"] + fb["input"], ibits["input"], q=rounding, o=overflow)}
@@ -317,12 +646,19 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, max_fr
             c = {}
             for k in ("weight", "bias", "result"):
                 i_, f_ = ibits[(layer.name, k)], fb[(layer.name, k)]
-                c[k] = Fixed(i_ + f_, i_, q=rounding, o=overflow)
-            wi, wf = c["weight"].i, c["weight"].f
-            n_in = layer.weight.shape[0]
-            ai = max(xi + wi + (n_in).bit_length(), c["bias"].i + 1)  # products + ceil(log2(n_in + 1)) bits
-            af = max(xf + wf, c["bias"].f)
-            c["accum"] = Fixed(ai + af, ai)
+                q, o = (result_rounding, result_overflow) if k == "result" else (rounding, overflow)
+                c[k] = Fixed(i_ + f_, i_, q=q, o=o)
+            if layer.name in accum:
+                c["accum"] = accum[layer.name]
+            else:
+                wi, wf = c["weight"].i, c["weight"].f
+                n_in = layer.weight.shape[0]
+                ai = max(xi + wi + (n_in).bit_length(), c["bias"].i + 1)  # products + ceil(log2(n_in + 1)) bits
+                af = max(xf + wf, c["bias"].f)
+                if accum_width is not None and ai + af > accum_width:
+                    ai = min(ai, _int_bits(acc_levels[layer.name], int_margin))
+                    af = accum_width - ai
+                c["accum"] = Fixed(ai + af, ai, q=accum_rounding, o=accum_overflow)
             cfg[layer.name] = c
             xi, xf = c["result"].i, c["result"].f
         return cfg
@@ -330,25 +666,40 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, max_fr
     evals = 0
     steps: list = []
     trials: list = []
+    cache: dict = {}  # prepared layers (quantized weights) and stage outputs, keyed by their formats
+
+    def emulate(cfg) -> np.ndarray:
+        key: tuple = (cfg["input"],)
+        hit = cache.get(key)
+        if hit is None:
+            hit = cache[key] = (_storage(array(X, cfg["input"])), cfg["input"])
+        raw, fmt = hit
+        for layer in network.layers:
+            c = cfg[layer.name]
+            key += ((c["weight"], c["bias"], c["accum"], c["result"]),)
+            hit = cache.get(key)
+            if hit is None:
+                raw, fmt = network._dense_op(layer, c, cache)(raw, fmt)
+                if layer.activation == "relu":
+                    raw = np.maximum(raw, 0)
+                hit = cache[key] = (raw, fmt)
+            raw, fmt = hit
+        if len(cache) > 512:  # bound the memory of long scans
+            cache.clear()
+        return _wrap(raw, fmt).to_float()
 
     def label(knob) -> str:
         return knob if isinstance(knob, str) else f"{knob[0]}.{knob[1]}"
 
-    def ok(fb, knob="start") -> tuple[bool, float]:
+    def ok(fb, knob="start", frac=None) -> tuple[bool, float]:
         nonlocal evals
         evals += 1
-        got = metric(network.emulate(X, make(fb)).to_float(), y)
-        trials.append((label(knob), int(fb[knob]) if knob in fb else max_frac, float(got)))
+        got = metric(emulate(make(fb)), y)
+        trials.append((label(knob), int(frac if frac is not None else fb.get(knob, max_frac)), float(got)))
         return got >= ref - tolerance, got
 
-    good, score = ok(fbits)
-    if not good:
-        raise ValueError(f"fx.scan: even {max_frac} fraction bits miss the tolerance (float metric {ref:.4g}, fixed "
-                         f"{score:.4g}); raise max_frac or tolerance")
-    # 3. per-knob binary search for the fewest fraction bits, coarse to fine
-    for knob in list(fbits):
-        lo, hi = 1 - ibits[knob], fbits[knob]  # width >= 1; hi always passes
-        best = score
+    def lowest(knob, lo, hi, best):
+        """Binary search over the fewest fraction bits in [lo, hi] (hi passes) for one knob."""
         while lo < hi:
             mid = (lo + hi) // 2
             passed, got = ok({**fbits, knob: mid}, knob)
@@ -356,17 +707,78 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, max_fr
                 hi, best = mid, got
             else:
                 lo = mid + 1
-        fbits[knob] = hi
-        score = best
-        steps.append({"knob": label(knob), "frac_bits": hi, "metric": float(score)})
-        if progress:
-            progress(f"scan {label(knob)}: {hi} fraction bits, metric {score:.4f} ({evals} evaluations)")
+        return hi, best
+
+    bar = _Progress(progress, len(fbits) + (1 if mode == "global" else 0))
+    try:
+        good, score = ok(fbits)
+        if not good:
+            raise ValueError(f"{api}: even {max_frac} fraction bits miss the tolerance (float metric {ref:.4g}, "
+                             f"fixed {score:.4g}); raise max_frac or tolerance")
+        if mode == "global":  # all knobs together: fraction bits max(F, 1 - I) (width >= 1)
+            lo, hi = min(1 - i for i in ibits.values()), max_frac
+            while lo < hi:
+                mid = (lo + hi) // 2
+                trial = {k: max(mid, 1 - ibits[k]) for k in fbits}
+                passed, got = ok(trial, "all knobs", mid)
+                if passed:
+                    hi, score = mid, got
+                else:
+                    lo = mid + 1
+            fbits = {k: max(hi, 1 - ibits[k]) for k in fbits}
+            steps.append({"knob": "all knobs", "frac_bits": hi, "metric": float(score)})
+            bar.step(f"scan all knobs: {hi} fraction bits, metric {score:.4f} ({evals} evaluations)")
+        # per-knob binary search for the fewest fraction bits, coarse to fine
+        for knob in list(fbits):
+            fbits[knob], score = lowest(knob, 1 - ibits[knob], fbits[knob], score)
+            steps.append({"knob": label(knob), "frac_bits": fbits[knob], "metric": float(score)})
+            bar.step(f"scan {label(knob)}: {fbits[knob]} fraction bits, metric {score:.4f} ({evals} evaluations)")
+    finally:
+        bar.close()
     config = make(fbits)
-    final = metric(network.emulate(X, config).to_float(), y)
-    layers = {}
-    for layer in network.layers:
-        wq = _literal(layer.weight, config[layer.name]["weight"])
+    final = metric(network.emulate(X, config).to_float(), y)  # verify: a fresh emulation, no caches
+    layers, flags = {}, []
+    stages = network.emulate_layers(X, config)
+    for layer, x_in in zip(network.layers, stages):
+        c = config[layer.name]
+        op = network._dense_op(layer, c, None)
         layers[layer.name] = {"n_in": int(layer.weight.shape[0]), "n_out": int(layer.weight.shape[1]),
-                              "sparsity": float(np.mean(wq.raw == 0))}
+                              "sparsity": float(np.mean(op.w == 0))}
+        flags += _accum_flags(layer.name, x_in, op)
     return ScanResult(config, network.hls4ml_config(config), ref, final, evals, time.perf_counter() - t0,
-                      steps, trials, layers)
+                      steps, trials, layers, flags, mode)
+
+
+def _accum_flags(name: str, x_in: FixedArray, op: _DenseOp) -> list:
+    """Warnings about one layer's accumulator under the chosen types, with the fixes to offer."""
+    acc, x_fmt, w_fmt = op.acc_t, x_in.fmt, op.w_fmt
+    out = []
+    final_bad, any_bad, total = _accum_overflows(_storage(x_in), x_fmt, op)
+    bad = final_bad if acc.o.value == "WRAP" else any_bad
+    wraps = acc.o.value in ("WRAP", "WRAP_SM")
+    if bad:
+        fix = ("use accum_overflow='SAT' to clip instead of wrapping, or " if wraps else "") + \
+              f"widen it (more integer bits than {acc.i})"
+        out.append({"layer": name, "kind": "overflow", "count": bad, "total": total,
+                    "message": f"layer {name}: accumulator {acc.to_hls4ml()} {'wraps' if wraps else 'saturates'} on "
+                               f"{bad} of {total} calibration sums; {fix}"})
+    else:
+        w = op.w_f64 * float(w_fmt.lsb_exact) if op.w_f64 is not None else None
+        if w is not None:
+            xlo, xhi = x_fmt.min, x_fmt.max
+            b = op.b_acc.astype(np.float64) * float(acc.lsb_exact)
+            w_pos, w_neg = np.maximum(w, 0.0), np.minimum(w, 0.0)
+            top = np.sum(np.maximum(w_pos * xhi + w_neg * xlo, 0.0), axis=0) + np.maximum(b, 0.0)
+            bottom = np.sum(np.minimum(w_pos * xlo + w_neg * xhi, 0.0), axis=0) + np.minimum(b, 0.0)
+            if float(top.max(initial=0.0)) > acc.max or float(bottom.min(initial=0.0)) < acc.min:
+                out.append({"layer": name, "kind": "may_overflow", "count": 0, "total": total,
+                            "message": f"layer {name}: accumulator {acc.to_hls4ml()} holds the calibration sums but "
+                                       f"can {'wrap' if wraps else 'saturate'} for other inputs of {x_fmt.to_hls4ml()}"
+                                       + ("; accum_overflow='SAT' would clip instead" if wraps else "")})
+    dropped = x_fmt.f + w_fmt.f - acc.f
+    if dropped > 0:
+        out.append({"layer": name, "kind": "rounds", "count": 0, "total": total,
+                    "message": f"layer {name}: accumulator {acc.to_hls4ml()} drops {dropped} fraction bits of each "
+                               f"product ({acc.q.value})" + ("; accum_rounding='RND' rounds to nearest instead of "
+                                                              "down" if acc.q.value == "TRN" else "")})
+    return out

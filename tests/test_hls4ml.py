@@ -88,6 +88,32 @@ def test_emulate_narrow_saturating_and_wrapping_accumulators(tmp_path):
     assert (exact_first.raw != accurate_first.raw).any()
 
 
+def test_emulate_unsigned_relu_and_auto_types(tmp_path):
+    """An unsigned (ufixed) ReLU result that rounds and saturates, and 'auto' accumulator and
+    result types that hls4ml infers from the operand types."""
+    torch.manual_seed(3)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+    layers = {
+        "_0": {"accum": "auto", "result": "auto", "weight": "fixed<8,2,RND>"},
+        "_1": {"result": "ufixed<7,2,RND,SAT>"},
+        "_2": {"accum": "auto", "result": "auto"},
+    }
+    hm = _convert(model, tmp_path, default="fixed<12,4>", layers=layers)
+    formats = fx.hls4ml.layer_formats(hm)
+    relu_t = formats["_1"]["result_t"]
+    assert relu_t == fx.Fixed(7, 2, signed=False, q="RND", o="SAT")
+    # 'auto' was resolved to something wider than the default: the full-precision sum
+    assert formats["_0"]["accum_t"].w > 12 and formats["_0"]["result_t"].w > 12
+    x = _inputs(8)
+    got = fx.hls4ml.emulate(hm, x)
+    _assert_bits_equal(got, hm.predict(x))
+    # the inputs exercise both ends of the unsigned ReLU type: negatives (-> 0) and values above
+    # its top, 4 - 2^-5, which saturate (the float model's pre-activations, from torch)
+    with torch.no_grad():
+        pre = model[0](torch.from_numpy(x)).numpy()
+    assert relu_t.max == 4 - 2**-5 and (pre > 4).any() and (pre < 0).any()
+
+
 def test_emulate_batchnorm_standalone_and_merged(tmp_path):
     torch.manual_seed(1)
     model = torch.nn.Sequential(torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 16), torch.nn.BatchNorm1d(16),
@@ -131,3 +157,36 @@ def test_emulate_names_unsupported_layers():
     model = _FakeModel([_FakeLayer("input_1", "Input"), _FakeLayer("conv", "Conv2D"), _FakeLayer("sm", "Softmax")])
     with pytest.raises(NotImplementedError, match=r"layers not emulated: conv \(Conv2D\), sm \(Softmax\)"):
         fx.hls4ml.emulate(model, np.zeros((1, 4), np.float32))
+
+
+class FixedPrecisionType:  # the name is what the emulator reads, as for hls4ml's own type
+    def __init__(self, width, integer, signed=True):
+        self.width, self.integer, self.signed = width, integer, signed
+        self.rounding_mode, self.saturation_mode, self.saturation_bits = "TRN", "WRAP", 0
+
+    def __repr__(self):
+        return f"fixed<{self.width},{self.integer}>"
+
+
+class _Var:
+    def __init__(self, data):
+        self.data = np.asarray(data, dtype=np.float32)
+
+
+def test_emulate_cached_plan_follows_changed_weights_and_types():
+    """The prepared plan (quantized weights) is reused per model only while its weights and
+    types are unchanged: edit them and the next call sees the edit."""
+    inp = _FakeLayer("input_1", "Input")
+    inp.attributes["result_t"] = FixedPrecisionType(16, 6)
+    dense = _FakeLayer("fc", "Dense")
+    for key in ("weight_t", "bias_t", "accum_t", "result_t"):
+        dense.attributes[key] = FixedPrecisionType(16, 6)
+    dense.attributes.update(n_in=2, n_out=1, strategy="latency")
+    dense.weights = {"weight": _Var([[1.0], [2.0]]), "bias": _Var([0.5])}
+    model = _FakeModel([inp, dense])
+    x = np.array([[1.0, 1.0], [2.0, -1.0]], dtype=np.float32)
+    np.testing.assert_array_equal(fx.hls4ml.emulate(model, x), np.array([[3.5], [0.5]], np.float32))
+    dense.weights["weight"].data[:] = [[3.0], [4.0]]  # in place: same array object, new contents
+    np.testing.assert_array_equal(fx.hls4ml.emulate(model, x), np.array([[7.5], [2.5]], np.float32))
+    dense.attributes["result_t"] = FixedPrecisionType(4, 3)  # range [-4, 3.5]: 7.5 wraps to -0.5
+    np.testing.assert_array_equal(fx.hls4ml.emulate(model, x), np.array([[-0.5], [2.5]], np.float32))

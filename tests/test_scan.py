@@ -77,12 +77,124 @@ def test_scan_meets_tolerance_and_reports(trained):
     assert "weight" in res.table()
 
 
+def _total_bits(res):
+    return sum(c.w for n, cs in res.config.items() if n != "input" for c in cs.values()) + res.config["input"].w
+
+
+def test_scan_global_mode_meets_tolerance_and_tightening_never_lowers_bits(trained):
+    net, X, y = trained
+    loose = fx.scan(net, X, y, tolerance=0.02, mode="global", progress=False)
+    assert loose.mode == "global" and loose.steps[0]["knob"] == "all knobs"
+    # recomputed here from an independent emulation of the returned formats
+    acc = float(np.mean(np.argmax(net.emulate(X, loose.config).to_float(), axis=1) == y))
+    assert acc == loose.metric_fixed >= loose.metric_float - 0.02
+    tight = fx.scan(net, X, y, tolerance=0.0, mode="global", progress=False)
+    assert tight.metric_fixed >= tight.metric_float
+    assert _total_bits(tight) >= _total_bits(loose)
+
+
+def _heavy_tailed(trained):
+    net, X, y = trained
+    rng = np.random.default_rng(11)
+    Xh = X.copy()
+    rows = rng.choice(len(X), 30, replace=False)  # 2% of the rows get one huge feature
+    Xh[rows, rng.integers(0, X.shape[1], 30)] *= 40.0
+    return net, Xh, y
+
+
+@pytest.mark.parametrize("overflow", ["SAT", "WRAP"])
+def test_scan_percentile_gives_fewer_integer_bits_and_overflows_as_the_mode_says(trained, overflow):
+    net, X, y = _heavy_tailed(trained)
+    full = fx.scan(net, X, y, tolerance=0.05, progress=False, overflow=overflow)
+    p99 = fx.scan(net, X, y, tolerance=0.05, progress=False, overflow=overflow, percentile=99)
+    assert p99.config["input"].i < full.config["input"].i
+    assert full.config["input"].max >= np.max(np.abs(X))  # max-abs: nothing overflows
+    fin = p99.config["input"]
+    assert fin.o.value == overflow and p99.hls4ml["input_1"]["Precision"]["result"] == fin.to_hls4ml()
+    # the quantized input, from NumPy alone: floor (TRN) on the grid, then clip (SAT) or wrap
+    t = np.floor(X * 2.0**fin.f).astype(np.int64)
+    if overflow == "SAT":
+        want = np.clip(t, fin.raw_min, fin.raw_max)
+    else:
+        want = (t - fin.raw_min) % (1 << fin.w) + fin.raw_min
+    assert (want != t).any()  # some values really overflow
+    stages = net.emulate_layers(X, p99.config)
+    np.testing.assert_array_equal(stages[0].raw, want)
+    # a layer result overflows the same way: compare with the same config but a result format
+    # with the same fraction bits and room for everything
+    name = net.layers[0].name
+    res_t = p99.config[name]["result"]
+    roomy = {**p99.config, name: {**p99.config[name], "result": fx.Fixed(res_t.f + 30, 30, q=res_t.q)}}
+    wide = net.emulate_layers(X, roomy)[1].raw
+    want1 = np.clip(wide, res_t.raw_min, res_t.raw_max) if overflow == "SAT" else \
+        (wide - res_t.raw_min) % (1 << res_t.w) + res_t.raw_min
+    np.testing.assert_array_equal(stages[1].raw, np.maximum(want1, 0))  # ReLU after the cast
+
+
+def test_scan_flags_an_accumulator_that_wraps(trained):
+    net, X, y = trained
+    narrow = fx.Fixed(9, 3)  # 3 integer bits: sums beyond [-4, 4) wrap
+    res = fx.scan(net, X, y, tolerance=1.0, accum={"_0": narrow}, max_frac=8, progress=False)
+    assert res.config["_0"]["accum"] == narrow and res.hls4ml["_0"]["Precision"]["accum"] == "fixed<9,3>"
+    flag = next(f for f in res.flags if f["layer"] == "_0" and f["kind"] == "overflow")
+    # the count from an independent float model: bias + x @ w in float64 (exact here) is out of range
+    xq = net.emulate_layers(X, res.config)[0].to_float()
+    c = res.config["_0"]
+    w = fx.array(np.array([float(f"{v:.{c['weight'].f}f}") for v in net.layers[0].weight.ravel()]).reshape(
+        net.layers[0].weight.shape), c["weight"]).to_float()
+    b = fx.array(np.array([float(f"{v:.{c['bias'].f}f}") for v in net.layers[0].bias]), c["bias"]).to_float()
+    exact = xq @ w + b  # the accumulator holds every product's fraction bits: only the range matters
+    assert c["accum"].f >= res.config["input"].f + c["weight"].f
+    assert flag["count"] == int(np.count_nonzero((exact < narrow.min) | (exact > narrow.max))) > 0
+    assert "wraps on" in flag["message"] and "accum_overflow='SAT'" in flag["message"]
+    assert "flag: layer _0" in res.table()
+    # capping the width: integer bits from the profiled partial sums, modes as asked
+    capped = fx.scan(net, X, y, tolerance=0.01, accum_width=10, accum_rounding="RND", accum_overflow="SAT",
+                     progress=False)
+    for layer in net.layers:
+        acc = capped.config[layer.name]["accum"]
+        assert acc.w <= 10 and (acc.q.value, acc.o.value) == ("RND", "SAT")
+        assert capped.hls4ml[layer.name]["Precision"]["accum"] == acc.to_hls4ml()
+    assert capped.metric_fixed >= capped.metric_float - 0.01
+
+
+def test_scan_progress_callback_bar_and_silence(trained, capsys):
+    from fixedpoint.network import _Progress
+
+    net, X, y = trained
+    messages = []
+    fx.scan(net, X, y, progress=messages.append, mode="global")
+    assert len(messages) == 8 and messages[0].startswith("scan all knobs:")
+    fx.scan(net, X, y, progress=False)
+    fx.scan(net, X, y)  # None: a bar only on a terminal; pytest captures stderr, so nothing
+    assert capsys.readouterr().err == ""
+    pytest.importorskip("rich")
+    bar = _Progress(True, 3)  # forced: a rich bar even without a terminal
+    try:
+        assert bar.bar is not None
+        bar.step("knob 1")
+    finally:
+        bar.close()
+
+
 def test_scan_rejects_bad_input(trained):
     net, X, y = trained
     with pytest.raises(ValueError, match=r"fx.scan: X must have shape \(n, 8\), got \(1500, 3\)"):
         fx.scan(net, X[:, :3], y)
     with pytest.raises(ValueError, match="max_frac must be in"):
         fx.scan(net, X, y, max_frac=0)
+    with pytest.raises(ValueError, match=r"fx.scan: mode must be 'layer' or 'global', got 'fast'"):
+        fx.scan(net, X, y, mode="fast")
+    with pytest.raises(ValueError, match=r"fx.scan: percentile must be in \(0, 100\], got 0"):
+        fx.scan(net, X, y, percentile=0)
+    with pytest.raises(ValueError, match="fx.scan: accum_width must be >= 2"):
+        fx.scan(net, X, y, accum_width=1)
+    with pytest.raises(ValueError, match=r"fx.scan: accum names layers \['_9'\]"):
+        fx.scan(net, X, y, accum={"_9": "fixed<8,3>"})
+    with pytest.raises(ValueError, match="fx.scan: accum_overflow='SATT' is not a mode"):
+        fx.scan(net, X, y, accum_overflow="SATT")
+    with pytest.raises(ValueError, match="fx.scan: int_margin must be >= 0, got -1"):
+        fx.scan(net, X, y, int_margin=-1)
     with pytest.raises(ValueError, match="fx.Dense: activation must be 'linear' or 'relu', got 'tanh'"):
         fx.Dense(np.zeros((2, 2)), np.zeros(2), "tanh")
     with pytest.raises(ValueError, match="takes 3 inputs but the previous layer gives 2"):
@@ -95,7 +207,12 @@ def test_scanned_config_compiles_to_identical_firmware(trained, tmp_path):
     if shutil.which("g++") is None:  # pragma: no cover
         pytest.skip("g++ is needed to compile hls4ml's C-simulation")
     net, X, y = trained
-    res = fx.scan(net, X, y, tolerance=0.01)
+    # SAT/RND results from a percentile range (some saturate), and capped RND/SAT accumulators
+    # that drop product bits: the emitted config must carry every mode into the firmware
+    res = fx.scan(net, X, y, tolerance=0.01, mode="global", percentile=99.5, result_rounding="RND",
+                  result_overflow="SAT", accum_width=9, accum_rounding="RND", accum_overflow="SAT", progress=False)
+    assert res.config["_0"]["accum"].w <= 9 and res.config["_0"]["result"].o.value == "SAT"
+    assert res.to_hls4ml_config()["LayerName"]["_0"]["Precision"]["accum"].endswith(",RND,SAT,0>")
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3)).double()
     with torch.no_grad():
         for lin, layer in zip((model[0], model[2]), net.layers):
@@ -130,6 +247,12 @@ def test_demo_runs_the_scan(capsys, tmp_path):
     assert json.loads((tmp_path / "scan.json").read_text())["formats"]["_0"]["accum"].startswith("ap_fixed<")
     with pytest.raises(SystemExit):
         main(["demo", "-n", "5"])
+    with pytest.raises(SystemExit):
+        main(["demo", "--percentile", "0"])
+    assert main(["demo", "-n", "600", "--mode", "global", "--percentile", "99.9", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "global mode" in out and "scan all knobs" in out
+    assert json.loads((tmp_path / "scan.json").read_text())["mode"] == "global"
 
 
 @pytest.mark.parametrize("q,o", [("TRN", "WRAP"), ("RND", "SAT"), ("RND_CONV", "SAT_SYM")])
@@ -157,3 +280,20 @@ def test_dense_accum_exact_path_equals_the_sequential_kernel(q, o):
     np.testing.assert_array_equal(seq.raw, _core.matmul_accum(
         x.raw.astype(np.int64), xf.w, xf.i, xf.signed, w.raw.astype(np.int64), wf.w, wf.i, wf.signed,
         *_mode_args(narrow), b.cast(narrow).raw.astype(np.int64), 0, 0))
+
+
+def test_emulate_wide_formats_take_the_exact_generic_path(trained):
+    """Formats wider than the int64 engine (here 130-bit accumulators, 90-bit results) go through
+    FixedArray arithmetic; every sum is exact in both, so the values equal the narrow engine's."""
+    net, X, _ = trained
+    base = {"input": fx.Fixed(10, 4, q="RND", o="SAT")}
+    for layer in net.layers:
+        base[layer.name] = {"weight": fx.Fixed(8, 2), "bias": fx.Fixed(8, 3), "accum": fx.Fixed(62, 22),
+                            "result": fx.Fixed(50, 20)}
+    wide = {k: (v if k == "input" else {**v, "accum": fx.Fixed(130, 70), "result": fx.Fixed(90, 60)})
+            for k, v in base.items()}
+    got = net.emulate(X[:40], wide)
+    want = net.emulate(X[:40], base)
+    assert got.fmt == fx.Fixed(90, 60) and got.raw.dtype == object and want.raw.dtype == np.int64
+    assert got.fmt.f == want.fmt.f  # same lsb: the stored integers must be equal
+    np.testing.assert_array_equal(np.array([int(v) for v in got.raw.ravel()]), want.raw.ravel())
