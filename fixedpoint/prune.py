@@ -10,8 +10,9 @@ Collections: a dict (``{name: w}``) or a list/tuple of weights gives masks in th
 container, in the same order.
 
 Exact sparsity: a request for sparsity ``s`` over ``n`` units (elements, slices or blocks)
-prunes exactly ``round(s * n)`` units, Python's ``round`` (halves to even) of the exact
-product, as ``torch.nn.utils.prune`` counts them. The units with the smallest score are
+prunes exactly ``round(s * n)`` units: Python's ``round`` (halves to even) of the exact
+product of the float ``s`` and ``n`` (``torch.nn.utils.prune`` rounds the float product, which
+can differ by one at a half, e.g. ``0.35 * 10``). The units with the smallest score are
 pruned. **Ties** are broken by position: among equal scores the unit that comes first (C
 order of the flat index; for a global pruning, the layer order of the collection, then the
 flat index) is pruned first. So the result is deterministic and the kept units are always
@@ -82,6 +83,8 @@ def _scores_source(w, api: str, name) -> np.ndarray:
         return a
     if a.dtype.kind in "iu":
         return a
+    if a.dtype == object and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in a.flat):
+        return a  # Python ints of any size
     raise TypeError(f"{api}: weights must be real numbers, got dtype {a.dtype}{where}")
 
 
@@ -89,9 +92,7 @@ def _abs(a: np.ndarray) -> np.ndarray:
     """|a| exactly (int64 -2**63 becomes uint64 2**63)."""
     if a.dtype.kind == "i":
         return np.abs(a.astype(np.int64, copy=False)).view(np.uint64)
-    if a.dtype == object:
-        return np.abs(a)
-    return np.abs(a)
+    return np.abs(a)  # floats, unsigned integers, Python ints
 
 
 def _like(mask: np.ndarray, w):
@@ -404,10 +405,14 @@ def polynomial_sparsity(step: int, *, final: float, end: int, begin: int = 0, in
 
     ``s(t) = final + (initial - final) * (1 - (t - begin) / (end - begin)) ** power``
 
+    (evaluated as ``initial + (final - initial) * (1 - frac ** power)``, so ``s(begin)`` is
+    ``initial`` exactly)
+
     for ``begin <= t <= end``, with ``t`` held at the last multiple of ``frequency`` steps
     after ``begin``; ``initial`` before ``begin`` and ``final`` from ``end`` on. With
     ``power=3`` (the paper's cubic) it rises fast early and flattens towards ``final``. It is
-    non-decreasing in ``step`` when ``initial <= final``, and hits both endpoints exactly.
+    non-decreasing in ``step`` when ``initial <= final``, and hits both endpoints exactly (``end`` and ``begin`` are
+    integers; ``Schedule`` fixes the parameters).
 
     Raises ``ValueError`` for sparsities outside [0, 1], ``end <= begin``, ``power <= 0`` or
     ``frequency < 1``; ``TypeError`` for a non-integer step.
@@ -430,7 +435,9 @@ def polynomial_sparsity(step: int, *, final: float, end: int, begin: int = 0, in
         return float(final)
     t = begin + (step - begin) // frequency * frequency
     frac = 1.0 - (t - begin) / (end - begin)
-    return float(final) + (float(initial) - float(final)) * frac ** float(power)
+    s = float(initial) + (float(final) - float(initial)) * (1.0 - frac ** float(power))
+    lo, hi = sorted((float(initial), float(final)))
+    return min(max(s, lo), hi)  # float rounding never steps past an endpoint
 
 
 @dataclass(frozen=True)
