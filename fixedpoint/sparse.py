@@ -288,17 +288,22 @@ class SparseFixed:
         x2 = np.ascontiguousarray(x2).view(np.int64)
         vals = np.ascontiguousarray(self.data.raw).view(np.int64)
         if self.blocksize is None:
-            if xmax is None:
-                from ._ops import _max_abs
-
-                xmax = _max_abs(x2)
-            small = _abs_max(vals) * xmax * self._row_terms() < 1 << 31
+            terms = self._row_terms()
+            # the int32-lane bound: from the formats when they suffice, else from the values
+            small = xmax is not None and _fmt_abs_max(self.fmt) * xmax * terms < 1 << 31
+            if not small:
+                small = _abs_max(vals) * (_abs_max(x2) if xmax is None else xmax) * terms < 1 << 31
             return _core.gemm_csr_i64(self.indptr, self.indices, vals, self.shape[1], x2, small)
         return _core.gemm_bsr_i64(self.indptr, self.indices, vals, self.shape[1], x2)[0]
 
 
 def _abs_max(r: np.ndarray) -> int:
     return 0 if r.size == 0 else max(-int(r.min()), int(r.max()))
+
+
+def _fmt_abs_max(fmt: Fixed) -> int:
+    """The largest |stored integer| the format allows."""
+    return 1 << (fmt.w - 1) if fmt.signed else (1 << fmt.w) - 1
 
 
 def sparse_exact(sp: SparseFixed, x: FixedArray, k: int, api: str) -> FixedArray:
@@ -310,8 +315,12 @@ def sparse_exact(sp: SparseFixed, x: FixedArray, k: int, api: str) -> FixedArray
     fmt = _make_fixed(api, prod.w + g, prod.i + g, prod.signed, "matmul result")
     ra, rx = sp.data.raw, x.raw
     if ra.dtype != object and rx.dtype != object:
-        xmax = _max_abs(rx)
-        bound = _max_abs(ra) * xmax * max(1, sp._row_terms())
+        terms = max(1, sp._row_terms())
+        xmax = _fmt_abs_max(x.fmt)  # format bounds first: no pass over the values when they suffice
+        bound = _fmt_abs_max(sp.fmt) * xmax * terms
+        if bound >= 1 << 63:
+            xmax = _max_abs(rx)
+            bound = _max_abs(ra) * xmax * terms
         if bound < 1 << 63:  # every row's sum fits int64, so the mod-2^64 sums are exact
             x2 = rx.reshape(k, int(np.prod(x.shape[1:], dtype=np.int64)))
             out = sp._gemm_mod64(x2, xmax).reshape((sp.shape[0],) + x.shape[1:])
