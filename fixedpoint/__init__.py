@@ -37,6 +37,7 @@ from . import hls4ml  # noqa: E402  (fx.hls4ml.emulate; hls4ml itself is optiona
 from .sparse import SparseFixed  # noqa: E402
 from ._runtime import build_info, get_isa, get_num_threads, set_isa, set_num_threads  # noqa: E402
 from . import binary  # noqa: E402
+from . import prune  # noqa: E402
 
 __all__ = [
     "MAX_WIDTH",
@@ -65,6 +66,7 @@ __all__ = [
     "multiply",
     "negative",
     "outer",
+    "prune",
     "result_format",
     "scan",
     "ScanResult",

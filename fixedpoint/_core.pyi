@@ -77,6 +77,13 @@ def gemm_csr_i64(
     x: npt.NDArray[np.int64],
     small: bool = False,
 ) -> npt.NDArray[np.int64]: ...
+def gemm_bsr_i64(
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int64],
+    blocks: npt.NDArray[np.int64],
+    k: int,
+    x: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], str]: ...
 def gemm_i128(
     a: npt.NDArray[np.int64], a_u64: bool, b: npt.NDArray[np.int64], b_u64: bool
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...

@@ -574,8 +574,7 @@ def matmul(a, b, accum=None, out=None, seed=None) -> FixedArray:
             acc_seed = _seed_for(accum, seed, api)
             if _exact_product_wraps(a.fmt, b.fmt, accum) and b.raw.dtype != object:
                 x2 = b.raw.reshape(k, int(np.prod(b.shape[1:], dtype=np.int64)))
-                s = _core.gemm_csr_i64(a.indptr, a.indices, np.ascontiguousarray(a.data.raw).view(np.int64), k,
-                                       np.ascontiguousarray(x2).view(np.int64))
+                s = a._gemm_mod64(x2)  # the CSR or BSR kernel, modulo 2^64
                 raw = _wrap_mod64(s, a.fmt, b.fmt, accum, None)
                 res = FixedArray(np.asarray(raw.reshape((a.shape[0],) + b.shape[1:]), order="C"), accum,
                                  _trusted=True)
@@ -896,8 +895,7 @@ def _linear_sparse(x: FixedArray, w, b, accum, out, seed, api: str) -> FixedArra
     else:
         acc_seed = _seed_for(accum, seed, api)
         bias = None if b is None else b.cast(accum, seed=acc_seed)._raw
-        s = _core.gemm_csr_i64(w.indptr, w.indices, np.ascontiguousarray(w.data.raw).view(np.int64), K,
-                               np.ascontiguousarray(xt._raw).view(np.int64))  # (N, M), mod 2^64
+        s = w._gemm_mod64(xt._raw)  # (N, M), modulo 2^64 (the CSR or BSR kernel)
         raw = _wrap_mod64(np.ascontiguousarray(s.T), x.fmt, w.fmt, accum, bias)
         res = FixedArray(np.asarray(raw.reshape(lead + (N,)), order="C"), accum, _trusted=True)
     if out is not None:

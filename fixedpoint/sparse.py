@@ -1,10 +1,14 @@
-"""Sparse (CSR) fixed-point matrices: pruned weights for exact sparse x dense products.
+"""Sparse fixed-point matrices (CSR and block-sparse BSR): pruned weights for exact sparse x
+dense products.
 
-``SparseFixed`` stores the nonzero stored integers of an (M, K) matrix in one format, in
-compressed-sparse-row order. ``sp @ x``, ``fx.matmul(sp, x, accum=..., out=...)`` and
-``fx.linear(x, sp, ...)`` give exactly the dense results: a zero term adds nothing to an exact
-sum, and under ``accum`` a zero product casts to 0 and ``cast(acc + 0 -> accum)`` is ``acc``
-(the running sum already has accum's format), so skipping it changes nothing.
+``SparseFixed`` stores the nonzero stored integers of an (M, K) matrix in one format, either in
+compressed-sparse-row order (CSR: one value per entry) or in block-sparse-row order (BSR:
+dense ``(R, C)`` blocks, such as 4x4 or 1x16, on a block grid; ``blocksize=(R, C)``).
+``sp @ x``, ``fx.matmul(sp, x, accum=..., out=...)`` and ``fx.linear(x, sp, ...)`` give exactly
+the dense results: a zero term adds nothing to an exact sum, and under ``accum`` a zero
+product casts to 0 and ``cast(acc + 0 -> accum)`` is ``acc`` (the running sum already has
+accum's format), so skipping it changes nothing. The zeros stored inside BSR blocks are such
+terms too.
 """
 
 from __future__ import annotations
@@ -20,93 +24,286 @@ from .format import Fixed
 __all__ = ["SparseFixed"]
 
 
+def _blocksize(bs, api: str) -> tuple[int, int]:
+    if (not isinstance(bs, (tuple, list)) or len(bs) != 2
+            or not all(isinstance(b, numbers.Integral) and not isinstance(b, bool) and b >= 1 for b in bs)):
+        raise ValueError(f"{api}: blocksize must be a pair of positive integers such as (4, 4), got {bs!r}")
+    return int(bs[0]), int(bs[1])
+
+
+def _check_divisible(shape, bs, api: str) -> None:
+    if shape[0] % bs[0] or shape[1] % bs[1]:
+        raise ValueError(f"{api}: shape {tuple(shape)} is not divisible by the blocksize {bs}")
+
+
+def _indptr_of(rows: np.ndarray, n: int) -> np.ndarray:
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    return indptr
+
+
 class SparseFixed:
-    """A 2-d CSR matrix of fixed-point values (stored integers ``data`` in format ``fmt``)."""
+    """A 2-d sparse matrix of fixed-point values in format ``fmt``, CSR or BSR.
+
+    CSR (``blocksize=None``): ``indptr`` (M+1,), column ``indices`` (nnz,) and ``data``, a
+    1-d FixedArray of the stored values. BSR (``blocksize=(R, C)``, R | M and C | K):
+    ``indptr`` (M/R+1,), block-column ``indices`` (nnzb,) and ``data``, a FixedArray of shape
+    (nnzb, R, C) (the layout of ``scipy.sparse.bsr_array``). Construct with
+    :meth:`from_dense` or :meth:`from_scipy`; the constructor validates the arrays and
+    the stored integers (``ValueError`` naming the inconsistency).
+    """
 
     __array_priority__ = 20
 
-    def __init__(self, indptr, indices, data, shape, fmt: Fixed):
+    def __init__(self, indptr, indices, data, shape, fmt: Fixed, blocksize=None, *, _trusted: bool = False):
         api = "fx.SparseFixed"
         self.fmt = _as_format(fmt, api)
+        if len(shape) != 2:
+            raise ValueError(f"{api}: shape must be 2-d, got {tuple(shape)}")
         self.shape = (int(shape[0]), int(shape[1]))
+        self.blocksize = None if blocksize is None else _blocksize(blocksize, api)
         self.indptr = np.ascontiguousarray(indptr, dtype=np.int64)
         self.indices = np.ascontiguousarray(indices, dtype=np.int64)
+        if _trusted:
+            self.data = data
+            return
         self.data = from_raw(np.asarray(data), self.fmt)  # validates the raws against fmt
         M, K = self.shape
-        if self.indptr.shape != (M + 1,) or self.indices.shape != self.data.shape or self.data.ndim != 1:
-            raise ValueError(f"{api}: inconsistent CSR arrays for shape {self.shape}: indptr "
-                             f"{self.indptr.shape}, indices {self.indices.shape}, data {self.data.shape}")
-        if M + 1 and (self.indptr[0] != 0 or self.indptr[-1] != self.indices.size or np.any(np.diff(self.indptr) < 0)):
-            raise ValueError(f"{api}: indptr must rise from 0 to nnz={self.indices.size}")
-        if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= K):
-            raise ValueError(f"{api}: column indices must lie in [0, {K})")
+        if self.blocksize is None:
+            rows, cols, dshape = M, K, (self.indices.size,)
+        else:
+            _check_divisible(self.shape, self.blocksize, api)
+            rows, cols = M // self.blocksize[0], K // self.blocksize[1]
+            dshape = (self.indices.size,) + self.blocksize
+        if self.indptr.shape != (rows + 1,) or self.indices.ndim != 1 or self.data.shape != dshape:
+            raise ValueError(f"{api}: inconsistent {self.format.upper()} arrays for shape {self.shape}: indptr "
+                             f"{self.indptr.shape}, indices {self.indices.shape}, data {self.data.shape} (expected "
+                             f"indptr ({rows + 1},) and data {dshape})")
+        if self.indptr[0] != 0 or self.indptr[-1] != self.indices.size or np.any(np.diff(self.indptr) < 0):
+            raise ValueError(f"{api}: indptr must rise from 0 to {self.indices.size}")
+        if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= cols):
+            raise ValueError(f"{api}: {'block ' if self.blocksize else ''}column indices must lie in [0, {cols})")
+        key = np.repeat(np.arange(rows, dtype=np.int64), np.diff(self.indptr)) * max(cols, 1) + self.indices
+        if key.size > 1 and np.any(np.diff(np.sort(key)) == 0):
+            raise ValueError(f"{api}: duplicate {'blocks' if self.blocksize else 'entries'} in a row (sum them "
+                             "first, e.g. scipy's sum_duplicates)")
 
     # construction ---------------------------------------------------------------------
     @classmethod
-    def from_dense(cls, a: FixedArray, mask=None, threshold=None) -> "SparseFixed":
-        """Keep the nonzero entries of the 2-d FixedArray ``a`` where ``mask`` is true (if given)
-        and ``|value| > threshold`` (if given; a number in real units)."""
+    def from_dense(cls, a: FixedArray, mask=None, threshold=None, blocksize=None) -> "SparseFixed":
+        """Keep the nonzero entries of the 2-d FixedArray ``a`` where ``mask`` is true (a bool
+        array or torch tensor of a's shape, e.g. from ``fx.prune``) and ``|value| > threshold``
+        (a number in real units), exactly (no value is changed).
+
+        ``blocksize=(R, C)`` builds a BSR matrix: every (R, C) tile holding a kept entry is
+        stored whole, with the entries that are not kept stored as 0 (so the values are the
+        masked dense values). R and C must divide a's shape; tiles are not padded.
+
+        Raises ``ValueError`` for a non-2-d ``a``, a mask of another shape, a bad blocksize or
+        a shape it does not divide; ``TypeError`` for a non-real threshold.
+        """
         api = "fx.SparseFixed.from_dense"
         if not isinstance(a, FixedArray) or a.ndim != 2:
             raise ValueError(f"{api}: expected a 2-d FixedArray, got {getattr(a, 'shape', type(a).__name__)}")
         raw = a.raw
         keep = raw != 0
         if mask is not None:
+            if hasattr(mask, "detach") and hasattr(mask, "cpu"):  # a torch tensor
+                mask = mask.detach().cpu().numpy()
             mask = np.asarray(mask, dtype=bool)
             if mask.shape != a.shape:
                 raise ValueError(f"{api}: mask shape mismatch, a: {a.shape}, mask: {mask.shape}")
             keep &= mask
         if threshold is not None:
-            if not isinstance(threshold, numbers.Real):
+            if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
                 raise TypeError(f"{api}: threshold must be a real number, got {threshold!r}")
             keep &= np.abs(a.to_float()) > float(threshold)
+        if blocksize is not None:
+            R, C = _blocksize(blocksize, api)
+            _check_divisible(a.shape, (R, C), api)
+            Mb, Kb = a.shape[0] // R, a.shape[1] // C
+            kept = np.where(keep, raw, np.zeros((), dtype=raw.dtype))
+            tiles = kept.reshape(Mb, R, Kb, C).transpose(0, 2, 1, 3)  # (Mb, Kb, R, C)
+            brows, bcols = np.nonzero(keep.reshape(Mb, R, Kb, C).any(axis=(1, 3)))
+            data = FixedArray(np.ascontiguousarray(tiles[brows, bcols]), a.fmt, _trusted=True)
+            return cls(_indptr_of(brows, Mb), bcols, data, a.shape, a.fmt, (R, C), _trusted=True)
         rows, cols = np.nonzero(keep)
-        indptr = np.zeros(a.shape[0] + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=a.shape[0]), out=indptr[1:])
-        return cls(indptr, cols, raw[rows, cols], a.shape, a.fmt)
+        data = FixedArray(np.ascontiguousarray(raw[rows, cols]), a.fmt, _trusted=True)
+        return cls(_indptr_of(rows, a.shape[0]), cols, data, a.shape, a.fmt, _trusted=True)
 
     @classmethod
-    def from_scipy(cls, m, fmt) -> "SparseFixed":
-        """From a scipy.sparse matrix: integer data are stored integers in ``fmt``; float data
-        are quantized into ``fmt`` (its q/o). Explicit zeros are dropped."""
+    def from_scipy(cls, m, fmt, blocksize=None) -> "SparseFixed":
+        """From a scipy.sparse array or matrix: integer data are stored integers in ``fmt``
+        (``ValueError`` if one is out of range); float data are quantized into ``fmt`` (its
+        q/o). Duplicate entries are summed first (as scipy does).
+
+        A ``bsr_array``/``bsr_matrix`` (or any input with ``blocksize=(R, C)``, converted by
+        ``m.tobsr``) gives a BSR matrix; blocks whose values are all zero are dropped. For BSR
+        input with canonical int64 data that fits ``fmt`` and no zero block, ``data`` shares
+        the scipy array's memory (zero-copy; the int32 index arrays are widened to int64, a
+        1/(R*C) fraction of the size). Other input gives CSR; explicit zeros are dropped.
+
+        Raises ``ValueError`` for a bad blocksize or one that does not divide the shape,
+        ``TypeError`` for non-numeric data.
+        """
         from .array import array
 
-        fmt = _as_format(fmt, "fx.SparseFixed.from_scipy")
+        api = "fx.SparseFixed.from_scipy"
+        fmt = _as_format(fmt, api)
+        fmt_of = getattr(m, "format", None)
+        if fmt_of is None:
+            raise TypeError(f"{api}: expected a scipy.sparse array or matrix, got {type(m).__name__}")
+        if blocksize is not None or fmt_of == "bsr":
+            bs = _blocksize(blocksize, api) if blocksize is not None else tuple(int(b) for b in m.blocksize)
+            _check_divisible(m.shape, bs, api)
+            b = m if (fmt_of == "bsr" and tuple(m.blocksize) == bs) else m.tobsr(blocksize=bs)
+            if not b.has_canonical_format:
+                b = b.copy()
+                b.sum_duplicates()
+            d = b.data
+            if d.dtype.kind == "f":
+                raw = array(d, fmt).raw
+            elif d.dtype.kind in "iub":
+                raw = d
+            else:
+                raise TypeError(f"{api}: data must be integers or floats, got dtype {d.dtype}")
+            if raw.dtype == np.int64 and raw.flags.c_contiguous and raw.size:
+                lo, hi = fmt.raw_min, fmt.raw_max
+                if int(raw.min()) < lo or int(raw.max()) > hi:
+                    from_raw(raw, fmt)  # raises the range error naming the value
+                data = FixedArray(raw, fmt, _trusted=True)  # zero-copy
+            else:
+                data = from_raw(raw.astype(np.int64) if raw.dtype.kind == "b" else raw, fmt)
+            rawd = data.raw
+            nz = rawd.reshape(rawd.shape[0], -1).any(axis=1)
+            indptr = np.asarray(b.indptr)
+            indices = np.asarray(b.indices)
+            if not nz.all():
+                rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))[nz]
+                indptr = _indptr_of(rows, indptr.size - 1)
+                indices = indices[nz]
+                data = FixedArray(np.ascontiguousarray(rawd[nz]), fmt, _trusted=True)
+            return cls(indptr, indices, data, b.shape, fmt, bs, _trusted=True)
         csr = m.tocsr()
-        csr.sort_indices()
+        if not csr.has_canonical_format:
+            csr = csr.copy()
+            csr.sum_duplicates()
         if csr.data.dtype.kind == "f":
             raw = array(csr.data, fmt).raw
-        else:
+        elif csr.data.dtype.kind in "iub":
             raw = from_raw(csr.data.astype(np.int64), fmt).raw
+        else:
+            raise TypeError(f"{api}: data must be integers or floats, got dtype {csr.data.dtype}")
         keep = raw != 0
         rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))[keep]
-        indptr = np.zeros(csr.shape[0] + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=csr.shape[0]), out=indptr[1:])
-        return cls(indptr, csr.indices[keep], raw[keep], csr.shape, fmt)
+        data = FixedArray(np.ascontiguousarray(raw[keep]), fmt, _trusted=True)
+        return cls(_indptr_of(rows, csr.shape[0]), csr.indices[keep], data, csr.shape, fmt, _trusted=True)
 
     # views ----------------------------------------------------------------------------
     @property
+    def format(self) -> str:
+        """``"csr"`` or ``"bsr"``."""
+        return "csr" if self.blocksize is None else "bsr"
+
+    @property
     def nnz(self) -> int:
+        """Stored entries (for BSR every entry of every stored block, as scipy counts)."""
+        return int(self.data.size)
+
+    @property
+    def nnzb(self) -> int:
+        """Stored blocks (BSR) or stored entries (CSR)."""
         return int(self.indices.size)
+
+    def count_nonzero(self) -> int:
+        """Stored entries whose value is not zero."""
+        return int(np.count_nonzero(self.data.raw))
 
     @property
     def density(self) -> float:
+        """``nnz / (M * K)``."""
         return self.nnz / max(1, self.shape[0] * self.shape[1])
 
+    @property
+    def block_density(self) -> float:
+        """Stored blocks over all blocks of the grid (CSR: ``density``)."""
+        if self.blocksize is None:
+            return self.density
+        R, C = self.blocksize
+        return self.nnzb / max(1, (self.shape[0] // R) * (self.shape[1] // C))
+
     def to_dense(self) -> FixedArray:
+        """The dense FixedArray (exact)."""
         raw = self.data.raw
-        out = np.zeros(self.shape, dtype=raw.dtype)
-        rows = np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
-        out[rows, self.indices] = raw
-        return FixedArray(out, self.fmt, _trusted=True)
+        M, K = self.shape
+        if self.blocksize is None:
+            out = np.zeros(self.shape, dtype=raw.dtype)
+            rows = np.repeat(np.arange(M), np.diff(self.indptr))
+            out[rows, self.indices] = raw
+            return FixedArray(out, self.fmt, _trusted=True)
+        R, C = self.blocksize
+        out = np.zeros((M // R, K // C, R, C), dtype=raw.dtype)
+        brows = np.repeat(np.arange(M // R), np.diff(self.indptr))
+        out[brows, self.indices] = raw
+        return FixedArray(np.ascontiguousarray(out.transpose(0, 2, 1, 3).reshape(M, K)), self.fmt, _trusted=True)
+
+    def tocsr(self) -> "SparseFixed":
+        """The same values in CSR (stored zeros of BSR blocks dropped)."""
+        return self if self.blocksize is None else SparseFixed.from_dense(self.to_dense())
+
+    def tobsr(self, blocksize) -> "SparseFixed":
+        """The same values in BSR with ``blocksize`` (see :meth:`from_dense`)."""
+        return SparseFixed.from_dense(self.to_dense(), blocksize=blocksize)
+
+    def to_scipy(self):
+        """A ``scipy.sparse`` ``csr_array``/``bsr_array`` of the stored integers (int64 raws;
+        object raws of wide formats raise ``ValueError``). Shares ``data``'s memory."""
+        import scipy.sparse as sps
+
+        raw = self.data.raw
+        if raw.dtype == object:
+            raise ValueError(f"fx.SparseFixed.to_scipy: {self.fmt} values are wider than 64 bits")
+        if self.blocksize is None:
+            return sps.csr_array((raw, self.indices, self.indptr), shape=self.shape)
+        return sps.bsr_array((raw, self.indices, self.indptr), shape=self.shape, blocksize=self.blocksize)
 
     def __repr__(self) -> str:
-        return f"SparseFixed(shape={self.shape}, nnz={self.nnz}, fmt={self.fmt})"
+        extra = "" if self.blocksize is None else f", blocksize={self.blocksize}, nnzb={self.nnzb}"
+        return f"SparseFixed({self.format}, shape={self.shape}, nnz={self.nnz}{extra}, fmt={self.fmt})"
 
     def __matmul__(self, other) -> FixedArray:
         from ._ops import matmul
 
         return matmul(self, other)
+
+    # kernels --------------------------------------------------------------------------
+    def _row_terms(self) -> int:
+        """The most stored terms any output row sums."""
+        per = np.diff(self.indptr).max(initial=0)
+        return int(per) * (1 if self.blocksize is None else self.blocksize[1])
+
+    def _gemm_mod64(self, x2: np.ndarray, xmax: int | None = None) -> np.ndarray:
+        """``self @ x2`` modulo 2^64 as int64 for a (K, N) int64 (bit pattern) array, by the C++
+        CSR or BSR kernel (exact integers when the result fits 64 bits)."""
+        x2 = np.ascontiguousarray(x2).view(np.int64)
+        vals = np.ascontiguousarray(self.data.raw).view(np.int64)
+        if self.blocksize is None:
+            terms = self._row_terms()
+            # the int32-lane bound: from the formats when they suffice, else from the values
+            small = xmax is not None and _fmt_abs_max(self.fmt) * xmax * terms < 1 << 31
+            if not small:
+                small = _abs_max(vals) * (_abs_max(x2) if xmax is None else xmax) * terms < 1 << 31
+            return _core.gemm_csr_i64(self.indptr, self.indices, vals, self.shape[1], x2, small)
+        return _core.gemm_bsr_i64(self.indptr, self.indices, vals, self.shape[1], x2)[0]
+
+
+def _abs_max(r: np.ndarray) -> int:
+    return 0 if r.size == 0 else max(-int(r.min()), int(r.max()))
+
+
+def _fmt_abs_max(fmt: Fixed) -> int:
+    """The largest |stored integer| the format allows."""
+    return 1 << (fmt.w - 1) if fmt.signed else (1 << fmt.w) - 1
 
 
 def sparse_exact(sp: SparseFixed, x: FixedArray, k: int, api: str) -> FixedArray:
@@ -118,12 +315,15 @@ def sparse_exact(sp: SparseFixed, x: FixedArray, k: int, api: str) -> FixedArray
     fmt = _make_fixed(api, prod.w + g, prod.i + g, prod.signed, "matmul result")
     ra, rx = sp.data.raw, x.raw
     if ra.dtype != object and rx.dtype != object:
-        bound = _max_abs(ra) * _max_abs(rx) * max(1, int(np.diff(sp.indptr).max(initial=0)))
+        terms = max(1, sp._row_terms())
+        xmax = _fmt_abs_max(x.fmt)  # format bounds first: no pass over the values when they suffice
+        bound = _fmt_abs_max(sp.fmt) * xmax * terms
+        if bound >= 1 << 63:
+            xmax = _max_abs(rx)
+            bound = _max_abs(ra) * xmax * terms
         if bound < 1 << 63:  # every row's sum fits int64, so the mod-2^64 sums are exact
             x2 = rx.reshape(k, int(np.prod(x.shape[1:], dtype=np.int64)))
-            out = _core.gemm_csr_i64(sp.indptr, sp.indices, np.ascontiguousarray(ra).view(np.int64), k,
-                                     np.ascontiguousarray(x2).view(np.int64), bound < 1 << 31)
-            out = out.reshape((sp.shape[0],) + x.shape[1:])
+            out = sp._gemm_mod64(x2, xmax).reshape((sp.shape[0],) + x.shape[1:])
             if fmt.w > 64:
                 return _from_ints(out.astype(object), fmt)
             return _from_ints(out, fmt)

@@ -128,3 +128,257 @@ def test_sparse_int32_lane_boundary(isa, xmax):
         np.testing.assert_array_equal(obj(got), np.matmul(obj(w), obj(x)))
     finally:
         fx.set_isa(cur)
+
+
+# ---------------------------------------------------------------------------------------
+# block-sparse (BSR)
+# ---------------------------------------------------------------------------------------
+def block_raws(fmt: Fixed, shape, blocksize, block_density, rng, entry_density=1.0) -> np.ndarray:
+    """Random raws whose nonzeros sit in randomly kept blocks (some entries zero inside)."""
+    R, C = blocksize
+    r = sparse_raws(fmt, shape, entry_density, rng)
+    keep = rng.random((shape[0] // R, shape[1] // C)) < block_density
+    return r * np.repeat(np.repeat(keep, R, axis=0), C, axis=1)
+
+
+def with_isa(isa):
+    try:
+        cur = fx.get_isa()
+        fx.set_isa(isa)
+    except ValueError:
+        pytest.skip(f"{isa} not supported here")
+    return cur
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.data())
+def test_bsr_matmul_equals_dense(data):
+    R, C = data.draw(st.sampled_from([(1, 1), (4, 4), (1, 16), (2, 8), (16, 1), (3, 5), (2, 1), (1, 3)]))
+    Mb, Kb = data.draw(st.integers(0, 5)), data.draw(st.integers(0, 5))
+    wa = data.draw(st.sampled_from([4, 8, 12, 16, 17, 24, 32, 40]))
+    xw = data.draw(st.sampled_from([4, 8, 16, 17, 30]))
+    fa = Fixed(wa, data.draw(st.integers(-3, wa + 2)))
+    fb = Fixed(xw, data.draw(st.integers(-3, xw + 2)), signed=data.draw(st.booleans()))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    w = block_raws(fa, (Mb * R, Kb * C), (R, C), data.draw(st.sampled_from([0.0, 0.3, 0.7, 1.0])), rng,
+                   data.draw(st.sampled_from([0.5, 1.0])))
+    xshape = data.draw(st.sampled_from([(Kb * C, 5), (Kb * C,), (Kb * C, 1), (Kb * C, 0), (Kb * C, 33)]))
+    x = fx.from_raw(sparse_raws(fb, xshape, 1.0, rng), fb)
+    if data.draw(st.booleans()) and x.ndim == 2:  # a non-contiguous rhs
+        x = fx.from_raw(sparse_raws(fb, xshape[::-1], 1.0, rng), fb).T
+    a = fx.from_raw(w, fa)
+    sp = fx.SparseFixed.from_dense(a, blocksize=(R, C))
+    assert sp.format == "bsr" and sp.blocksize == (R, C)
+    np.testing.assert_array_equal(sp.to_dense().raw, w)
+    cur = with_isa(data.draw(st.sampled_from(["scalar", "avx2"])))
+    try:
+        got = sp @ x
+    finally:
+        fx.set_isa(cur)
+    dense = fx.matmul(a, x)
+    assert got.fmt == dense.fmt and got.shape == dense.shape
+    np.testing.assert_array_equal(obj(got.raw), obj(dense.raw))
+    np.testing.assert_array_equal(obj(got.raw), np.matmul(obj(w), obj(x.raw)))
+
+
+@pytest.mark.parametrize("isa", ["scalar", "avx2"])
+@pytest.mark.parametrize("blocksize", [(4, 4), (1, 16), (2, 2), (3, 1), (1, 3)])
+@pytest.mark.parametrize("xmax", [2**14 - 1, 2**15 - 1, 2**15, 2**16])
+def test_bsr_int16_overflow_boundary(isa, blocksize, xmax):
+    # all products +-(2**15-1) * xmax with the same sign: int32 lanes would overflow after a few
+    # pairs, so the kernel must widen in time (or take the 64-bit path); Python ints decide.
+    R, C = blocksize
+    cur = with_isa(isa)
+    try:
+        Mb, Kb = 3, 48 // C
+        w = np.full((Mb * R, Kb * C), -(2**15 - 1), dtype=np.int64)
+        w[R:2 * R] = 2**15 - 1
+        w[-1, ::2] = 0  # an explicit zero inside stored blocks
+        x = np.full((Kb * C, 40), -xmax, dtype=np.int64)
+        x[:, 1::3] = xmax
+        sp = fx.SparseFixed.from_dense(fx.from_raw(w, Fixed(16, 16)), blocksize=blocksize)
+        got = sp @ fx.from_raw(x, Fixed(18, 18))
+        np.testing.assert_array_equal(obj(got.raw), np.matmul(obj(w), obj(x)))
+        # the kernel itself, and which path it reports
+        out, path = fx._core.gemm_bsr_i64(sp.indptr, sp.indices, sp.data.raw, x.shape[0], x)
+        np.testing.assert_array_equal(out, np.matmul(w, x))
+        pairs = fx._core.gemm_i16_pairs(2**15 - 1, xmax) if xmax <= 32767 else 0
+        assert path == ("i16" if isa == "avx2" and pairs >= (C + 1) // 2 else "i64")
+    finally:
+        fx.set_isa(cur)
+
+
+def test_bsr_empty_rows_all_zero_and_full():
+    rng = np.random.default_rng(3)
+    f = Fixed(8, 3)
+    x = fx.from_raw(sparse_raws(f, (12, 7), 1.0, rng), f)
+    w = sparse_raws(f, (8, 12), 1.0, rng)
+    w[0:4] = 0  # an empty block row
+    w[:, 4:8] = 0  # an empty block column
+    # a 2 x 3 grid of 4x4 blocks: block row 0 and block column 1 are empty
+    for raw, indptr in ((w, [0, 0, 2]), (np.zeros((8, 12), dtype=np.int64), [0, 0, 0]),
+                        (np.where(w == 0, 1, w), [0, 3, 6])):
+        a = fx.from_raw(raw, f)
+        sp = fx.SparseFixed.from_dense(a, blocksize=(4, 4))
+        np.testing.assert_array_equal(sp.indptr, indptr)
+        assert sp.nnzb == indptr[-1] and sp.nnz == 16 * indptr[-1] and sp.block_density == indptr[-1] / 6
+        np.testing.assert_array_equal((sp @ x).raw, fx.matmul(a, x).raw)
+        np.testing.assert_array_equal((sp @ x).raw, raw @ x.raw)
+        np.testing.assert_array_equal(fx.linear(x.T, sp).raw, fx.linear(x.T, a).raw)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data())
+def test_bsr_accum_and_linear_equal_dense_and_csr(data):
+    q = data.draw(st.sampled_from(("TRN", "RND", "RND_CONV", "STOCH")))
+    o = data.draw(st.sampled_from(("WRAP", "SAT", "SAT_SYM", "WRAP_SM")))
+    aw = data.draw(st.integers(2, 30))
+    fa = Fixed(data.draw(st.integers(1, 12)), data.draw(st.integers(-2, 8)))
+    fx_ = Fixed(data.draw(st.integers(1, 12)), data.draw(st.integers(-2, 8)), signed=data.draw(st.booleans()))
+    af = fa.f + fx_.f + data.draw(st.integers(-3, 3))
+    acc = Fixed(aw, aw - af, q=q, o=o)
+    R, C = data.draw(st.sampled_from([(1, 1), (2, 2), (1, 4), (4, 1), (2, 3)]))
+    N, K, M = R * data.draw(st.integers(1, 3)), C * data.draw(st.integers(0, 4)), data.draw(st.integers(1, 3))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    w = fx.from_raw(block_raws(fa, (N, K), (R, C), data.draw(st.sampled_from((0.0, 0.4, 1.0))), rng, 0.7), fa)
+    x = fx.from_raw(sparse_raws(fx_, (M, K), 1.0, rng), fx_)
+    b = fx.from_raw(sparse_raws(Fixed(10, 6), (N,), 1.0, rng), Fixed(10, 6)) if data.draw(st.booleans()) else None
+    bsr = fx.SparseFixed.from_dense(w, blocksize=(R, C))
+    csr = fx.SparseFixed.from_dense(w)
+    seed = data.draw(st.integers(0, 2**64 - 1))
+    want = fx.matmul(w, x.T, accum=acc, seed=seed, out=Fixed(8, 4, o="SAT"))
+    for sp in (bsr, csr):
+        got = fx.matmul(sp, x.T, accum=acc, seed=seed, out=Fixed(8, 4, o="SAT"))
+        np.testing.assert_array_equal(got.raw, want.raw)
+    for a_ in (None, acc):
+        want = fx.linear(x, w, b, accum=a_, seed=seed)
+        got = fx.linear(x, bsr, b, accum=a_, seed=seed)
+        assert got.fmt == want.fmt
+        np.testing.assert_array_equal(got.raw, want.raw)
+
+
+def test_bsr_wrap_accumulator_overflows_like_dense():
+    # a narrow WRAP accumulator that overflows many times: the BSR kernel's sums modulo 2^64,
+    # shifted and wrapped, equal the sequential dense accumulation (checked by test_linear.py
+    # against the reference); also for 64-bit unsigned operands (uint64 raws).
+    rng = np.random.default_rng(8)
+    for fa, fb in ((Fixed(16, 4), Fixed(16, 2)), (Fixed(64, 64, signed=False), Fixed(8, 8))):
+        if fa.w == 64:  # uint64 raws up to 2**64 - 1
+            keep = np.repeat(np.repeat(rng.random((4, 4)) < 0.5, 2, axis=0), 8, axis=1)
+            raw = rng.integers(0, 2**64 - 1, size=(8, 32), dtype=np.uint64, endpoint=True) * keep
+            raw[0, :8] = 2**64 - 1
+        else:
+            raw = block_raws(fa, (8, 32), (2, 8), 0.5, rng)
+        w = fx.from_raw(raw, fa)
+        x = fx.from_raw(sparse_raws(fb, (32, 6), 1.0, rng), fb)
+        acc = Fixed(12, 12 - fa.f - fb.f)
+        sp = fx.SparseFixed.from_dense(w, blocksize=(2, 8))
+        np.testing.assert_array_equal(fx.matmul(sp, x, accum=acc).raw, fx.matmul(w, x, accum=acc).raw)
+        np.testing.assert_array_equal(fx.linear(x.T, sp, accum=acc).raw, fx.linear(x.T, w, accum=acc).raw)
+        np.testing.assert_array_equal(obj((sp @ x).raw), obj(fx.matmul(w, x).raw))
+
+
+def test_bsr_wide_values_fall_back_exactly():
+    fa = Fixed(100, 50)
+    w = np.zeros((4, 4), dtype=object)
+    w[0, :2] = [2**98, -(2**97) + 3]
+    a = fx.from_raw(w, fa)
+    sp = fx.SparseFixed.from_dense(a, blocksize=(2, 2))
+    x = fx.from_raw(np.arange(-8, 8).reshape(4, 4), Fixed(8, 4))
+    np.testing.assert_array_equal(obj((sp @ x).raw), np.matmul(obj(w), obj(x.raw)))
+
+
+def test_bsr_mask_threshold_and_conversions():
+    rng = np.random.default_rng(4)
+    a = fx.from_raw(sparse_raws(Fixed(8, 4), (8, 12), 0.6, rng), Fixed(8, 4))
+    mask = fx.prune.block(a, 0.5, block=(2, 3))
+    sp = fx.SparseFixed.from_dense(a, mask=mask, blocksize=(2, 3))
+    np.testing.assert_array_equal(sp.to_dense().raw, np.where(mask, a.raw, 0))
+    assert sp.nnzb <= 8
+    thr = fx.SparseFixed.from_dense(a, threshold=2.0, blocksize=(4, 4))
+    np.testing.assert_array_equal(thr.to_dense().raw, np.where(np.abs(a.to_float()) > 2.0, a.raw, 0))
+    np.testing.assert_array_equal(sp.tocsr().to_dense().raw, sp.to_dense().raw)
+    assert sp.tocsr().format == "csr" and sp.tocsr().nnz == sp.count_nonzero()
+    np.testing.assert_array_equal(sp.tocsr().tobsr((1, 4)).to_dense().raw, sp.to_dense().raw)
+    assert "bsr" in repr(sp) and "blocksize=(2, 3)" in repr(sp)
+
+
+def test_bsr_from_scipy_zero_copy_and_quantized():
+    sps = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(6)
+    w = block_raws(Fixed(8, 8), (8, 12), (2, 4), 0.5, rng)
+    w[0:2, 0:4] = 7  # at least one block
+    for cls in (sps.bsr_array, sps.bsr_matrix):
+        m = cls(w, blocksize=(2, 4))
+        assert m.data.dtype == np.int64
+        sp = fx.SparseFixed.from_scipy(m, Fixed(8, 8))
+        assert sp.format == "bsr" and sp.blocksize == (2, 4)
+        assert np.shares_memory(sp.data.raw, m.data)  # zero-copy stored integers
+        np.testing.assert_array_equal(sp.to_dense().raw, w)
+        np.testing.assert_array_equal(sp.to_scipy().toarray(), w)
+    with pytest.raises(ValueError, match=r"fx.from_raw: raw value .* is outside ap_fixed<4,4>'s range"):
+        fx.SparseFixed.from_scipy(sps.bsr_array(w, blocksize=(2, 4)), Fixed(4, 4))
+    # float data are quantized with the format's modes; an explicit zero block is dropped
+    mf = sps.bsr_array(w / 8.0 + 0.03, blocksize=(2, 4))
+    mf.data[0] = 0.0
+    sp = fx.SparseFixed.from_scipy(mf, Fixed(10, 5, q="RND", o="SAT"))
+    dense = mf.toarray()
+    np.testing.assert_array_equal(sp.to_dense().raw, fx.array(dense, Fixed(10, 5, q="RND", o="SAT")).raw)
+    assert sp.nnzb == mf.data.shape[0] - 1
+    # any scipy format with a blocksize becomes BSR; duplicates are summed first
+    coo = sps.coo_array((np.array([1, 2, 5]), (np.array([0, 0, 3]), np.array([1, 1, 5]))), shape=(4, 8))
+    sp = fx.SparseFixed.from_scipy(coo, Fixed(8, 8), blocksize=(2, 2))
+    np.testing.assert_array_equal(sp.to_dense().raw, coo.toarray())
+    assert sp.nnzb == 2
+    assert fx.SparseFixed.from_scipy(coo, Fixed(8, 8)).to_dense().raw[0, 1] == 3
+    with pytest.raises(ValueError, match=r"fx.SparseFixed.from_scipy: shape \(4, 8\) is not divisible by the blocksize \(3, 2\)"):
+        fx.SparseFixed.from_scipy(coo, Fixed(8, 8), blocksize=(3, 2))
+
+
+def test_bsr_errors():
+    a = fx.from_raw(np.ones((6, 8), dtype=np.int64), Fixed(8, 8))
+    with pytest.raises(ValueError, match=r"fx.SparseFixed.from_dense: shape \(6, 8\) is not divisible by the blocksize \(4, 4\)"):
+        fx.SparseFixed.from_dense(a, blocksize=(4, 4))
+    with pytest.raises(ValueError, match=r"blocksize must be a pair of positive integers such as \(4, 4\), got 4"):
+        fx.SparseFixed.from_dense(a, blocksize=4)
+    with pytest.raises(ValueError, match=r"blocksize must be a pair of positive integers.*got \(2, 0\)"):
+        fx.SparseFixed.from_dense(a, blocksize=(2, 0))
+    sp = fx.SparseFixed.from_dense(a, blocksize=(2, 4))
+    with pytest.raises(ValueError, match=r"fx.matmul: input shape mismatch, lhs: \(6, 8\), rhs: \(7, 2\)"):
+        sp @ fx.from_raw(np.ones((7, 2), dtype=np.int64), Fixed(8, 8))
+    with pytest.raises(ValueError, match=r"inconsistent BSR arrays for shape \(6, 8\)"):
+        fx.SparseFixed(sp.indptr, sp.indices, sp.data.raw[:, :1], (6, 8), Fixed(8, 8), blocksize=(2, 4))
+    with pytest.raises(ValueError, match=r"block column indices must lie in \[0, 2\)"):
+        fx.SparseFixed(sp.indptr, sp.indices + 1, sp.data.raw, (6, 8), Fixed(8, 8), blocksize=(2, 4))
+    with pytest.raises(ValueError, match=r"duplicate blocks in a row"):
+        fx.SparseFixed([0, 2, 2, 2], [1, 1], sp.data.raw[:2], (6, 8), Fixed(8, 8), blocksize=(2, 4))
+    with pytest.raises(ValueError, match=r"gemm_bsr_i64: block column index 5 outside \[0, 2\)"):
+        fx._core.gemm_bsr_i64(sp.indptr, sp.indices * 0 + 5, sp.data.raw, 8, np.zeros((8, 1), dtype=np.int64))
+
+
+def test_bsr_threads_agree():
+    import threading
+
+    rng = np.random.default_rng(10)
+    w = block_raws(Fixed(8, 8), (64, 64), (4, 4), 0.4, rng)
+    x = fx.from_raw(sparse_raws(Fixed(8, 8), (64, 300), 1.0, rng), Fixed(8, 8))
+    sp = fx.SparseFixed.from_dense(fx.from_raw(w, Fixed(8, 8)), blocksize=(4, 4))
+    want = w @ x.raw
+    results = [None] * 4
+
+    def run(i):
+        results[i] = (sp @ x).raw
+
+    old = fx.get_num_threads()
+    try:
+        for nt in (1, 2):
+            fx.set_num_threads(nt)
+            ts = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            for r in results:
+                np.testing.assert_array_equal(r, want)
+    finally:
+        fx.set_num_threads(old)

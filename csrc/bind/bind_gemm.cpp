@@ -95,6 +95,39 @@ Raw gemm_csr_py(const Raw& indptr, const Raw& indices, const Raw& values, int64_
     return out;
 }
 
+py::tuple gemm_bsr_py(const Raw& indptr, const Raw& indices, const Raw& blocks, int64_t K, const Raw& x) {
+    const char* api = "gemm_bsr_i64";
+    if (indptr.ndim() != 1 || indptr.shape(0) < 1 || indices.ndim() != 1 || blocks.ndim() != 3 ||
+        indices.shape(0) != blocks.shape(0) || x.ndim() != 2 || x.shape(0) != K)
+        throw py::value_error(std::string(api) + ": expected indptr (Mb+1,), indices (nnzb,), blocks (nnzb, R, C) "
+                              "and x of shape (K, N)");
+    const int64_t Mb = indptr.shape(0) - 1, nnzb = blocks.shape(0), R = blocks.shape(1), C = blocks.shape(2);
+    const int64_t N = x.shape(1);
+    if (R < 1 || C < 1 || K % C != 0)
+        throw py::value_error(std::string(api) + ": block shape (" + std::to_string(R) + ", " + std::to_string(C) +
+                              ") must be positive and divide K = " + std::to_string(K));
+    const int64_t Kb = K / C;
+    const int64_t* ip = indptr.data();
+    const int64_t* ix = indices.data();
+    if (ip[0] != 0 || ip[Mb] != nnzb) throw py::value_error(std::string(api) + ": indptr must run from 0 to nnzb");
+    for (int64_t i = 0; i < Mb; ++i)
+        if (ip[i + 1] < ip[i]) throw py::value_error(std::string(api) + ": indptr must be non-decreasing");
+    for (int64_t t = 0; t < nnzb; ++t)
+        if (ix[t] < 0 || ix[t] >= Kb)
+            throw py::value_error(std::string(api) + ": block column index " + std::to_string(ix[t]) +
+                                  " outside [0, " + std::to_string(Kb) + ")");
+    Raw out({py::ssize_t(Mb * R), py::ssize_t(N)});
+    const int64_t* bp = blocks.data();
+    const int64_t* xp = x.data();
+    int64_t* dst = out.mutable_data();
+    int path;
+    {
+        py::gil_scoped_release release;
+        path = gemm_bsr_i64(ip, ix, bp, Mb, R, C, K, xp, N, dst);
+    }
+    return py::make_tuple(out, path == 1 ? "i16" : "i64");
+}
+
 }  // namespace
 
 void bind_gemm(py::module_& m) {
@@ -113,4 +146,9 @@ void bind_gemm(py::module_& m) {
           py::arg("x"), py::arg("small") = false,
           "CSR (M, K) @ dense (K, N) of int64 raws modulo 2^64 (exact for results that fit 64 bits).\n"
           "small: every row sum of |value| * |x| is below 2^31 (int32 lanes; caller-checked).");
+    m.def("gemm_bsr_i64", &gemm_bsr_py, py::arg("indptr"), py::arg("indices"), py::arg("blocks"), py::arg("k"),
+          py::arg("x"),
+          "BSR (Mb*R, K) @ dense (K, N) of int64 raws modulo 2^64 (exact for results that fit 64 bits);\n"
+          "blocks: (nnzb, R, C) stored blocks, indices their block columns. Returns (out, path): path 'i16'\n"
+          "(int16 pair sums, AVX2 vpmaddwd, taken when every |value| and |x| is <= 32767) or 'i64'.");
 }

@@ -2,6 +2,7 @@
 #include "gemm.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <stdexcept>
 #include <vector>
 
@@ -140,6 +141,98 @@ void gemm_csr_i32(const int64_t* indptr, const int64_t* indices, const int64_t* 
         gemm_csr_i32_avx2(indptr, indices, vp.data(), M, xp.data(), N, out);
     else
         gemm_detail::csr_i32(indptr, indices, vp.data(), M, xp.data(), N, out);
+}
+
+// ---------------------------------------------------------------------------------------
+// Block-sparse (BSR) @ dense
+namespace {
+
+// Portable kernel: every stored block (R x C) at block column jb adds value[r, c] * x[jb*C + c, :]
+// to row r of its block row, modulo 2^64 (exact for results that fit 64 bits).
+void bsr_wrap64(const int64_t* indptr, const int64_t* indices, const int64_t* blocks, int64_t Mb, int64_t R,
+                int64_t C, const int64_t* x, int64_t N, int64_t* out) {
+    const int64_t per_row = std::max<int64_t>(1, indptr[Mb] / std::max<int64_t>(1, Mb)) * R * C;
+    const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 16) / std::max<int64_t>(1, per_row * N));
+    parallel_for(Mb, grain, [&](int64_t b0, int64_t b1) {
+        for (int64_t ib = b0; ib < b1; ++ib) {
+            uint64_t* rows = reinterpret_cast<uint64_t*>(out + ib * R * N);
+            std::fill(rows, rows + R * N, uint64_t(0));
+            for (int64_t t = indptr[ib]; t < indptr[ib + 1]; ++t) {
+                const int64_t* blk = blocks + t * R * C;
+                const int64_t* xb = x + indices[t] * C * N;
+                for (int64_t r = 0; r < R; ++r) {
+                    uint64_t* __restrict c = rows + r * N;
+                    for (int64_t cc = 0; cc < C; ++cc) {
+                        const uint64_t v = uint64_t(blk[r * C + cc]);
+                        if (v == 0) continue;  // explicit zeros inside a block add nothing
+                        const int64_t* __restrict xr = xb + cc * N;
+                        for (int64_t j = 0; j < N; ++j) c[j] += v * uint64_t(xr[j]);  // wraps mod 2^64
+                    }
+                }
+            }
+        }
+    });
+}
+
+// max |v| over n values, or -1 as soon as one exceeds 32767 (the int16 path is then out).
+int64_t max_abs_i16(const int64_t* v, int64_t n) {
+    int64_t m = 0;
+    for (int64_t t = 0; t < n; ++t) {
+        const int64_t a = v[t];
+        if (a > 32767 || a < -32767) return -1;
+        m = std::max(m, a < 0 ? -a : a);
+    }
+    return m;
+}
+
+constexpr int64_t kBsrChunk = 256;  // columns of x packed (and kept hot) per pass
+constexpr int64_t kBsrTile = 16;    // columns per micro-tile
+
+}  // namespace
+
+int gemm_bsr_i64(const int64_t* indptr, const int64_t* indices, const int64_t* blocks, int64_t Mb, int64_t R,
+                 int64_t C, int64_t K, const int64_t* x, int64_t N, int64_t* out) {
+    if (Mb == 0 || N == 0 || R == 0) return 0;
+    const int64_t nnzb = indptr[Mb];
+    const int64_t Cp = (C + 1) / 2;
+    if (nnzb > 0 && C > 0 && active_isa() != Isa::scalar) {
+        const int64_t amax = max_abs_i16(blocks, nnzb * R * C);
+        const int64_t xmax = amax < 0 ? -1 : max_abs_i16(x, K * N);
+        const int64_t pairs = (amax < 0 || xmax < 0) ? 0 : gemm_i16_pairs(amax, xmax);
+        if (pairs >= Cp) {
+            // weights: one int32 word per (block, row, pair) holding two int16 values
+            std::vector<int32_t> wp(size_t(nnzb * R * Cp));
+            parallel_for(nnzb, 256, [&](int64_t t0, int64_t t1) {
+                for (int64_t t = t0; t < t1; ++t)
+                    for (int64_t r = 0; r < R; ++r)
+                        for (int64_t p = 0; p < Cp; ++p) {
+                            const int64_t* v = blocks + (t * R + r) * C + 2 * p;
+                            const uint32_t lo = uint16_t(int16_t(v[0]));
+                            const uint32_t hi = 2 * p + 1 < C ? uint16_t(int16_t(v[1])) : 0u;
+                            wp[size_t((t * R + r) * Cp + p)] = int32_t(lo | (hi << 16));
+                        }
+            });
+            // x pair rows: even C uses the disjoint pairs (2q, 2q+1); odd C the overlapping
+            // pairs (s, s+1) so that a block starting at an odd row still finds its pairs.
+            const bool even = C % 2 == 0;
+            const int64_t P = even ? K / 2 : K;
+            const int64_t pstride = even ? C / 2 : C, pstep = even ? 1 : 2;
+            const int64_t flush = std::max<int64_t>(1, pairs / Cp);
+            const int64_t ldx = kBsrChunk * 2;
+            std::unique_ptr<int16_t[]> xp(new int16_t[size_t(P * ldx)]);  // every entry is written
+            for (int64_t j0 = 0; j0 < N; j0 += kBsrChunk) {
+                const int64_t nc = std::min(kBsrChunk, N - j0);
+                parallel_for(P, 64, [&](int64_t q0, int64_t q1) {
+                    bsr_pack_x_avx2(x, K, N, j0, nc, even, q0, q1, xp.get(), ldx);
+                });
+                gemm_bsr_i16_avx2(indptr, indices, wp.data(), Mb, R, Cp, xp.get(), ldx, pstride, pstep, nc, flush,
+                                  out + j0, N);
+            }
+            return 1;
+        }
+    }
+    bsr_wrap64(indptr, indices, blocks, Mb, R, C, x, N, out);
+    return 0;
 }
 
 }  // namespace fixedpoint

@@ -38,6 +38,31 @@ void gemm_csr_i32(const int64_t* indptr, const int64_t* indices, const int64_t* 
 void gemm_csr_i32_avx2(const int64_t* indptr, const int64_t* indices, const int32_t* values, int64_t M,
                        const int32_t* x, int64_t N, int64_t* out);
 
+// Block-sparse (BSR) (Mb*R, Kb*C) @ dense (Kb*C, N) modulo 2^64: indptr has Mb + 1 entries,
+// indices the block column of each stored block, blocks the nnzb (R x C) row-major blocks.
+// Exact for results that fit 64 bits (as gemm_i64). Bounds are measured here, not trusted:
+// when every |value| and |x| is at most 32767 and an int32 lane can hold at least one block
+// row's worth of pairs (gemm_i16_pairs >= ceil(C / 2)), int16 pair sums (AVX2 vpmaddwd) are
+// widened into int64 at least every gemm_i16_pairs pairs, so nothing overflows and the sums
+// are the exact integers; otherwise the portable 64-bit wrapping kernel runs.
+// Returns the path taken: 0 = wrapping int64, 1 = int16 pair sums.
+int gemm_bsr_i64(const int64_t* indptr, const int64_t* indices, const int64_t* blocks, int64_t Mb, int64_t R,
+                 int64_t C, int64_t K, const int64_t* x, int64_t N, int64_t* out);
+// The AVX2 int16 kernel on packed operands: wp holds per block, per block row r and pair p the
+// int32 word (value[r, 2p] | value[r, 2p+1] << 16); xp per pair row the interleaved int16 pairs
+// of x (ldx int16 per pair row, 16-column tiles padded with zeros); pair p of block column jb
+// is pair row jb * pstride + p * pstep. Writes columns [0, nc) of out (row stride ldc).
+// flush: blocks summed in int32 lanes before they are widened into int64.
+void gemm_bsr_i16_avx2(const int64_t* indptr, const int64_t* indices, const int32_t* wp, int64_t Mb, int64_t R,
+                       int64_t Cp, const int16_t* xp, int64_t ldx, int64_t pstride, int64_t pstep, int64_t nc,
+                       int64_t flush, int64_t* out, int64_t ldc);
+
+// x pair rows q0..q1 for gemm_bsr_i16_avx2: columns [j0, j0 + nc) of the (K, N) int64 x as
+// interleaved int16 pairs (x[s, j], x[s + 1, j]) with s = 2q (even) or q (odd C), 0 past row
+// K - 1 and past column nc (up to ldx / 2 columns).
+void bsr_pack_x_avx2(const int64_t* x, int64_t K, int64_t N, int64_t j0, int64_t nc, bool even, int64_t q0,
+                     int64_t q1, int16_t* xp, int64_t ldx);
+
 // Per-ISA int16 kernels (gemm_avx2.cpp is compiled with -mavx2). `pairs` as above.
 void gemm_i16_avx2(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int64_t N, int64_t pairs,
                    int64_t* out);

@@ -56,7 +56,117 @@ inline void micro(const int32_t* ap, int64_t lda, const int16_t* bp, int64_t ldb
     }
 }
 
+// BSR micro-kernel: RR rows of one block row times a 16-column tile, over every stored block of
+// the block row. Products are summed in int32 lanes for at most `flush` blocks (the caller's
+// overflow bound), then widened into int64; the first widening stores, the later ones add.
+template <int RR>
+inline void bsr_micro(const int64_t* indices, int64_t t0, int64_t t1, const int32_t* wp, int64_t R, int64_t Cp,
+                      const int16_t* xp, int64_t ldx, int64_t pstride, int64_t pstep, int64_t flush, int64_t* c,
+                      int64_t ldc, int64_t ncols) {
+    __m256i acc[RR][2];
+    bool stored = false;
+    auto widen = [&]() {
+        for (int r = 0; r < RR; ++r) {
+            alignas(32) int64_t w[16];
+            for (int h = 0; h < 2; ++h) {
+                _mm256_store_si256(reinterpret_cast<__m256i*>(w + 8 * h),
+                                   _mm256_cvtepi32_epi64(_mm256_castsi256_si128(acc[r][h])));
+                _mm256_store_si256(reinterpret_cast<__m256i*>(w + 8 * h + 4),
+                                   _mm256_cvtepi32_epi64(_mm256_extracti128_si256(acc[r][h], 1)));
+            }
+            int64_t* crow = c + r * ldc;
+            if (ncols == kTile) {
+                for (int h = 0; h < 4; ++h) {
+                    __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + 4 * h));
+                    if (stored) v = _mm256_add_epi64(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(crow + 4 * h)));
+                    _mm256_storeu_si256(reinterpret_cast<__m256i*>(crow + 4 * h), v);
+                }
+            } else {
+                for (int64_t j = 0; j < ncols; ++j) crow[j] = stored ? crow[j] + w[j] : w[j];
+            }
+            acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+        }
+        stored = true;
+    };
+    for (int r = 0; r < RR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+    int64_t since = 0;
+    for (int64_t t = t0; t < t1; ++t) {
+        const int16_t* xb = xp + indices[t] * pstride * ldx;
+        const int32_t* w = wp + t * R * Cp;
+        for (int64_t p = 0; p < Cp; ++p) {
+            const int16_t* xr = xb + p * pstep * ldx;
+            const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr));
+            const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr + 16));
+            for (int r = 0; r < RR; ++r) {
+                const __m256i av = _mm256_set1_epi32(w[r * Cp + p]);
+                acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(av, b0));
+                acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, b1));
+            }
+        }
+        if (++since == flush) {
+            widen();
+            since = 0;
+        }
+    }
+    if (since > 0 || !stored) widen();
+}
+
 }  // namespace
+
+void gemm_bsr_i16_avx2(const int64_t* indptr, const int64_t* indices, const int32_t* wp, int64_t Mb, int64_t R,
+                       int64_t Cp, const int16_t* xp, int64_t ldx, int64_t pstride, int64_t pstep, int64_t nc,
+                       int64_t flush, int64_t* out, int64_t ldc) {
+    const int64_t per_row = std::max<int64_t>(1, indptr[Mb] / std::max<int64_t>(1, Mb)) * R * Cp;
+    const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, per_row * nc));
+    parallel_for(Mb, grain, [&](int64_t b0, int64_t b1) {
+        for (int64_t ib = b0; ib < b1; ++ib) {
+            const int64_t t0 = indptr[ib], t1 = indptr[ib + 1];
+            for (int64_t g = 0; g < R; g += 4) {
+                const int64_t rr = std::min<int64_t>(4, R - g);
+                const int32_t* wg = wp + g * Cp;  // row g of every block: wg + t * R * Cp
+                for (int64_t j = 0; j < nc; j += kTile) {
+                    const int64_t ncols = std::min(kTile, nc - j);
+                    int64_t* c = out + (ib * R + g) * ldc + j;
+                    const int16_t* xj = xp + j * 2;
+                    switch (rr) {
+                        case 4: bsr_micro<4>(indices, t0, t1, wg, R, Cp, xj, ldx, pstride, pstep, flush, c, ldc, ncols); break;
+                        case 3: bsr_micro<3>(indices, t0, t1, wg, R, Cp, xj, ldx, pstride, pstep, flush, c, ldc, ncols); break;
+                        case 2: bsr_micro<2>(indices, t0, t1, wg, R, Cp, xj, ldx, pstride, pstep, flush, c, ldc, ncols); break;
+                        default: bsr_micro<1>(indices, t0, t1, wg, R, Cp, xj, ldx, pstride, pstep, flush, c, ldc, ncols); break;
+                    }
+                }
+            }
+        }
+    });
+}
+
+void bsr_pack_x_avx2(const int64_t* x, int64_t K, int64_t N, int64_t j0, int64_t nc, bool even, int64_t q0,
+                     int64_t q1, int16_t* xp, int64_t ldx) {
+    const __m256i lo_idx = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    auto low32 = [&](const int64_t* src) {  // 8 int64 -> their low 32 bits, in order
+        const __m256i p0 = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src)), lo_idx);
+        const __m256i p1 =
+            _mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 4)), lo_idx);
+        return _mm256_permute2x128_si256(p0, p1, 0x20);
+    };
+    for (int64_t q = q0; q < q1; ++q) {
+        const int64_t s = even ? 2 * q : q;
+        int16_t* dst = xp + q * ldx;
+        const int64_t* x0 = x + s * N + j0;
+        const int64_t* x1 = s + 1 < K ? x + (s + 1) * N + j0 : nullptr;
+        int64_t j = 0;
+        for (; j + 8 <= nc; j += 8) {
+            const __m256i v0 = low32(x0 + j);
+            const __m256i v1 = x1 ? _mm256_slli_epi32(low32(x1 + j), 16) : _mm256_setzero_si256();
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 2 * j), _mm256_blend_epi16(v0, v1, 0xAA));
+        }
+        for (; j < nc; ++j) {
+            dst[2 * j] = int16_t(x0[j]);
+            dst[2 * j + 1] = x1 ? int16_t(x1[j]) : int16_t(0);
+        }
+        std::fill(dst + 2 * nc, dst + ldx, int16_t(0));
+    }
+}
 
 void gemm_i16_avx2(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int64_t N, int64_t pairs,
                    int64_t* out) {
