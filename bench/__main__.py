@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         "suites",
         nargs="*",
         metavar="suite",
-        help="suites to run (default: every suite in bench/cases); see --list",
+        help="suites to run, or all (the default: every suite in bench/cases); see --list",
     )
     p.add_argument(
         "--quick",
