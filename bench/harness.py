@@ -432,7 +432,9 @@ def run(
 
     records: list[dict[str, Any]] = []
     goals: list[dict[str, Any]] = []
+    suite_seconds: dict[str, float] = {}
     for suite, module in cases_by_suite.items():
+        t_suite = time.perf_counter()
         suite_records: list[dict[str, Any]] = []
         for case in module.cases(quick):
             suite_records.extend(run_case(case, threads, timing, progress))
@@ -440,6 +442,7 @@ def run(
         goal_fn = getattr(module, "goals", None)
         if goal_fn is not None:
             goals.extend(goal_fn(suite_records))
+        suite_seconds[suite] = round(time.perf_counter() - t_suite, 3)
 
     machine = machine_info(
         threads=threads,
@@ -459,6 +462,7 @@ def run(
             "argv": list(sys.argv),
             "started_utc": started.isoformat(timespec="seconds"),
             "duration_s": round(time.perf_counter() - t_start, 3),
+            "suite_duration_s": suite_seconds,  # wall time per suite, set-up and checks included
         },
         "records": records,
         "goals": goals,
@@ -749,8 +753,9 @@ def main(args: Any, numpy_preimported: bool = False) -> int:
     except ValueError as exc:
         print(f"python -m bench: {exc}", file=sys.stderr)
         return 2
+    spec = args.threads if args.threads is not None else ("1" if args.quick else "1,all")
     try:
-        threads = parse_threads(args.threads)
+        threads = parse_threads(spec)
     except ValueError as exc:
         print(f"python -m bench: {exc}", file=sys.stderr)
         return 2
