@@ -779,6 +779,14 @@ def main(args: Any, numpy_preimported: bool = False) -> int:
                 print(f"wrote {path}", file=sys.stderr)
         except ImportError as exc:
             print(f"no plots: matplotlib is not installed ({exc}); pip install matplotlib", file=sys.stderr)
+    if getattr(args, "page", None):
+        from bench import report  # noqa: PLC0415
+
+        try:
+            for path in report.write_page(results, args.page):
+                print(f"wrote {path}", file=sys.stderr)
+        except (ValueError, ImportError) as exc:
+            print(f"no page: {exc}", file=sys.stderr)
     bad = failed_records(results["records"])
     for r in bad:
         print(f"FAILED {r['suite']}/{r['case']} {r['peer']} threads={r['threads']}: {r['status']}: {r['note']}", file=sys.stderr)
