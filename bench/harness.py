@@ -74,7 +74,7 @@ THREAD_ENV_VARS = (
     "APYTYPES_THREAD_COUNT",
 )
 
-PEER_VERSIONS = ("numpy", "apytypes", "fxpmath", "torch", "threadpoolctl", "rich", "scipy")
+PEER_VERSIONS = ("numpy", "apytypes", "fxpmath", "torch", "scipy", "hls4ml", "threadpoolctl", "rich", "matplotlib")
 
 
 # --------------------------------------------------------------------------------------------

@@ -119,6 +119,7 @@ def test_machine_info_names_cpu_isa_threads_and_versions():
     assert m["threads"]["requested"] == [1, 2]
     assert m["versions"]["fixedpoint"] == fx.__version__
     assert m["versions"]["numpy"] == np.__version__
+    assert {"apytypes", "fxpmath", "torch", "scipy", "hls4ml", "threadpoolctl"} <= set(m["versions"])
 
 
 # ---- the documentation page ----
