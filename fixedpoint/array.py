@@ -74,8 +74,8 @@ class FixedArray:
     Raises:
         TypeError: calling ``FixedArray(...)`` directly; a float operand in arithmetic (quantize
             it first) or an unsupported operand type; a NumPy function or ufunc without an
-            exact fixed-point implementation (convert with ``to_float()``); a FixedArray used
-            as an index.
+            exact fixed-point implementation (convert with ``to_float()``).
+        IndexError: a FixedArray used as an index (use a boolean or integer array).
         ValueError: operands whose shapes do not broadcast; an exact result wider than 1024
             bits; assigning a FixedArray whose values do not all fit ``fmt`` exactly (cast it
             first); ``np.asarray(a, copy=False)``.
