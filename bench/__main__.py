@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--quick",
         action="store_true",
         help="smoke run: fewer repeats, a smaller time budget, one sample of a slow call, and "
-        "1 thread unless --threads is given (every suite in about 2 min on an idle 2-core machine)",
+        "1 thread unless --threads is given (every suite in under 2 min on the 2-core dev machine)",
     )
     p.add_argument(
         "--out",
