@@ -25,12 +25,13 @@ def build_parser() -> argparse.ArgumentParser:
         "suites",
         nargs="*",
         metavar="suite",
-        help="suites to run (default: every suite in bench/cases); see --list",
+        help="suites to run, or all (the default: every suite in bench/cases); see --list",
     )
     p.add_argument(
         "--quick",
         action="store_true",
-        help="fewer repeats and a smaller time budget per measurement (whole run well under 2 min)",
+        help="smoke run: fewer repeats, a smaller time budget, one sample of a slow call, and "
+        "1 thread unless --threads is given (every suite in under 2 min on the 2-core dev machine)",
     )
     p.add_argument(
         "--out",
@@ -39,9 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--threads",
-        default="1,all",
+        default=None,
         help="comma-separated thread counts; 'all' means every core available to this process "
-        "(default: 1,all)",
+        "(default: 1,all; with --quick: 1)",
     )
     p.add_argument(
         "--format",
@@ -64,6 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="compare two results files and report regressions (exit 1 if any), then exit",
     )
     p.add_argument(
+        "--page",
+        metavar="MD",
+        help="also write the documentation page (e.g. docs/benchmarks.md) and its PNGs (img/ next to "
+        "it); with --from, only write it from an existing results file",
+    )
+    p.add_argument(
+        "--from",
+        dest="from_json",
+        metavar="JSON",
+        help="with --page: the results file to render instead of running the suites",
+    )
+    p.add_argument(
         "--threshold",
         type=float,
         default=1.10,
@@ -74,7 +87,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.from_json and not args.page:
+        parser.error("--from needs --page (the page to write from the results file)")
+    if args.page and args.from_json:
+        from bench import report  # noqa: PLC0415
+
+        try:
+            written = report.write_page(report.load(args.from_json), args.page)
+        except (ValueError, ImportError) as exc:
+            print(f"python -m bench: {exc}", file=sys.stderr)
+            return 2
+        for path in written:
+            print(f"wrote {path}", file=sys.stderr)
+        return 0
     if args.compare:
         from bench import report  # noqa: PLC0415
 

@@ -74,7 +74,7 @@ THREAD_ENV_VARS = (
     "APYTYPES_THREAD_COUNT",
 )
 
-PEER_VERSIONS = ("numpy", "apytypes", "fxpmath", "torch", "threadpoolctl", "rich", "scipy")
+PEER_VERSIONS = ("numpy", "apytypes", "fxpmath", "torch", "scipy", "hls4ml", "threadpoolctl", "rich", "matplotlib")
 
 
 # --------------------------------------------------------------------------------------------
@@ -132,6 +132,10 @@ class Timing:
     min_repeats: int
     max_repeats: int
     budget_s: float  # target total timed seconds per record
+    # Quick runs only: a peer whose checked first call already took longer than the whole
+    # budget is not called again; that call is its one timed sample (repeats = 1). This keeps
+    # `--quick` of every suite under 2 minutes although some peers take seconds per call.
+    slow_first_is_sample: bool = False
 
     def repeats_for(self, estimate_s: float) -> int:
         if estimate_s <= 0:
@@ -141,7 +145,7 @@ class Timing:
 
 
 FULL = Timing(warmup=2, min_repeats=7, max_repeats=200, budget_s=2.0)
-QUICK = Timing(warmup=1, min_repeats=3, max_repeats=15, budget_s=0.25)
+QUICK = Timing(warmup=1, min_repeats=3, max_repeats=15, budget_s=0.25, slow_first_is_sample=True)
 
 
 def expect_equal(got: Any, want: np.ndarray, inputs: np.ndarray | None = None, what: str = "raw") -> None:
@@ -262,7 +266,12 @@ def parse_threads(spec: str) -> list[int]:
 
 
 def measure(run: Callable[[], Any], timing: Timing, first_s: float) -> list[float]:
-    """Warm up (the checked first call counts as one) and time repeated calls."""
+    """Warm up (the checked first call counts as one) and time repeated calls.
+
+    With ``timing.slow_first_is_sample`` (quick runs), a first call slower than the whole
+    budget is returned as the only sample and ``run`` is not called again."""
+    if timing.slow_first_is_sample and first_s >= timing.budget_s:
+        return [first_s]
     estimate = first_s
     for _ in range(timing.warmup - 1):
         t0 = time.perf_counter()
@@ -423,7 +432,9 @@ def run(
 
     records: list[dict[str, Any]] = []
     goals: list[dict[str, Any]] = []
+    suite_seconds: dict[str, float] = {}
     for suite, module in cases_by_suite.items():
+        t_suite = time.perf_counter()
         suite_records: list[dict[str, Any]] = []
         for case in module.cases(quick):
             suite_records.extend(run_case(case, threads, timing, progress))
@@ -431,6 +442,7 @@ def run(
         goal_fn = getattr(module, "goals", None)
         if goal_fn is not None:
             goals.extend(goal_fn(suite_records))
+        suite_seconds[suite] = round(time.perf_counter() - t_suite, 3)
 
     machine = machine_info(
         threads=threads,
@@ -450,6 +462,7 @@ def run(
             "argv": list(sys.argv),
             "started_utc": started.isoformat(timespec="seconds"),
             "duration_s": round(time.perf_counter() - t_start, 3),
+            "suite_duration_s": suite_seconds,  # wall time per suite, set-up and checks included
         },
         "records": records,
         "goals": goals,
@@ -712,6 +725,17 @@ def failed_records(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if r["status"] in ("wrong", "error")]
 
 
+def resolve_suites(requested: Sequence[str], available: Sequence[str]) -> list[str]:
+    """Suite names to run: ``all`` (or nothing) means every available suite, in registry
+    order; duplicates are dropped. ValueError names the unknown suites and the available ones."""
+    unknown = [s for s in requested if s != "all" and s not in available]
+    if unknown:
+        raise ValueError(f"unknown suite(s) {', '.join(unknown)}; available: {', '.join(available)} (or all)")
+    if not requested or "all" in requested:
+        return list(available)
+    return list(dict.fromkeys(requested))
+
+
 def main(args: Any, numpy_preimported: bool = False) -> int:
     """CLI body (args from bench.__main__.build_parser). Exit status 1 if any record is
     "wrong" or "error", 2 on usage errors, else 0."""
@@ -724,17 +748,19 @@ def main(args: Any, numpy_preimported: bool = False) -> int:
             doc = (mod.__doc__ or "").strip().splitlines()
             print(f"{name}: {doc[0] if doc else ''}")
         return 0
-    unknown = [s for s in args.suites if s not in available]
-    if unknown:
-        print(f"python -m bench: unknown suite(s) {', '.join(unknown)}; available: {', '.join(available)}", file=sys.stderr)
-        return 2
     try:
-        threads = parse_threads(args.threads)
+        suites = resolve_suites(args.suites, available)
+    except ValueError as exc:
+        print(f"python -m bench: {exc}", file=sys.stderr)
+        return 2
+    spec = args.threads if args.threads is not None else ("1" if args.quick else "1,all")
+    try:
+        threads = parse_threads(spec)
     except ValueError as exc:
         print(f"python -m bench: {exc}", file=sys.stderr)
         return 2
     results = run(
-        args.suites or available,
+        suites,
         quick=args.quick,
         threads=threads,
         progress=_progress_line,
@@ -753,6 +779,14 @@ def main(args: Any, numpy_preimported: bool = False) -> int:
                 print(f"wrote {path}", file=sys.stderr)
         except ImportError as exc:
             print(f"no plots: matplotlib is not installed ({exc}); pip install matplotlib", file=sys.stderr)
+    if getattr(args, "page", None):
+        from bench import report  # noqa: PLC0415
+
+        try:
+            for path in report.write_page(results, args.page):
+                print(f"wrote {path}", file=sys.stderr)
+        except (ValueError, ImportError) as exc:
+            print(f"no page: {exc}", file=sys.stderr)
     bad = failed_records(results["records"])
     for r in bad:
         print(f"FAILED {r['suite']}/{r['case']} {r['peer']} threads={r['threads']}: {r['status']}: {r['note']}", file=sys.stderr)

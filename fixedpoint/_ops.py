@@ -61,6 +61,10 @@ def result_format(op: str, a: Fixed, b: Fixed | None = None, *, api: str = "fx.r
 
     ``op`` is one of ``"add"``, ``"sub"``, ``"mul"``, ``"div"``, ``"neg"``. The result has
     TRN/WRAP modes. These are the rules of ``ap_fixed.h`` (see docs/arrays.md).
+
+    Raises:
+        ValueError: a two-operand op without ``b``; an unknown ``op``; a result wider than
+            1024 bits (ap_fixed's ``AP_INT_MAX_W``).
     """
     if op == "neg":
         return _make_fixed(api, a.w + 1, a.i + 1, True, "negation")
@@ -75,6 +79,9 @@ def unify_formats(fmts, api: str = "fx.unify_formats") -> Fixed:
     """The smallest format holding every value of every format in ``fmts`` exactly.
 
     Identical formats unify to themselves (modes kept); otherwise the result has TRN/WRAP modes.
+
+    Raises:
+        ValueError: ``fmts`` is empty, or the union is wider than 1024 bits.
     """
     fmts = list(fmts)
     if not fmts:
@@ -339,23 +346,75 @@ def _cmp_int64(xa, xb):
 
 
 def add(a, b, out_fmt=None, seed=None) -> FixedArray:
-    """Exact ``a + b``; with ``out_fmt``, cast into it in the same pass (one rounding)."""
+    """Exact ``a + b``; with ``out_fmt``, cast into it in the same pass (one rounding).
+
+    Operands are FixedArrays, Python ints or NumPy integer arrays (taken exactly), and they
+    broadcast as in NumPy. The result is exact in the natural ap_fixed result format (TRN/WRAP,
+    ``fx.result_format``); with ``out_fmt`` it is cast into ``out_fmt`` in the same pass, with
+    one rounding, and ``seed`` drives STOCH there.
+
+    Raises:
+        TypeError: an operand is a float or of an unsupported type (quantize floats with
+            ``fx.array`` first); ``out_fmt`` is not a format; ``seed`` is not an int.
+        ValueError: the shapes do not broadcast (both shapes are named); the natural result
+            would be wider than 1024 bits; ``out_fmt`` does not parse.
+    """
     return _binary("add", a, b, "fx.add", out_fmt, seed)
 
 
 def subtract(a, b, out_fmt=None, seed=None) -> FixedArray:
-    """Exact ``a - b``; with ``out_fmt``, cast into it in the same pass (one rounding)."""
+    """Exact ``a - b``; with ``out_fmt``, cast into it in the same pass (one rounding).
+
+    Operands are FixedArrays, Python ints or NumPy integer arrays (taken exactly), and they
+    broadcast as in NumPy. The result is exact in the natural ap_fixed result format (TRN/WRAP,
+    ``fx.result_format``); with ``out_fmt`` it is cast into ``out_fmt`` in the same pass, with
+    one rounding, and ``seed`` drives STOCH there.
+
+    Raises:
+        TypeError: an operand is a float or of an unsupported type (quantize floats with
+            ``fx.array`` first); ``out_fmt`` is not a format; ``seed`` is not an int.
+        ValueError: the shapes do not broadcast (both shapes are named); the natural result
+            would be wider than 1024 bits; ``out_fmt`` does not parse.
+    """
     return _binary("sub", a, b, "fx.subtract", out_fmt, seed)
 
 
 def multiply(a, b, out_fmt=None, seed=None) -> FixedArray:
-    """Exact ``a * b``; with ``out_fmt``, cast into it in the same pass (one rounding)."""
+    """Exact ``a * b``; with ``out_fmt``, cast into it in the same pass (one rounding).
+
+    Operands are FixedArrays, Python ints or NumPy integer arrays (taken exactly), and they
+    broadcast as in NumPy. The result is exact in the natural ap_fixed result format (TRN/WRAP,
+    ``fx.result_format``); with ``out_fmt`` it is cast into ``out_fmt`` in the same pass, with
+    one rounding, and ``seed`` drives STOCH there.
+
+    Raises:
+        TypeError: an operand is a float or of an unsupported type (quantize floats with
+            ``fx.array`` first); ``out_fmt`` is not a format; ``seed`` is not an int.
+        ValueError: the shapes do not broadcast (both shapes are named); the natural result
+            would be wider than 1024 bits; ``out_fmt`` does not parse.
+    """
     return _binary("mul", a, b, "fx.multiply", out_fmt, seed)
 
 
 def divide(a, b, out_fmt=None, seed=None) -> FixedArray:
     """``a / b`` as ap_fixed computes it (quotient truncated toward zero in the natural format,
-    with the header's signed-division wrap); with ``out_fmt``, cast into it in the same pass."""
+    with the header's signed-division wrap); with ``out_fmt``, cast into it in the same pass.
+
+    Bit for bit ``ap_fixed``'s ``operator/``: ``W = S2 + W1 + max(F2, 0)``,
+    ``I = S2 + I1 + F2``, the quotient truncated toward zero (docs/modes.md lists the quirk).
+
+    Operands are FixedArrays, Python ints or NumPy integer arrays (taken exactly), and they
+    broadcast as in NumPy. The result is exact in the natural ap_fixed result format (TRN/WRAP,
+    ``fx.result_format``); with ``out_fmt`` it is cast into ``out_fmt`` in the same pass, with
+    one rounding, and ``seed`` drives STOCH there.
+
+    Raises:
+        TypeError: an operand is a float or of an unsupported type (quantize floats with
+            ``fx.array`` first); ``out_fmt`` is not a format; ``seed`` is not an int.
+        ValueError: the shapes do not broadcast (both shapes are named); the natural result
+            would be wider than 1024 bits; ``out_fmt`` does not parse.
+        ZeroDivisionError: an element of ``b`` is zero (the message names its index).
+    """
     return _binary("div", a, b, "fx.divide", out_fmt, seed)
 
 
@@ -367,7 +426,13 @@ def compare(a, b, api: str) -> np.ndarray:
 # ---------------------------------------------------------------------------
 # unary operations
 def negative(a, out_fmt=None, seed=None) -> FixedArray:
-    """Exact ``-a`` in ``ap_fixed<w+1, i+1>`` (always signed); optionally cast into out_fmt."""
+    """Exact ``-a`` in ``ap_fixed<w+1, i+1>`` (always signed); optionally cast into out_fmt.
+
+    Raises:
+        TypeError: ``a`` is a float or of an unsupported type; ``out_fmt`` is not a format;
+            ``seed`` is not an int.
+        ValueError: ``out_fmt`` does not parse; the result would be wider than 1024 bits.
+    """
     api = "fx.negative"
     a = _operand(a, api)
     nat = result_format("neg", a.fmt, api=api)
@@ -381,7 +446,13 @@ def negative(a, out_fmt=None, seed=None) -> FixedArray:
 
 def absolute(a, out_fmt=None, seed=None) -> FixedArray:
     """Exact ``|a|``: unsigned formats are unchanged; signed ones grow like ``-a``
-    (``ap_fixed<w+1, i+1>``), since |min| needs one more bit."""
+    (``ap_fixed<w+1, i+1>``), since |min| needs one more bit. Optionally cast into out_fmt.
+
+    Raises:
+        TypeError: ``a`` is a float or of an unsupported type; ``out_fmt`` is not a format;
+            ``seed`` is not an int.
+        ValueError: ``out_fmt`` does not parse; the result would be wider than 1024 bits.
+    """
     api = "fx.absolute"
     a = _operand(a, api)
     if not a.fmt.signed:
@@ -558,6 +629,19 @@ def matmul(a, b, accum=None, out=None, seed=None) -> FixedArray:
     it after every step, in index order k = 0..K-1, with accum's q/o/n: what a MAC array or an
     hls4ml Dense layer (latency strategy) computes. ``out`` casts the final result. ``seed``
     drives STOCH in ``accum`` and ``out``.
+
+    ``a`` may be a :class:`fixedpoint.SparseFixed` (CSR) with a 1-d or 2-d ``b``; the result
+    is the same bits as the dense product. The exact path picks its kernel from bit bounds
+    (int16 AVX2, float64 BLAS while every partial sum is exact, 64-bit limbs) and never
+    rounds; under ``accum`` with WRAP the result does not depend on the summation order,
+    under SAT it is the in-order result.
+
+    Raises:
+        TypeError: an operand is a float or of an unsupported type; ``accum``/``out`` is not
+            a format; ``seed`` is not an int.
+        ValueError: an operand is 0-d, the contraction lengths differ or batch shapes do not
+            broadcast (both shapes are named); ``accum``/``out`` does not parse; the exact
+            result would be wider than 1024 bits.
     """
     api = "fx.matmul"
     from .sparse import SparseFixed, sparse_exact
@@ -825,6 +909,15 @@ def linear(x, w, b=None, accum=None, out=None, seed=None) -> FixedArray:
     ``acc = cast(acc + cast(x[k] * w[n, k] -> accum) -> accum)``, each cast with accum's
     q/o/n. ``out`` casts the final result. ``seed`` drives STOCH (the bias cast draws word
     (seed, n); the products and sums draw the words ``fx.matmul`` uses for ``x @ w.T``).
+
+    ``w`` may be a :class:`fixedpoint.SparseFixed`; the result is the same bits. With
+    ``accum`` the result equals hls4ml's ``dense_latency`` C-simulation bit for bit.
+
+    Raises:
+        TypeError: an operand is a float or of an unsupported type; ``accum``/``out`` is not
+            a format; ``seed`` is not an int.
+        ValueError: ``w`` is not 2-d; ``x``'s last dimension differs from ``w``'s K; ``b`` is
+            not of shape (N,) (the shapes are named); ``accum``/``out`` does not parse.
     """
     api = "fx.linear"
     from .sparse import SparseFixed
@@ -933,7 +1026,15 @@ def _matmul_accum_python(ra, fa: Fixed, rb, fb: Fixed, accum: Fixed, seed: int, 
 
 
 def dot(a, b) -> FixedArray:
-    """``np.dot`` for FixedArrays: scalars multiply; 1-d and 2-d operands are ``matmul``."""
+    """``np.dot`` for FixedArrays: scalars multiply; 1-d and 2-d operands are ``matmul``.
+
+    Exact, in the natural product (or matmul) format.
+
+    Raises:
+        TypeError: an operand is a float or of an unsupported type.
+        ValueError: an operand has more than 2 dimensions (use ``fx.matmul``), or the
+            contraction lengths differ.
+    """
     api = "fx.dot"
     a = _operand(a, api)
     b = _operand(b, api)
@@ -946,7 +1047,12 @@ def dot(a, b) -> FixedArray:
 
 
 def outer(a, b) -> FixedArray:
-    """Exact outer product of the flattened operands (product format)."""
+    """Exact outer product of the flattened operands (product format).
+
+    Raises:
+        TypeError: an operand is a float or of an unsupported type.
+        ValueError: the product would be wider than 1024 bits.
+    """
     api = "fx.outer"
     a = _operand(a, api)
     b = _operand(b, api)
@@ -972,17 +1078,39 @@ def _join(fn, arrays, api, **kwargs) -> FixedArray:
 
 
 def concatenate(arrays, axis=0) -> FixedArray:
-    """Join FixedArrays along an axis; differing formats unify exactly (see unify_formats)."""
+    """Join FixedArrays along an axis; differing formats unify exactly (see unify_formats).
+
+    Exact: every input is cast losslessly into the common format (``fx.unify_formats``).
+
+    Raises:
+        TypeError: an element is a float array or of an unsupported type.
+        ValueError: ``arrays`` is empty; NumPy rejects the shapes or the axis; the common
+            format would be wider than 1024 bits.
+    """
     return _join(np.concatenate, arrays, "fx.concatenate", axis=axis)
 
 
 def stack(arrays, axis=0) -> FixedArray:
-    """Stack FixedArrays along a new axis; differing formats unify exactly."""
+    """Stack FixedArrays along a new axis; differing formats unify exactly.
+
+    Exact: every input is cast losslessly into the common format (``fx.unify_formats``).
+
+    Raises:
+        TypeError: an element is a float array or of an unsupported type.
+        ValueError: ``arrays`` is empty; NumPy rejects the shapes or the axis; the common
+            format would be wider than 1024 bits.
+    """
     return _join(np.stack, arrays, "fx.stack", axis=axis)
 
 
 def where(condition, x, y) -> FixedArray:
-    """Elements of x where condition holds, else of y, in the formats' exact union."""
+    """Elements of x where condition holds, else of y, in the formats' exact union.
+
+    Raises:
+        TypeError: ``condition`` is a FixedArray or not of bool dtype; ``x`` or ``y`` is a
+            float or of an unsupported type.
+        ValueError: the three shapes do not broadcast (all are named).
+    """
     api = "fx.where"
     if isinstance(condition, FixedArray):
         raise TypeError(f"{api}: condition must be a boolean array, got a FixedArray")

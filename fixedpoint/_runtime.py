@@ -13,7 +13,15 @@ __all__ = ["set_num_threads", "get_num_threads", "build_info", "set_isa", "get_i
 
 
 def set_num_threads(n: int) -> None:
-    """Set the number of threads the kernels use (default: FIXEDPOINT_NUM_THREADS, else all cores)."""
+    """Set the number of threads the kernels use (default: FIXEDPOINT_NUM_THREADS, else all cores).
+
+    Results never depend on the thread count: every kernel, STOCH included, gives the same
+    bits with 1 thread or many.
+
+    Raises:
+        TypeError: ``n`` is not an int.
+        ValueError: ``n`` is outside [1, 4096].
+    """
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"fx.set_num_threads: n must be an int >= 1, got {n!r}")
     if not 1 <= int(n) <= 4096:
@@ -22,23 +30,36 @@ def set_num_threads(n: int) -> None:
 
 
 def get_num_threads() -> int:
-    """The number of threads the kernels use."""
+    """The number of threads the kernels use. Never raises."""
     return _core.get_num_threads()
 
 
 def get_isa() -> str:
-    """The instruction set the kernels run with: 'avx512', 'avx2' or 'scalar'."""
+    """The instruction set the kernels run with: 'avx512', 'avx2' or 'scalar'. Never raises."""
     return _core.isa()
 
 
 def set_isa(name: str) -> None:
     """Force the kernels' instruction set ('scalar', 'avx2', 'avx512'); for tests and benchmarks.
-    The FIXEDPOINT_ISA environment variable sets the initial choice."""
+    The FIXEDPOINT_ISA environment variable sets the initial choice.
+
+    Every instruction set computes the same bits; only the speed differs.
+
+    Raises:
+        ValueError: ``name`` is not one of the three, or this CPU does not support it (the
+            message names the best one available).
+        TypeError: ``name`` is not a string.
+    """
     _core.set_isa(name)
 
 
 def build_info() -> dict:
-    """What the extension was built with and runs on."""
+    """What the extension was built with and runs on.
+
+    Returns:
+        A dict with ``version``, ``isa`` (in use), ``best_isa`` (the CPU's best),
+        ``num_threads``, ``compiler``, ``machine`` and ``python``. Never raises.
+    """
     from . import __version__
 
     return {

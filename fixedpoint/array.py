@@ -115,7 +115,24 @@ class FixedArray:
     """An n-dimensional array of values in one fixed-point format.
 
     Build one with :func:`fixedpoint.array` (quantize values) or
-    :func:`fixedpoint.from_raw` (stored integers).
+    :func:`fixedpoint.from_raw` (stored integers). ``raw`` holds the stored integers and
+    ``fmt`` the format; the value of element k is ``raw[k] * 2**-fmt.f`` exactly.
+
+    Arithmetic (``+ - * /``, unary ``-``, ``abs``, ``@``, shifts, comparisons) is exact and
+    returns the natural ap_fixed result format with TRN/WRAP modes (docs/arrays.md);
+    reductions (``sum``, ``cumsum``) grow the format by ``ceil(log2 K)`` bits. Nothing is
+    rounded until ``cast``. Indexing returns views in the same format; assignment quantizes
+    non-FixedArray values into ``fmt`` (as ``fx.array``).
+
+    Raises:
+        TypeError: calling ``FixedArray(...)`` directly; a float operand in arithmetic (quantize
+            it first) or an unsupported operand type; a NumPy function or ufunc without an
+            exact fixed-point implementation (convert with ``to_float()``).
+        IndexError: a FixedArray used as an index (use a boolean or integer array).
+        ValueError: operands whose shapes do not broadcast; an exact result wider than 1024
+            bits; assigning a FixedArray whose values do not all fit ``fmt`` exactly (cast it
+            first); ``np.asarray(a, copy=False)``.
+        ZeroDivisionError: division by a zero element (the message names its index).
     """
 
     __slots__ = ("_raw", "_fmt")
@@ -132,18 +149,22 @@ class FixedArray:
     # -- basic properties ------------------------------------------------------
     @property
     def fmt(self) -> Fixed:
+        """The format (a :class:`Fixed`) every element is stored in."""
         return self._fmt
 
     @property
     def shape(self) -> tuple:
+        """The array's shape, as NumPy's."""
         return self._raw.shape
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions."""
         return self._raw.ndim
 
     @property
     def size(self) -> int:
+        """The number of elements."""
         return self._raw.size
 
     def __len__(self) -> int:
@@ -169,7 +190,7 @@ class FixedArray:
     # -- conversions --------------------------------------------------------------
     def to_float(self) -> np.ndarray:
         """float64 values: exact when w <= 53 (and within float64's range), else
-        rounded to nearest, ties to even."""
+        rounded to nearest, ties to even (``inf`` beyond the double range). Never raises."""
         fmt = self._fmt
         if _native(fmt):
             return _core.to_double(np.asarray(self._raw, order="C"), fmt.w, fmt.i, fmt.signed)
@@ -177,7 +198,15 @@ class FixedArray:
 
     def cast(self, fmt, seed=None) -> "FixedArray":
         """Requantize into ``fmt`` with its rounding/overflow modes (one exact rounding).
-        ``seed`` drives STOCH (element k uses the counter-based word for (seed, k))."""
+
+        The result is bit for bit what assigning an ap_fixed of this format to one of ``fmt``
+        gives. ``seed`` drives STOCH (element k uses the counter-based word for (seed, k)),
+        so the result does not depend on the thread count.
+
+        Raises:
+            TypeError: ``fmt`` is neither a ``Fixed`` nor a string; ``seed`` is not an int.
+            ValueError: ``fmt`` does not parse; ``seed`` is outside [0, 2**64).
+        """
         fmt = _as_format(fmt, "FixedArray.cast")
         seed = _seed_for(fmt, seed, "FixedArray.cast")
         src = self._fmt
@@ -189,14 +218,22 @@ class FixedArray:
 
     def scale(self, k: int) -> "FixedArray":
         """Multiply by ``2**k`` exactly by moving the binary point: the stored bits stay,
-        the format becomes ``(w, i + k)``."""
+        the format becomes ``(w, i + k)``.
+
+        Raises:
+            TypeError: ``k`` is not an int.
+        """
         if isinstance(k, bool) or not isinstance(k, numbers.Integral):
             raise TypeError(f"FixedArray.scale: k must be an int, got {type(k).__name__}")
         return FixedArray(self._raw, self._fmt.replace(i=self._fmt.i + int(k)), _trusted=True)
 
     def to_string(self, base: int = 10) -> str:
         """The stored bits as text: base 2 or 16 give the w-bit two's-complement pattern,
-        base 10 the signed (or unsigned) stored integer."""
+        base 10 the signed (or unsigned) stored integer (see :func:`fixedpoint.format_bits`).
+
+        Raises:
+            ValueError: ``base`` is not 2, 10 or 16.
+        """
         return format_bits(self, base)
 
     def tolist(self):
@@ -263,32 +300,40 @@ class FixedArray:
             yield self[k]
 
     def reshape(self, *shape) -> "FixedArray":
+        """The same elements in a new shape (NumPy's rules; ValueError if the size differs)."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         return FixedArray(self._raw.reshape(shape), self._fmt, _trusted=True)
 
     def transpose(self, *axes) -> "FixedArray":
+        """The axes permuted, as ``np.transpose`` (a view; the format is kept)."""
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
         return FixedArray(self._raw.transpose(*axes) if axes else self._raw.transpose(), self._fmt, _trusted=True)
 
     @property
     def T(self) -> "FixedArray":
+        """The transpose (reversed axes)."""
         return self.transpose()
 
     def swapaxes(self, axis1: int, axis2: int) -> "FixedArray":
+        """Two axes interchanged, as ``np.swapaxes``."""
         return FixedArray(self._raw.swapaxes(axis1, axis2), self._fmt, _trusted=True)
 
     def ravel(self) -> "FixedArray":
+        """The elements as a 1-d array, in C order."""
         return FixedArray(self._raw.ravel(), self._fmt, _trusted=True)
 
     def flatten(self) -> "FixedArray":
+        """A 1-d copy of the elements, in C order."""
         return FixedArray(self._raw.flatten(), self._fmt, _trusted=True)
 
     def squeeze(self, axis=None) -> "FixedArray":
+        """Length-1 axes removed, as ``np.squeeze`` (ValueError for an axis longer than 1)."""
         return FixedArray(self._raw.squeeze(axis), self._fmt, _trusted=True)
 
     def copy(self) -> "FixedArray":
+        """A copy with its own stored integers."""
         return FixedArray(self._raw.copy(), self._fmt, _trusted=True)
 
     # -- arithmetic (exact, natural ap_fixed result formats) ---------------------------
@@ -368,26 +413,55 @@ class FixedArray:
 
     # -- reductions ------------------------------------------------------------------
     def sum(self, axis=None, keepdims=False) -> "FixedArray":
-        """Exact sum; the format grows by ceil(log2 K) integer bits for K summed terms."""
+        """Exact sum; the format grows by ceil(log2 K) integer bits for K summed terms.
+
+        Raises:
+            ValueError: an axis is out of bounds or repeated.
+        """
         return _ops.sum_(self, axis=axis, keepdims=keepdims)
 
     def cumsum(self, axis=None) -> "FixedArray":
-        """Exact running sums (flattened when axis is None), grown like sum."""
+        """Exact running sums (flattened when axis is None), grown like sum.
+
+        Raises:
+            ValueError: ``axis`` is not an int or None, or is out of bounds.
+        """
         return _ops.cumsum(self, axis=axis)
 
     def max(self, axis=None, keepdims=False) -> "FixedArray":
+        """The largest element(s), exact, in the same format.
+
+        Raises:
+            ValueError: the array (or the reduced axis) is empty, or an axis is invalid.
+        """
         return _ops.max_(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis=None, keepdims=False) -> "FixedArray":
+        """The smallest element(s), exact, in the same format.
+
+        Raises:
+            ValueError: the array (or the reduced axis) is empty, or an axis is invalid.
+        """
         return _ops.min_(self, axis=axis, keepdims=keepdims)
 
     def argmax(self, axis=None):
+        """Index of the largest element (first on ties), compared exactly.
+
+        Raises:
+            ValueError: the array is empty, or ``axis`` is not an int or None.
+        """
         return _ops.argmax(self, axis=axis)
 
     def argmin(self, axis=None):
+        """Index of the smallest element (first on ties), compared exactly.
+
+        Raises:
+            ValueError: the array is empty, or ``axis`` is not an int or None.
+        """
         return _ops.argmin(self, axis=axis)
 
     def dot(self, other) -> "FixedArray":
+        """``fx.dot(self, other)``: exact, see :func:`fixedpoint.dot`."""
         return _ops.dot(self, other)
 
     # -- NumPy protocols ---------------------------------------------------------------
@@ -423,7 +497,12 @@ def format_bits(a, base: int = 2) -> str:
     """The stored bits of a FixedArray as text, laid out like NumPy prints arrays.
 
     base=2: the w-bit two's-complement pattern; base=16: the same as hex digits
-    (ceil(w/4) of them); base=10: the stored integer."""
+    (ceil(w/4) of them); base=10: the stored integer. Exact at every width.
+
+    Raises:
+        TypeError: ``a`` is not a FixedArray.
+        ValueError: ``base`` is not 2, 10 or 16.
+    """
     if not isinstance(a, FixedArray):
         raise TypeError(f"fx.format_bits: expected a FixedArray, got {type(a).__name__}")
     if base not in (2, 10, 16):
@@ -545,6 +624,17 @@ def array(values, fmt, seed=None, nan="raise") -> FixedArray:
     nan: ``"raise"`` (default) raises ValueError naming the first NaN's index;
         ``"ap"`` reproduces ap_fixed, which reads NaN as a huge finite value.
         Infinities always follow ap_fixed (a huge finite value of that sign).
+
+    Returns:
+        A FixedArray of ``values``' shape whose stored integers are bit for bit what
+        ``ap_fixed<...> v = x;`` stores, for every width up to 1024 and every mode.
+
+    Raises:
+        TypeError: ``fmt`` is neither a ``Fixed`` nor a string; ``values`` has an unsupported
+            dtype or element type (complex, strings, longdouble, a float/int mix that
+            cannot be converted exactly); ``seed`` is not an int.
+        ValueError: ``fmt`` does not parse; ``nan`` is not ``"raise"`` or ``"ap"``; a NaN with
+            ``nan="raise"`` (the message names its index); ``seed`` outside [0, 2**64).
     """
     api = "fx.array"
     fmt = _as_format(fmt, api)
@@ -587,7 +677,16 @@ def array(values, fmt, seed=None, nan="raise") -> FixedArray:
 
 def from_raw(raw, fmt) -> FixedArray:
     """A FixedArray holding the stored integers ``raw`` (NumPy integer arrays or Python
-    ints of any size). Each must lie in the format's range [fmt.raw_min, fmt.raw_max]."""
+    ints of any size). Each must lie in the format's range [fmt.raw_min, fmt.raw_max].
+
+    Nothing is rounded: the integers are stored as they are (64-bit unsigned formats also
+    accept uint64 arrays).
+
+    Raises:
+        TypeError: ``fmt`` is neither a ``Fixed`` nor a string; ``raw`` holds non-integers.
+        ValueError: ``fmt`` does not parse; a value is outside [fmt.raw_min, fmt.raw_max]
+            (the message names the first one, its index and the range).
+    """
     api = "fx.from_raw"
     fmt = _as_format(fmt, api)
     r = _as_exact_array(raw)

@@ -54,6 +54,12 @@ class PackedBits:
     ``words``: uint64, the input's shape with ``axis`` removed plus a last axis of
     ``ceil(length / 64)`` words. ``length``: the packed axis' length ``K``. ``axis``: the
     (non-negative) axis of the original array that was packed. ``shape``: the original shape.
+
+    Built by :func:`pack`; padding bits past ``length`` are 0. Frozen (immutable fields).
+
+    Raises:
+        dataclasses.FrozenInstanceError: on assignment to a field. Constructing one directly
+            is not validated; use :func:`pack`.
     """
 
     words: np.ndarray
@@ -63,27 +69,38 @@ class PackedBits:
 
     @property
     def nwords(self) -> int:
+        """The number of uint64 words per packed row, ``ceil(length / 64)``."""
         return self.words.shape[-1]
 
 
 @dataclass(frozen=True)
 class PackedTernary:
     """Ternary values as two bit-planes packed along one axis: ``mask`` (set where the value is
-    nonzero) and ``sign`` (set where it is +1; 0 for -1 and for 0)."""
+    nonzero) and ``sign`` (set where it is +1; 0 for -1 and for 0).
+
+    Built by :func:`pack_ternary`. Frozen (immutable fields).
+
+    Raises:
+        dataclasses.FrozenInstanceError: on assignment to a field. Constructing one directly
+            is not validated; use :func:`pack_ternary`.
+    """
 
     mask: PackedBits
     sign: PackedBits
 
     @property
     def length(self) -> int:
+        """The packed axis' length ``K``."""
         return self.mask.length
 
     @property
     def axis(self) -> int:
+        """The axis of the original array that was packed."""
         return self.mask.axis
 
     @property
     def shape(self) -> tuple:
+        """The original array's shape."""
         return self.mask.shape
 
 
@@ -148,6 +165,14 @@ def pack(x, axis: int = -1, zero: str = "pos") -> PackedBits:
     ``zero="pos"`` (default, as QKeras' ``binary``): ``x >= 0`` is +1. ``zero="neg"`` (as the
     ``quantizers`` package): ``x > 0`` is +1, so 0 becomes -1. ``x``: a NumPy array (int, uint or
     float; NaN raises), a FixedArray (the sign of its values) or a torch tensor.
+
+    Exact: only signs are read, never rounded.
+
+    Raises:
+        TypeError: ``x`` is not real-valued (bool, complex, strings, objects) or ``axis`` is
+            not an int.
+        ValueError: ``x`` holds a NaN (the message names its index), is 0-d, the packed
+            axis is empty or ``axis`` is out of bounds; ``zero`` is not ``"pos"`` or ``"neg"``.
     """
     api = "fx.binary.pack"
     if zero not in ZERO_MODES:
@@ -165,7 +190,11 @@ def _unpack_bits(p: PackedBits) -> np.ndarray:
 
 
 def unpack(p: PackedBits) -> np.ndarray:
-    """The +-1 values (int8, the original shape) of packed bits."""
+    """The +-1 values (int8, the original shape) of packed bits; exact inverse of :func:`pack`.
+
+    Raises:
+        TypeError: ``p`` is not PackedBits.
+    """
     if not isinstance(p, PackedBits):
         raise TypeError(f"fx.binary.unpack: expected PackedBits, got {type(p).__name__}")
     bits = _unpack_bits(p)
@@ -174,7 +203,16 @@ def unpack(p: PackedBits) -> np.ndarray:
 
 def pack_ternary(x, axis: int = -1) -> PackedTernary:
     """Pack the three-valued sign of ``x`` (-1, 0, +1) along ``axis`` as two bit-planes.
-    Apply :func:`ternary_quantize` first to map real weights to -1/0/+1 by a threshold."""
+    Apply :func:`ternary_quantize` first to map real weights to -1/0/+1 by a threshold.
+
+    Exact: only signs are read, never rounded.
+
+    Raises:
+        TypeError: ``x`` is not real-valued (bool, complex, strings, objects) or ``axis`` is
+            not an int.
+        ValueError: ``x`` holds a NaN (the message names its index), is 0-d, the packed
+            axis is empty or ``axis`` is out of bounds.
+    """
     api = "fx.binary.pack_ternary"
     a = _as_numeric(x, api)
     ax = _norm_axis(axis, a.ndim, api)
@@ -182,7 +220,12 @@ def pack_ternary(x, axis: int = -1) -> PackedTernary:
 
 
 def unpack_ternary(t: PackedTernary) -> np.ndarray:
-    """The -1/0/+1 values (int8, the original shape) of a :class:`PackedTernary`."""
+    """The -1/0/+1 values (int8, the original shape) of a :class:`PackedTernary`; exact inverse
+    of :func:`pack_ternary`.
+
+    Raises:
+        TypeError: ``t`` is not a PackedTernary.
+    """
     if not isinstance(t, PackedTernary):
         raise TypeError(f"fx.binary.unpack_ternary: expected PackedTernary, got {type(t).__name__}")
     m = _unpack_bits(t.mask).astype(np.int8)
@@ -323,6 +366,14 @@ def xnor_matmul(pa: PackedBits, pb: PackedBits, scale=None, bias=None, out=None)
     raise): ``out=None`` returns y as a FixedArray in its natural format; ``out=<format>``
     casts y into it (one rounding, the format's modes); ``out="binary"`` re-binarizes
     (``y >= 0`` is +1) and returns PackedBits (M, N) packed along axis 1, the next layer's input.
+
+    Raises:
+        TypeError: an operand is not of the packed kind named above; ``scale``/``bias`` are
+            not real numbers or FixedArrays.
+        ValueError: ``pa`` is not (M, K) packed along axis 1, ``pb`` is not (K, N) packed along
+            axis 0, or the K differ (both shapes are named); ``scale``/``bias`` are not finite,
+            not of shape (N,), or floats needing more than 64 bits to be exact; ``out`` does
+            not parse.
     """
     api = "fx.binary.xnor_matmul"
     k = _check_pair(api, pa, pb, PackedBits, PackedBits)
@@ -333,7 +384,16 @@ def xnor_matmul(pa: PackedBits, pb: PackedBits, scale=None, bias=None, out=None)
 def ternary_matmul(ta: PackedTernary, pb: PackedBits, scale=None, bias=None, out=None):
     """Exact ternary x binary product: ``ta`` (M, K) from ``pack_ternary(t, axis=1)``, ``pb``
     (K, N) from ``pack(b, axis=0)``; int32 (M, N). ``scale``/``bias``/``out`` as in
-    :func:`xnor_matmul`."""
+    :func:`xnor_matmul`. Exact.
+
+    Raises:
+        TypeError: an operand is not of the packed kind named above; ``scale``/``bias`` are
+            not real numbers or FixedArrays.
+        ValueError: ``ta`` is not (M, K) packed along axis 1, ``pb`` is not (K, N) packed along
+            axis 0, or the K differ (both shapes are named); ``scale``/``bias`` are not finite,
+            not of shape (N,), or floats needing more than 64 bits to be exact; ``out`` does
+            not parse.
+    """
     api = "fx.binary.ternary_matmul"
     k = _check_pair(api, ta, pb, PackedTernary, PackedBits)
     acc = _core.ternary_binary_gemm(ta.mask.words, ta.sign.words, pb.words, k)
@@ -362,7 +422,13 @@ def _weight_operands(api: str, x, w, kind):
 def binary_weight_matmul(x: FixedArray, w: PackedBits) -> FixedArray:
     """Exact ``x @ w`` of fixed-point activations ``x`` (M, K), w <= 32, and +-1 weights ``w``
     (K, N) packed along axis 0, with adds and subtracts only. The result is a FixedArray in the
-    natural format: ``x``'s format with w and i grown by ``ceil(log2 K) + 1`` (signed)."""
+    natural format: ``x``'s format with w and i grown by ``ceil(log2 K) + 1`` (signed).
+
+    Raises:
+        TypeError: ``x`` is not a FixedArray or ``w`` is not PackedBits.
+        ValueError: ``x`` is wider than 32 bits or not 2-d; ``w`` is not (K, N) packed along
+            axis 0; the K differ (both shapes are named).
+    """
     raw, _, fmt = _weight_operands("fx.binary.binary_weight_matmul", x, w, PackedBits)
     return from_raw(_core.binary_weight_gemm(raw, w.words), fmt)
 
@@ -372,7 +438,13 @@ def ternary_weight_matmul(x: FixedArray, w: PackedTernary) -> FixedArray:
     (K, N) from ``pack_ternary(t, axis=0)``; format as in :func:`binary_weight_matmul`.
 
     Computed as ``(B(x, p) - B(x, q)) / 2`` with the +-1 planes ``p = [t == +1]`` and
-    ``q = [t == -1]`` (each bit 0 meaning -1), B the binary-weight product."""
+    ``q = [t == -1]`` (each bit 0 meaning -1), B the binary-weight product. Exact.
+
+    Raises:
+        TypeError: ``x`` is not a FixedArray or ``w`` is not a PackedTernary.
+        ValueError: ``x`` is wider than 32 bits or not 2-d; ``w`` is not (K, N) packed along
+            axis 0; the K differ (both shapes are named). K is 2**30 or more.
+    """
     api = "fx.binary.ternary_weight_matmul"
     raw, k, fmt = _weight_operands(api, x, w, PackedTernary)
     if k >= 1 << 30:
@@ -403,7 +475,15 @@ def _float_input(w, api: str) -> np.ndarray:
 def binary_quantize(w, scaled: bool = False, axis=None, zero: str = "pos") -> np.ndarray:
     """Binarize: ``+1`` where ``w >= 0`` (``zero="neg"``: where ``w > 0``), else ``-1``.
     ``scaled=True`` multiplies by ``alpha = mean(|w|)`` (XNOR-Net), per channel along
-    ``axis`` when given (the mean runs over every other axis), else over the whole tensor."""
+    ``axis`` when given (the mean runs over every other axis), else over the whole tensor.
+
+    Returns float64 (+-1, or +-alpha); the signs are exact, alpha is a float64 mean.
+
+    Raises:
+        TypeError: ``w`` is not real-valued.
+        ValueError: ``w`` holds a NaN; ``zero`` is not ``"pos"`` or ``"neg"``; ``axis`` is
+            out of bounds.
+    """
     api = "fx.binary.binary_quantize"
     if zero not in ZERO_MODES:
         raise ValueError(f"{api}: zero must be one of {ZERO_MODES}, got {zero!r}")
@@ -417,7 +497,14 @@ def binary_quantize(w, scaled: bool = False, axis=None, zero: str = "pos") -> np
 def ternary_quantize(w, threshold=None, scaled: bool = False, axis=None) -> np.ndarray:
     """Ternarize: ``sign(w)`` where ``|w| > threshold``, else 0. The default threshold is
     TWN's ``0.7 * mean(|w|)`` (per channel along ``axis`` when given). ``scaled=True``
-    multiplies by ``alpha = mean(|w|)`` over the kept (nonzero) weights."""
+    multiplies by ``alpha = mean(|w|)`` over the kept (nonzero) weights.
+
+    Returns float64 (-1/0/+1, or scaled by alpha, a float64 mean).
+
+    Raises:
+        TypeError: ``w`` is not real-valued.
+        ValueError: ``w`` holds a NaN; ``axis`` is out of bounds.
+    """
     api = "fx.binary.ternary_quantize"
     a = _float_input(w, api)
     absw = np.abs(a)

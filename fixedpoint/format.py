@@ -14,7 +14,16 @@ MAX_WIDTH = 1024  # ap_fixed's default AP_INT_MAX_W
 
 
 class QMode(str, enum.Enum):
-    """Rounding (quantization) modes: the seven ap_fixed modes plus stochastic rounding."""
+    """Rounding (quantization) modes: the seven ap_fixed modes plus stochastic rounding.
+
+    Members are also their strings (``QMode.RND == "RND"``); every API that takes a mode
+    accepts the member, its name, or the name with the ``AP_`` prefix. Each mode rounds the
+    exact input once (no double rounding); see docs/modes.md for a worked example of each.
+
+    Raises:
+        ValueError: ``QMode(name)`` with a name that is not a member (``fx.Fixed`` reports the
+            allowed names instead).
+    """
 
     TRN = "TRN"  # toward -inf (floor); the ap_fixed default
     TRN_ZERO = "TRN_ZERO"  # toward zero
@@ -30,7 +39,14 @@ class QMode(str, enum.Enum):
 
 
 class OMode(str, enum.Enum):
-    """Overflow modes, as in ap_fixed."""
+    """Overflow modes, as in ap_fixed, applied after rounding.
+
+    ``SAT_ZERO``, ``SAT_SYM`` and ``WRAP_SM`` reproduce ap_fixed bit for bit, including its
+    quirks (docs/modes.md). ``WRAP`` and ``WRAP_SM`` take ``n`` saturation bits.
+
+    Raises:
+        ValueError: ``OMode(name)`` with a name that is not a member.
+    """
 
     WRAP = "WRAP"  # keep the low bits (the ap_fixed default)
     SAT = "SAT"  # clamp to [min, max]
@@ -75,6 +91,24 @@ class Fixed:
     sign bit (may be negative or larger than ``w``), ``f = w - i`` the fraction bits.
     ``q``/``o``/``n`` are the rounding mode, overflow mode and saturation bits applied
     when a value is quantized into this format. Instances are immutable and hashable.
+
+    A format is a description: it computes nothing, and its derived properties (``f``,
+    ``raw_min``, ``raw_max``, ``lsb_exact``) are exact integers or fractions.
+
+    Args:
+        w: total width in bits, 1..1024 (``MAX_WIDTH``).
+        i: integer bits including the sign bit; any integer.
+        signed: ``True`` for ``ap_fixed``, ``False`` for ``ap_ufixed``.
+        q: rounding mode (a ``QMode``, or its name with or without ``AP_``).
+        o: overflow mode (an ``OMode``, or its name with or without ``AP_``).
+        n: saturation bits, 0..w; nonzero only with ``WRAP`` or ``WRAP_SM``.
+
+    Raises:
+        ValueError: ``w``, ``i`` or ``n`` is not an integer, ``w`` is outside [1, 1024],
+            ``n`` is outside [0, w] or nonzero with a saturating mode, ``signed`` is not a
+            bool, a mode name is unknown, or ``WRAP_SM`` is asked of an unsigned format
+            (ap_ufixed rejects it). The message names the field and its value.
+        AttributeError: on any attempt to set or delete a field (use ``replace``).
     """
 
     __slots__ = ("w", "i", "signed", "q", "o", "n")
@@ -130,6 +164,7 @@ class Fixed:
 
     @property
     def lsb_exact(self) -> Fraction:
+        """The value of one LSB, ``2**-f``, as an exact ``fractions.Fraction``."""
         return Fraction(2) ** -self.f
 
     @property
@@ -155,7 +190,12 @@ class Fixed:
         return _to_float(self.raw_max * self.lsb_exact)
 
     def replace(self, **changes) -> "Fixed":
-        """A copy with some fields changed, e.g. ``fmt.replace(q="RND")``."""
+        """A copy with some fields changed, e.g. ``fmt.replace(q="RND")``.
+
+        Raises:
+            TypeError: a keyword is not one of ``w, i, signed, q, o, n``.
+            ValueError: the changed fields make an invalid format (as ``Fixed(...)``).
+        """
         fields = {k: getattr(self, k) for k in self.__slots__}
         unknown = set(changes) - set(fields)
         if unknown:
@@ -207,7 +247,13 @@ class Fixed:
 
         Accepted: ``ap_fixed<W,I[,Q[,O[,N]]]>``, ``ap_ufixed<...>``, ``ap_int<W>``,
         ``ap_uint<W>`` and the hls4ml spellings ``fixed<...>``, ``ufixed<...>``,
-        ``int<W>``, ``uint<W>``. Modes may carry the ``AP_`` prefix.
+        ``int<W>``, ``uint<W>``. Modes may carry the ``AP_`` prefix. Omitted arguments take
+        ap_fixed's defaults (``TRN``, ``WRAP``, 0). A ``Fixed`` is returned unchanged.
+
+        Raises:
+            ValueError: ``text`` is not a string, does not match one of the spellings, has an
+                empty or non-integer argument or the wrong number of arguments, or describes
+                an invalid format (as ``Fixed(...)``); the message quotes the text.
         """
         if isinstance(text, Fixed):
             return text

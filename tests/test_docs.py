@@ -5,7 +5,13 @@
 * Every row of a worked-example table (a markdown table whose header has the columns
   ``type``, ``x``, ``bits``, ``raw`` and ``value``) is recomputed with the C++ engine and with
   the pure-Python reference model.
-* ``mkdocs build --strict`` succeeds (skipped when mkdocs is not installed).
+* ``mkdocs build --strict`` succeeds (skipped when mkdocs is not installed), and the API
+  reference page it renders from the docstrings (docs/api.md, mkdocstrings) has an entry for
+  every public name.
+* The ``>>>`` examples inside the public modules' docstrings (which the API page shows) run
+  as doctests too.
+* Pages without python examples are listed in ``NO_EXAMPLES`` with the reason; they may not
+  hold python blocks at all (nothing untested can hide there).
 
 ``doctest.testfile`` cannot be pointed at a markdown file directly: a closing fence right
 after an expected output becomes part of that output. So the python blocks are extracted
@@ -34,6 +40,11 @@ DOC_FILES = sorted(DOCS.glob("*.md")) + [ROOT / "README.md"]
 FENCE = re.compile(r"^(`{3,}|~{3,})\s*([\w+-]*)")
 PYTHON_INFO = {"python", "py", "pycon"}
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+# Pages that hold no python examples, and why.
+NO_EXAMPLES = {
+    "api.md": "rendered from the docstrings by mkdocstrings; their examples run in test_docstring_examples",
+    "benchmarks.md": "generated from a results file by `python -m bench --page` (tests/test_bench_page.py)",
+}
 
 
 def _code_blocks(text: str):
@@ -74,6 +85,10 @@ def restore_runtime():
 
 @pytest.mark.parametrize("path", DOC_FILES, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_doc_examples(path, restore_runtime):
+    if path.name in NO_EXAMPLES and path.parent == DOCS:
+        assert not any(info in PYTHON_INFO for info, _, _ in _code_blocks(path.read_text(encoding="utf-8"))), (
+            f"{path.name} is listed in NO_EXAMPLES ({NO_EXAMPLES[path.name]}) but has python blocks")
+        pytest.skip(f"{path.name}: {NO_EXAMPLES[path.name]}")
     test = doctest.DocTestParser().get_doctest(
         _doctest_text(path), {"__name__": "__main__"}, path.name, str(path), 0
     )
@@ -175,3 +190,46 @@ def test_mkdocs_build_strict(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "site" / "modes" / "index.html").is_file()
+    # The API reference renders every public name (mkdocstrings anchors are the dotted paths).
+    api = (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")
+    anchors = set(re.findall(r'id="(fixedpoint[\w.]*)"', api))
+    missing = [name for name in _public_names() if name not in anchors]
+    assert not missing, f"docs/api.md renders no entry for {missing}"
+
+
+def _public_names() -> list[str]:
+    """Dotted names of the public API, as mkdocstrings anchors them."""
+    import fixedpoint.binary as fxb  # noqa: PLC0415
+    import fixedpoint.hls4ml as fxh  # noqa: PLC0415
+
+    skip = {"MAX_WIDTH", "binary", "hls4ml"}  # a constant and the two modules with their own sections
+    names = [f"fixedpoint.{n}" for n in fx.__all__ if n not in skip and n != "array"]
+    names.append("fixedpoint.array.array")  # fx.array shares its name with its module
+    names += [f"fixedpoint.binary.{n}" for n in fxb.__all__]
+    names += [f"fixedpoint.hls4ml.{n}" for n in fxh.__all__]
+    try:
+        import fixedpoint.torch as fxt  # noqa: PLC0415
+    except ImportError:
+        return names
+    names += [f"fixedpoint.torch.{n}" for n in fxt.__all__ if n != "STE_MODES"]
+    names += ["fixedpoint.torch.BinaryLinear", "fixedpoint.torch.binarize", "fixedpoint.torch.ternarize"]
+    return names
+
+
+DOCSTRING_MODULES = ("fixedpoint", "fixedpoint.format", "fixedpoint.array", "fixedpoint._ops",
+                     "fixedpoint.binary", "fixedpoint._runtime", "fixedpoint.hls4ml", "fixedpoint.network",
+                     "fixedpoint.sparse")
+
+
+@pytest.mark.parametrize("name", DOCSTRING_MODULES)
+def test_docstring_examples(name, restore_runtime):
+    """The >>> examples in the docstrings the API page renders."""
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=FLAGS, verbose=False, report=False)
+    assert result.failed == 0, f"{name}: {result.failed} docstring example(s) failed; run python -m doctest"
+
+
+def test_docstring_examples_exist():
+    counts = [doctest.testmod(importlib.import_module(n), optionflags=FLAGS, report=False).attempted
+              for n in DOCSTRING_MODULES]
+    assert sum(counts) >= 5

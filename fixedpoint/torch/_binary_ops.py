@@ -107,7 +107,16 @@ def _channel_mean_abs(x: Tensor, axis: Optional[int]) -> Tensor:
 def binarize(x: Tensor, ste: str = "identity", scaled: bool = False, axis: Optional[int] = None,
              zero: str = "pos") -> Tensor:
     """+-1 signs of x (``zero="pos"``: x >= 0 is +1) with a straight-through gradient;
-    ``scaled=True`` multiplies by ``mean|x|`` (XNOR-Net; per channel along ``axis``)."""
+    ``scaled=True`` multiplies by ``mean|x|`` (XNOR-Net; per channel along ``axis``).
+
+    The signs are exact (``torch.ops.fixedpoint.binarize``, the same bits as
+    ``fx.binary.binary_quantize``); the scale is a float mean.
+
+    Raises:
+        TypeError: ``x`` is not a floating-point tensor.
+        ValueError: ``ste`` is not one of ``BINARY_STE_MODES``; ``zero`` is not ``"pos"`` or
+            ``"neg"``.
+    """
     s = torch.ops.fixedpoint.binarize(x, zero, ste)
     return s * _channel_mean_abs(x, axis) if scaled else s
 
@@ -116,7 +125,14 @@ def ternarize(x: Tensor, threshold=None, ste: str = "identity", scaled: bool = F
               axis: Optional[int] = None) -> Tensor:
     """-1/0/+1: sign(x) where ``|x| > threshold`` (default TWN's ``0.7 mean|x|``, per channel
     along ``axis``), else 0, with a straight-through gradient; ``scaled=True`` multiplies by the
-    mean |x| of the kept weights."""
+    mean |x| of the kept weights.
+
+    The -1/0/+1 pattern is exact (``|x| > threshold`` compared in ``x``'s dtype).
+
+    Raises:
+        TypeError: ``x`` is not a floating-point tensor.
+        ValueError: ``ste`` is not one of ``BINARY_STE_MODES``.
+    """
     if threshold is None:
         thr = 0.7 * _channel_mean_abs(x.detach(), axis)
     else:
@@ -141,6 +157,11 @@ class BinaryLinear(torch.nn.Linear):
     (eval mode, no grad, CPU, binarized inputs): the same values through the packed XNOR
     kernel (``fx.binary.xnor_matmul``); the int32 products are exact, so both paths agree
     bit for bit whenever float32 holds ``K`` exactly (K < 2**24).
+
+    Raises:
+        ValueError: ``ste`` is not one of ``BINARY_STE_MODES``; ``zero`` is not ``"pos"`` or
+            ``"neg"``.
+        TypeError: the forward's input is not a floating-point tensor (training path).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, ste: str = "clipped",

@@ -58,7 +58,13 @@ _backend = "auto"
 # backend selection
 def set_backend(name: str) -> None:
     """``"auto"`` (default): the C++ core for CPU tensors, torch tensor ops elsewhere.
-    ``"torch"``: torch tensor ops everywhere (the non-CPU path, testable on CPU)."""
+    ``"torch"``: torch tensor ops everywhere (the non-CPU path, testable on CPU).
+
+    Both backends give the same bits wherever both can compute the format.
+
+    Raises:
+        ValueError: ``name`` is not ``"auto"`` or ``"torch"``.
+    """
     global _backend
     if name not in _BACKENDS:
         raise ValueError(f"fxt.set_backend: backend must be one of {', '.join(_BACKENDS)}, got {name!r}")
@@ -66,12 +72,18 @@ def set_backend(name: str) -> None:
 
 
 def get_backend() -> str:
+    """The backend in use, ``"auto"`` or ``"torch"`` (see :func:`set_backend`). Never raises."""
     return _backend
 
 
 @contextlib.contextmanager
 def use_backend(name: str) -> Iterator[None]:
-    """``with fxt.use_backend("torch"): ...`` runs the block with that backend."""
+    """``with fxt.use_backend("torch"): ...`` runs the block with that backend, then restores
+    the previous one (also when the block raises).
+
+    Raises:
+        ValueError: ``name`` is not ``"auto"`` or ``"torch"``.
+    """
     old = _backend
     set_backend(name)
     try:
@@ -449,6 +461,17 @@ def quantize(x: Tensor, fmt, seed=None, ste: str = "identity", *, nan: str = "ra
       for (seed, k)); ``None`` draws fresh entropy on every call.
     nan: ``"raise"`` (default; ValueError naming the first NaN's index) or ``"ap"``
       (ap_fixed's reading of NaN as a huge value).
+
+    Raises:
+        TypeError: ``x`` (or ``frac_bits``) is not a floating-point tensor; ``fmt`` is not a
+            format; ``seed`` is not an int.
+        ValueError: ``fmt`` does not parse or is wider than 64 bits; ``ste`` or ``nan`` is
+            not one of the allowed values; ``ste="lsq"`` without exactly one of ``scale`` and
+            ``frac_bits``, or either of them without ``ste="lsq"``; a NaN with
+            ``nan="raise"``; ``seed`` outside [0, 2**64); a non-positive or non-finite
+            ``scale``; tensors on different devices.
+        NotImplementedError: the ``"torch"`` backend cannot compute this format exactly
+            (the message says why; the CPU core can).
     """
     api = "fxt.quantize"
     fmt = _format_arg(fmt, api)
@@ -472,7 +495,18 @@ def quantize(x: Tensor, fmt, seed=None, ste: str = "identity", *, nan: str = "ra
 
 
 def quantize_scaled(x: Tensor, scale: Tensor, fmt, seed=None, *, nan: str = "raise") -> Tensor:
-    """``scale * Q_fmt(x / scale)`` with the LSQ gradients (``fxt.quantize(..., ste="lsq")``)."""
+    """``scale * Q_fmt(x / scale)`` with the LSQ gradients (``fxt.quantize(..., ste="lsq")``).
+
+    ``x / scale`` is computed in float64 and quantized once; exact as :func:`quantize` when
+    ``scale`` is a power of two.
+
+    Raises:
+        TypeError: ``x`` is not a floating-point tensor; ``fmt`` is not a format; ``seed`` is
+            not an int.
+        ValueError: ``fmt`` does not parse or is wider than 64 bits; ``scale`` is not positive
+            and finite, does not broadcast to ``x`` or is on another device; ``nan`` is not
+            ``"raise"``/``"ap"``; a NaN with ``nan="raise"``; ``seed`` outside [0, 2**64).
+    """
     api = "fxt.quantize_scaled"
     fmt = _format_arg(fmt, api)
     _check_nan(nan, api)
@@ -491,6 +525,17 @@ def quantize_affine(x: Tensor, scale, zero_point=0, qmin: int = -128, qmax: int 
     included (``seed`` as in :func:`quantize`). Gradients: ``x`` gets the clipped STE;
     a floating ``scale`` gets LSQ's ``q - Z - [in range] x/S``; a floating
     ``zero_point`` gets ``-S`` where clamped (the learnable fake-quant of PyTorch).
+
+    With ``q="RND_CONV"`` the forward equals ``torch.fake_quantize_per_tensor_affine`` /
+    ``_per_channel_affine`` wherever ``x / S`` is exact in float32.
+
+    Raises:
+        TypeError: ``x`` is not a floating-point tensor; ``qmin``, ``qmax`` or ``axis`` is not
+            an int; ``zero_point`` is not an integer or float tensor; ``seed`` is not an int.
+        ValueError: ``scale`` is not positive and finite; ``scale`` and ``zero_point`` differ
+            in shape or are neither 0-d nor 1-d of length ``x.shape[axis]``; ``axis`` is out
+            of range; ``qmin >= qmax``; ``q`` is not a rounding mode; ``nan`` is not allowed
+            or a NaN meets ``nan="raise"``.
     """
     api = "fxt.quantize_affine"
     _check_float(x, api)

@@ -54,6 +54,16 @@ class FixedQuantizer(nn.Module):
     an ap_fixed format of width ``fmt.w``), ``learn="scale"`` a positive ``scale``
     (initialised to 1). ``shape`` gives the parameter's shape, broadcastable to the input
     (``()`` per tensor, e.g. ``(C, 1)`` per output channel of a Linear weight).
+
+    The forward equals ``fx.array(x, fmt).to_float()`` rounded to ``x.dtype`` (exact when
+    the format fits the dtype), as :func:`fixedpoint.torch.quantize`.
+
+    Raises:
+        TypeError: ``fmt`` is neither a ``Fixed`` nor a string; ``seed`` is not an int; the
+            forward's input is not a floating-point tensor.
+        ValueError: ``fmt`` does not parse or is wider than 64 bits; ``ste`` is not one of
+            ``STE_MODES``; ``learn`` is not ``"frac_bits"``/``"scale"``; ``seed`` outside
+            [0, 2**64); the forward's input holds a NaN with ``nan="raise"``.
     """
 
     def __init__(self, fmt, ste: str = "identity", seed=None, *, nan: str = "raise", learn: str = "frac_bits",
@@ -82,7 +92,12 @@ class FixedQuantizer(nn.Module):
         return quantize(x, self.fmt, self.seed, self.ste, nan=self.nan)
 
     def effective_format(self) -> Fixed:
-        """The ap_fixed format the forward uses (``frac_bits`` learned per tensor)."""
+        """The ap_fixed format the forward uses (``frac_bits`` learned per tensor).
+
+        Raises:
+            ValueError: ``frac_bits`` is per channel (one format per entry), or the step is a
+                learned ``scale`` (not a power of two in general).
+        """
         if self.learn == "frac_bits":
             if self.frac_bits.numel() != 1:
                 raise ValueError("FixedQuantizer.effective_format: frac_bits is per channel; one format per entry")
@@ -188,6 +203,16 @@ class QuantLinear(_QuantLayer, nn.Linear):
     ``accum_fmt``, every product is cast into it and every partial sum is cast into it in
     index order (exact, ``fx.matmul``'s accumulator semantics), then the result is cast into
     ``output_fmt``. Training mode always uses the float matmul (gradients need it).
+
+    The eval-mode accumulator path equals hls4ml's Dense C-simulation bit for bit; the
+    float path is exact wherever float32 holds the products and sums.
+
+    Raises:
+        TypeError: a format is neither a ``Fixed`` nor a string; ``seed`` is not an int.
+        ValueError: a format does not parse or is wider than 64 bits; ``ste`` is not
+            ``"identity"`` or ``"clipped"``; ``seed`` is outside [0, 2**64); in eval mode with
+            ``accum_fmt``, ``input_fmt`` or ``weight_fmt`` is missing; the forward's input
+            holds a NaN (the message names its index).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *, weight_fmt=None, bias_fmt=None,
@@ -264,7 +289,17 @@ class QuantConv1d(_QuantConvNd, nn.Conv1d):
     """``nn.Conv1d`` with fake-quantized input, weight, bias and output (see
     :class:`QuantLinear`). Accumulator emulation (eval mode, ``accum_fmt``) gathers the
     patches with ``unfold`` and accumulates in (channel, kernel position) order; it supports
-    ``groups=1`` and zero padding given as numbers, and raises NotImplementedError otherwise."""
+    ``groups=1`` and zero padding given as numbers, and raises NotImplementedError otherwise.
+
+    Raises:
+        TypeError: a format is neither a ``Fixed`` nor a string; ``seed`` is not an int.
+        ValueError: a format does not parse or is wider than 64 bits; ``ste`` is not
+            ``"identity"`` or ``"clipped"``; ``seed`` is outside [0, 2**64); in eval mode with
+            ``accum_fmt``, ``input_fmt`` or ``weight_fmt`` is missing; the forward's input
+            holds a NaN (the message names its index).
+        NotImplementedError: accumulator emulation with ``groups != 1``, non-zero padding
+            modes, string padding, or ``input_fmt.w > 53``.
+    """
 
     _spatial = 1
 
@@ -278,7 +313,17 @@ class QuantConv1d(_QuantConvNd, nn.Conv1d):
 
 class QuantConv2d(_QuantConvNd, nn.Conv2d):
     """``nn.Conv2d`` with fake-quantized input, weight, bias and output; see
-    :class:`QuantConv1d` for the accumulator emulation."""
+    :class:`QuantConv1d` for the accumulator emulation.
+
+    Raises:
+        TypeError: a format is neither a ``Fixed`` nor a string; ``seed`` is not an int.
+        ValueError: a format does not parse or is wider than 64 bits; ``ste`` is not
+            ``"identity"`` or ``"clipped"``; ``seed`` is outside [0, 2**64); in eval mode with
+            ``accum_fmt``, ``input_fmt`` or ``weight_fmt`` is missing; the forward's input
+            holds a NaN (the message names its index).
+        NotImplementedError: accumulator emulation with ``groups != 1``, non-zero padding
+            modes, string padding, or ``input_fmt.w > 53``.
+    """
 
     _spatial = 2
 
@@ -292,7 +337,16 @@ class QuantConv2d(_QuantConvNd, nn.Conv2d):
 
 class QuantAct(nn.Module):
     """An activation followed by fake quantization into ``fmt``: ``Q(act(x))``
-    (``activation=None``: the identity, a plain quantizer)."""
+    (``activation=None``: the identity, a plain quantizer).
+
+    The forward equals ``fx.array(act(x), fmt).to_float()`` rounded to ``x.dtype``.
+
+    Raises:
+        TypeError: ``fmt`` is neither a ``Fixed`` nor a string; ``seed`` is not an int; the
+            forward's input is not a floating-point tensor.
+        ValueError: ``fmt`` does not parse or is wider than 64 bits; ``ste`` is not
+            ``"identity"`` or ``"clipped"``; ``seed`` is outside [0, 2**64); the input holds a NaN.
+    """
 
     def __init__(self, fmt, activation=None, ste: str = "identity", seed=None) -> None:
         super().__init__()
@@ -304,6 +358,7 @@ class QuantAct(nn.Module):
 
     @property
     def fmt(self) -> Fixed:
+        """The output format."""
         return self.formats["output"]
 
     def forward(self, x: Tensor) -> Tensor:
@@ -324,7 +379,16 @@ class QuantAct(nn.Module):
 
 class QuantReLU(QuantAct):
     """``Q(relu(x))``: for an unsigned format such as ``ap_ufixed<8,3,AP_RND,AP_SAT>`` this
-    is the hls4ml ReLU layer with its result type."""
+    is the hls4ml ReLU layer with its result type.
+
+    The forward equals ``fx.array(relu(x), fmt).to_float()`` rounded to ``x.dtype``.
+
+    Raises:
+        TypeError: ``fmt`` is neither a ``Fixed`` nor a string; ``seed`` is not an int; the
+            forward's input is not a floating-point tensor.
+        ValueError: ``fmt`` does not parse or is wider than 64 bits; ``ste`` is not
+            ``"identity"`` or ``"clipped"``; ``seed`` is outside [0, 2**64); the input holds a NaN.
+    """
 
     def __init__(self, fmt, ste: str = "identity", seed=None) -> None:
         super().__init__(fmt, nn.ReLU(), ste=ste, seed=seed)
@@ -394,6 +458,14 @@ def quantize_model(model: nn.Module, config: dict) -> nn.Module:
     ``bias``, ``input``, ``output``, ``accum`` (formats), ``ste`` and ``seed``. nn.ReLU
     becomes :class:`QuantReLU`, other activations :class:`QuantAct`. Weights are copied.
     ``quantize_model(fresh, model_formats(q))`` rebuilds the same quantization.
+
+    Raises:
+        TypeError: ``model`` is not an ``nn.Module``; ``config`` is not a dict; a value is
+            neither a format nor a dict; a named layer is already quantized or of an
+            unsupported type (the message lists the supported ones).
+        KeyError: a name is not a layer of ``model`` (the message lists the layers).
+        ValueError: a dict has unknown keys, an activation is given more than an output
+            format, or a format/``ste``/``seed`` is invalid (as in :class:`QuantLinear`).
     """
     api = "fxt.quantize_model"
     if not isinstance(model, nn.Module):
@@ -413,7 +485,11 @@ def quantize_model(model: nn.Module, config: dict) -> nn.Module:
 
 def model_formats(model: nn.Module) -> dict:
     """The quantization config of every quantized layer: ``{name: {role: format string}}``
-    (plus ``ste`` when not ``"identity"``), accepted back by :func:`quantize_model`."""
+    (plus ``ste`` when not ``"identity"``), accepted back by :func:`quantize_model`.
+
+    Raises:
+        AttributeError: ``model`` is not an ``nn.Module`` (it has no ``named_modules``).
+    """
     out = {}
     for name, mod in model.named_modules():
         if isinstance(mod, (_QuantLayer, QuantAct)):
@@ -427,7 +503,15 @@ def model_formats(model: nn.Module) -> dict:
 def export_integer_weights(model: nn.Module) -> dict:
     """``{"<layer>.weight": FixedArray, "<layer>.bias": FixedArray}`` for every quantized
     layer with a weight/bias format: the stored integers (``.raw``) and formats the layer
-    computes with, for the hls4ml and emulation paths."""
+    computes with, for the hls4ml and emulation paths.
+
+    The stored integers are exactly those the layer's fake quantizer produces
+    (``fx.array(W, weight_fmt)``).
+
+    Raises:
+        AttributeError: ``model`` is not an ``nn.Module``.
+        ValueError: a weight or bias holds a NaN.
+    """
     out = {}
     for name, mod in model.named_modules():
         if isinstance(mod, _QuantLayer):
