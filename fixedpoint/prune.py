@@ -194,9 +194,12 @@ def magnitude(weights, sparsity, *, scope: str = "layer", previous=None):
     broken by position (first pruned: earlier layer, then lower C-order flat index). Scores
     are exact (float64 widening of floats, stored integers of FixedArrays).
 
-    Returns a bool mask (``True`` = keep) of each weight's kind and shape. Raises
-    ``ValueError`` for a sparsity outside [0, 1], NaN weights, an unknown scope or mismatched
-    ``previous`` masks; ``TypeError`` for non-real weights or sparsity.
+    Returns a bool mask (``True`` = keep) of each weight's kind and shape.
+
+    Raises:
+        ValueError: a sparsity outside [0, 1], NaN weights, an unknown scope or mismatched
+            ``previous`` masks.
+        TypeError: non-real weights or sparsity.
     """
     api = "fx.prune.magnitude"
     if scope not in ("layer", "global"):
@@ -308,8 +311,11 @@ def structured(weights, sparsity, *, axis: int = 0, norm: str = "l2", previous=N
     Exactness: float norms are computed in float64 (``np.abs(...).sum`` / ``np.linalg.norm``);
     integer and FixedArray norms are exact integers (the squared L2 norm ranks as the L2 norm).
 
-    Returns a bool mask of each weight's full shape and kind. Raises ``ValueError`` for a bad
-    sparsity, axis or norm, 0-d weights or NaN; ``TypeError`` for non-real inputs.
+    Returns a bool mask of each weight's full shape and kind.
+
+    Raises:
+        ValueError: a bad sparsity, axis or norm, 0-d weights or NaN.
+        TypeError: non-real inputs.
     """
     api = "fx.prune.structured"
     order = _norm_order(norm, api)
@@ -372,9 +378,12 @@ def block(weights, sparsity, *, block=(4, 4), norm: str = "l2", previous=None):
     Exactness: as :func:`structured` (float64 norms for floats, exact integer norms for
     integers and FixedArrays).
 
-    Returns a bool mask of each weight's shape and kind, constant on every tile. Raises
-    ``ValueError`` for a bad sparsity, norm or block, non-2-d weights or a shape the block
-    does not divide; ``TypeError`` for non-real inputs.
+    Returns a bool mask of each weight's shape and kind, constant on every tile.
+
+    Raises:
+        ValueError: a bad sparsity, norm or block, non-2-d weights or a shape the block does
+            not divide.
+        TypeError: non-real inputs.
     """
     api = "fx.prune.block"
     order = _norm_order(norm, api)
@@ -414,8 +423,10 @@ def polynomial_sparsity(step: int, *, final: float, end: int, begin: int = 0, in
     non-decreasing in ``step`` when ``initial <= final``, and hits both endpoints exactly (``end`` and ``begin`` are
     integers; ``Schedule`` fixes the parameters).
 
-    Raises ``ValueError`` for sparsities outside [0, 1], ``end <= begin``, ``power <= 0`` or
-    ``frequency < 1``; ``TypeError`` for a non-integer step.
+    Raises:
+        ValueError: sparsities outside [0, 1], ``end <= begin``, ``power <= 0`` or
+            ``frequency < 1``.
+        TypeError: a non-integer step.
     """
     api = "fx.prune.polynomial_sparsity"
     for nm, v in (("step", step), ("begin", begin), ("end", end), ("frequency", frequency)):
@@ -448,6 +459,10 @@ class Schedule:
     >>> s = Schedule(final=0.9, end=100)
     >>> s(0), s(100), round(s(50), 4)
     (0.0, 0.9, 0.7875)
+
+    Raises:
+        ValueError: as :func:`polynomial_sparsity`, when called (bad parameters or method).
+        TypeError: as :func:`polynomial_sparsity` (a non-integer step).
     """
 
     final: float
@@ -486,7 +501,10 @@ class SparsityReport:
     """Per-layer sparsity statistics: ``layers`` maps each layer name to a dict with
     ``shape``, ``size``, ``nnz``, ``density``, ``sparsity``, ``blocks``, ``nonzero_blocks`` and
     ``block_density``; ``total`` holds the same sums over all layers; ``table`` is a text
-    (markdown) table of them, also ``str(report)``."""
+    (markdown) table of them, also ``str(report)``. Built by :func:`report`.
+
+    Never raises.
+    """
 
     layers: dict[Any, dict[str, Any]]
     total: dict[str, Any]
@@ -511,9 +529,11 @@ def report(weights, masks=None, *, block=(4, 4)) -> SparsityReport:
     nonzero when any of its kept weights is nonzero, and tiles at ragged edges are counted as
     partial tiles. ``block_density = nonzero_blocks / blocks``.
 
-    Exact counts (integers); densities are the float quotients. Raises ``ValueError`` for a
-    bad block or mask shapes that differ from their weights', ``TypeError`` for non-real
-    weights.
+    Exact counts (integers); densities are the float quotients.
+
+    Raises:
+        ValueError: a bad block, or mask shapes that differ from their weights'.
+        TypeError: non-real weights.
     """
     api = "fx.prune.report"
     r, c = _check_block(block, None, api)

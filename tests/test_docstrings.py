@@ -22,6 +22,7 @@ import pytest
 import fixedpoint as fx
 import fixedpoint.binary as fxb
 import fixedpoint.hls4ml as fxh
+import fixedpoint.prune as fxp
 
 RAISES = re.compile(r"^\s*Raises:\s*$\n^\s+\w", re.MULTILINE)
 # A function that cannot fail says so explicitly instead of an empty Raises section.
@@ -48,9 +49,6 @@ ALLOW_NO_RAISES = {
 # Public methods/properties without any docstring, same modules, same rule.
 ALLOW_NO_DOC = {
     "fixedpoint.Network.n_in",
-    "fixedpoint.SparseFixed.nnz",
-    "fixedpoint.SparseFixed.density",
-    "fixedpoint.SparseFixed.to_dense",
 }
 
 
@@ -60,7 +58,7 @@ def _public(module, names, prefix):
 
 def _api():
     items = _public(fx, fx.__all__, "fixedpoint") + _public(fxb, fxb.__all__, "fixedpoint.binary") \
-        + _public(fxh, fxh.__all__, "fixedpoint.hls4ml")
+        + _public(fxh, fxh.__all__, "fixedpoint.hls4ml") + _public(fxp, fxp.__all__, "fixedpoint.prune")
     try:
         import fixedpoint.torch as fxt  # noqa: PLC0415
     except ImportError:
