@@ -323,23 +323,34 @@ Mags mags_of(const WideSource& a, int64_t count, bool transpose, int64_t rows, i
     return m;
 }
 
+// Exact signed dot products of magnitudes: acc (LA + LB + 1 limbs, enough for K < 2^64 terms)
+// += or -= |a| |b|, fully unrolled; the exact value fits Lr <= LA + LB + 1 limbs.
 template <int LA, int LB>
 void matmul_fixed(const Mags& A, const Mags& Bt, int64_t M, int64_t K, int64_t N, int Lr, uint64_t* out) {
+    constexpr int ACC = LA + LB + 1;
     parallel_for(M * N, std::max<int64_t>(16, 4096 / std::max<int64_t>(K, 1)), [&](int64_t b, int64_t e) {
-        uint64_t acc[kCap];
+        uint64_t acc[ACC];
         uint64_t p[LA + LB];
         for (int64_t o = b; o < e; ++o) {
             const int64_t i = o / N, j = o % N;
-            for (int k = 0; k < Lr; ++k) acc[k] = 0;
+            for (int k = 0; k < ACC; ++k) acc[k] = 0;
             const uint64_t* a = A.mag.data() + i * K * LA;
             const uint64_t* bt = Bt.mag.data() + j * K * LB;
             const uint8_t* sa = A.neg.data() + i * K;
             const uint8_t* sb = Bt.neg.data() + j * K;
             for (int64_t k = 0; k < K; ++k) {
                 mul_mag_fixed<LA, LB>(a + k * LA, bt + k * LB, p);
-                acc_add(acc, Lr, p, LA + LB, sa[k] != sb[k]);
+                const uint64_t flip = (sa[k] != sb[k]) ? ~uint64_t(0) : 0;
+                unsigned char c = flip ? 1 : 0;
+#pragma GCC unroll 17
+                for (int t = 0; t < ACC; ++t) {
+                    unsigned long long r;
+                    c = _addcarry_u64(c, acc[t], (t < LA + LB ? p[t] : 0) ^ flip, &r);
+                    acc[t] = r;
+                }
             }
-            std::memcpy(out + o * Lr, acc, sizeof(uint64_t) * size_t(Lr));
+            std::memcpy(out + o * Lr, acc, sizeof(uint64_t) * size_t(std::min(Lr, ACC)));
+            for (int t = ACC; t < Lr; ++t) out[o * Lr + t] = uint64_t(int64_t(acc[ACC - 1]) >> 63);
         }
     });
 }
@@ -370,7 +381,25 @@ inline bool quantize_small(i128 m, int64_t sh, const Format& t, uint64_t u, uint
     if (t.w >= 64 && sh >= 0 && sh <= 62 && m > -(i128(1) << 62) && m < (i128(1) << 62)) {
         const int64_t mm = int64_t(m);
         int64_t r = mm;
-        if (sh > 0) {
+        if constexpr (Q != QMode::STOCH) {
+            // Branch-free round-to-integer of mm / 2^sh (|mm| < 2^62, sh <= 62: no overflow).
+            if (sh > 0) {
+                const int64_t half = int64_t(1) << (sh - 1);
+                const int64_t neg = mm < 0 ? 1 : 0;
+                int64_t bias = 0;
+                switch (Q) {
+                    case QMode::TRN: bias = 0; break;
+                    case QMode::TRN_ZERO: bias = neg ? (int64_t(1) << sh) - 1 : 0; break;
+                    case QMode::RND: bias = half; break;
+                    case QMode::RND_ZERO: bias = half - 1 + neg; break;
+                    case QMode::RND_MIN_INF: bias = half - 1; break;
+                    case QMode::RND_INF: bias = half - neg; break;
+                    case QMode::RND_CONV: bias = half - 1 + ((mm >> sh) & 1); break;
+                    default: break;
+                }
+                r = (mm + bias) >> sh;
+            }
+        } else if (sh > 0) {
             const int64_t fl = mm >> sh;
             const int64_t rem = mm - int64_t(uint64_t(fl) << sh);
             if (rem != 0) {
@@ -441,15 +470,21 @@ void addsub_aligned(const WideSource& a, const WideSource& b, int64_t n, bool su
 template <int LA, int LB, int LR>
 void addsub_unrolled(const WideSource& a, const WideSource& b, int64_t n, bool sub, uint64_t* out) {
     parallel_for(n, 4096, [&](int64_t lo, int64_t hi) {
+        // Locals, not a.*/b.* fields: stores through `out` (uint64_t) may alias int64_t fields,
+        // which would force a reload of every field after every store.
         const int64_t sa = a.stride * LA, sb = b.stride * LB;
+        const uint64_t* const A = a.p;
+        const uint64_t* const B = b.p;
+        const uint64_t sga = a.is_signed ? ~uint64_t(0) : 0, sgb = b.is_signed ? ~uint64_t(0) : 0;
         const uint64_t flip = sub ? ~uint64_t(0) : 0;
+        const unsigned char c0 = sub ? 1 : 0;
         for (int64_t k = lo; k < hi; ++k) {
-            const uint64_t* pa = a.p + k * sa;
-            const uint64_t* pb = b.p + k * sb;
-            const uint64_t ea = a.is_signed ? uint64_t(int64_t(pa[LA - 1]) >> 63) : 0;
-            const uint64_t eb = b.is_signed ? uint64_t(int64_t(pb[LB - 1]) >> 63) : 0;
+            const uint64_t* pa = A + k * sa;
+            const uint64_t* pb = B + k * sb;
+            const uint64_t ea = uint64_t(int64_t(pa[LA - 1]) >> 63) & sga;
+            const uint64_t eb = uint64_t(int64_t(pb[LB - 1]) >> 63) & sgb;
             uint64_t* o = out + k * LR;
-            unsigned char c = sub ? 1 : 0;
+            unsigned char c = c0;
 #pragma GCC unroll 8
             for (int t = 0; t < LR; ++t) {
                 const uint64_t x = t < LA ? pa[t] : ea;
@@ -467,9 +502,13 @@ void mul_fixed_limbs(const WideSource& a, const WideSource& b, int64_t n, int re
     const int Lr = limbs_for(res_w);
     parallel_for(n, 1024, [&](int64_t lo, int64_t hi) {
         uint64_t ma[NA], mb[NB], p[NA + NB];
+        const uint64_t* const A = a.p;
+        const uint64_t* const B = b.p;
+        const int64_t sa = a.stride * NA, sb = b.stride * NB;
+        const bool ga = a.is_signed, gb = b.is_signed;
         for (int64_t k = lo; k < hi; ++k) {
-            const bool na = magnitude(a.p + k * a.stride * NA, NA, a.is_signed, ma);
-            const bool nb = magnitude(b.p + k * b.stride * NB, NB, b.is_signed, mb);
+            const bool na = magnitude(A + k * sa, NA, ga, ma);
+            const bool nb = magnitude(B + k * sb, NB, gb, mb);
             mul_mag_fixed<NA, NB>(ma, mb, p);
             if (na != nb) negate(p, NA + NB);
             uint64_t* o = out + k * Lr;
@@ -581,6 +620,9 @@ void wide_elementwise(WideOp op, const WideSource& a, const WideSource& b, int64
         if (la == 2 && lb == 2) return mul_fixed_limbs<2, 2>(a, b, n, res_w, res_signed, out);
         if (la == 1 && lb == 2) return mul_fixed_limbs<1, 2>(a, b, n, res_w, res_signed, out);
         if (la == 2 && lb == 1) return mul_fixed_limbs<2, 1>(a, b, n, res_w, res_signed, out);
+        if (la == 3 && lb == 3) return mul_fixed_limbs<3, 3>(a, b, n, res_w, res_signed, out);
+        if (la == 4 && lb == 4) return mul_fixed_limbs<4, 4>(a, b, n, res_w, res_signed, out);
+        if (la == 8 && lb == 8) return mul_fixed_limbs<8, 8>(a, b, n, res_w, res_signed, out);
     }
     auto body = [&](auto qc, auto oc) {
         constexpr QMode Q = decltype(qc)::value;
@@ -646,6 +688,12 @@ void wide_matmul(const WideSource& a, const WideSource& b, int64_t M, int64_t K,
         matmul_fixed<1, 2>(A, Bt, M, K, N, Lr, out);
     else if (LA == 2 && LB == 1)
         matmul_fixed<2, 1>(A, Bt, M, K, N, Lr, out);
+    else if (LA == 3 && LB == 3)
+        matmul_fixed<3, 3>(A, Bt, M, K, N, Lr, out);
+    else if (LA == 4 && LB == 4)
+        matmul_fixed<4, 4>(A, Bt, M, K, N, Lr, out);
+    else if (LA == 8 && LB == 8)
+        matmul_fixed<8, 8>(A, Bt, M, K, N, Lr, out);
     else
         matmul_general(A, LA, Bt, LB, M, K, N, Lr, out);
     parallel_for(M * N, 1024, [&](int64_t lo, int64_t hi) {
