@@ -477,21 +477,22 @@ void addsub_unrolled(const WideSource& a, const WideSource& b, int64_t n, bool s
         const uint64_t* const B = b.p;
         const uint64_t sga = a.is_signed ? ~uint64_t(0) : 0, sgb = b.is_signed ? ~uint64_t(0) : 0;
         const uint64_t flip = sub ? ~uint64_t(0) : 0;
-        const unsigned char c0 = sub ? 1 : 0;
+        const unsigned c0 = sub ? 1 : 0;
+        uint64_t* const O = out;
         for (int64_t k = lo; k < hi; ++k) {
             const uint64_t* pa = A + k * sa;
             const uint64_t* pb = B + k * sb;
             const uint64_t ea = uint64_t(int64_t(pa[LA - 1]) >> 63) & sga;
             const uint64_t eb = uint64_t(int64_t(pb[LB - 1]) >> 63) & sgb;
-            uint64_t* o = out + k * LR;
-            unsigned char c = c0;
+            uint64_t* o = O + k * LR;
+            u128 c = c0;
 #pragma GCC unroll 8
             for (int t = 0; t < LR; ++t) {
                 const uint64_t x = t < LA ? pa[t] : ea;
                 const uint64_t y = (t < LB ? pb[t] : eb) ^ flip;
-                unsigned long long r;
-                c = _addcarry_u64(c, x, y, &r);
-                o[t] = r;
+                const u128 r = u128(x) + y + c;
+                o[t] = uint64_t(r);
+                c = r >> 64;
             }
         }
     });
