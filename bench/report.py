@@ -201,6 +201,8 @@ def page_markdown(results: dict[str, Any], img_prefix: str = "img/bench") -> str
         f"- **Run:** {str(run.get('started_utc', '?')).replace('+00:00', '')} UTC, {float(run.get('duration_s', 0)) / 60:.1f} min"
         + (f", commit `{str(m['git_commit'])[:10]}`" if m.get("git_commit") else "") + ".",
     ]
+    if run.get("note"):
+        lines.append(f"- **Note:** {_scrub(run['note'], limit=600)}")
     if durations:
         lines.append("- **Time per suite (set-up and checks included):** "
                      + ", ".join(f"{k} {v / 60:.1f} min" for k, v in durations.items()) + ".")
