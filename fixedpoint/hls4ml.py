@@ -58,7 +58,11 @@ def _attr(layer, key):
 
 
 def layer_formats(hls_model) -> dict:
-    """{layer name: {type name: Fixed}} for every resolved type of every layer."""
+    """{layer name: {type name: Fixed}} for every resolved type of every layer.
+
+    Raises:
+        NotImplementedError: a precision that is not ap_fixed/ap_int-like (e.g. floats).
+    """
     out = {}
     for layer in hls_model.get_layers():
         types = {}
@@ -175,6 +179,12 @@ def emulate(hls_model, X) -> np.ndarray:
     float64 holding whole samples. As ``predict`` does, the result has X's dtype, one row per
     sample, and a single sample gives a 1-d array. Unsupported layers or settings raise
     NotImplementedError naming them.
+
+    Raises:
+        NotImplementedError: io_stream, unsupported layers, activations or precisions.
+        TypeError: X not float32/float64.
+        ValueError: X whose size is not a multiple of the model's inputs, or weights that do
+            not match a layer's shape.
     """
     api = "fx.hls4ml.emulate"
     io_type = str(getattr(getattr(hls_model, "config", None), "get_config_value", lambda k, d=None: d)(

@@ -25,7 +25,12 @@ __all__ = ["Dense", "Network", "ScanResult", "scan"]
 
 @dataclass
 class Dense:
-    """A dense layer ``y = act(x @ weight + bias)``; weight has shape (n_in, n_out)."""
+    """A dense layer ``y = act(x @ weight + bias)``; weight has shape (n_in, n_out).
+
+    Raises:
+        ValueError: weight not (n_in, n_out) or bias not (n_out,), or an activation other
+            than 'linear' or 'relu'.
+    """
 
     weight: np.ndarray
     bias: np.ndarray
@@ -244,6 +249,13 @@ class Network:
     Layer names follow hls4ml's PyTorch converter: modules are named by their index in the
     ``nn.Sequential`` (``_0`` for the first Linear, ``_1`` for the ReLU after it, ``_2`` for the
     next Linear), the input is ``input_1``; so configs can be handed to hls4ml as they are.
+
+    Raises:
+        ValueError: no layers, or consecutive layers whose sizes do not chain; ``emulate``
+            with X of the wrong shape.
+        TypeError: a layer that is not a :class:`Dense`.
+        KeyError: ``emulate`` with a config that lacks a layer's formats.
+        NotImplementedError: ``from_torch`` meets a module other than Linear/ReLU/Identity.
     """
 
     def __init__(self, layers):
@@ -283,6 +295,7 @@ class Network:
 
     @property
     def n_in(self) -> int:
+        """The number of inputs of the first layer."""
         return self.layers[0].weight.shape[0]
 
     def predict(self, X) -> np.ndarray:
@@ -378,6 +391,9 @@ class ScanResult:
     accumulator warnings (``kind`` "overflow" on the calibration data, "may_overflow" for other
     inputs, "rounds" when product bits are dropped), each with a message offering the fix;
     ``mode``: the scan mode.
+
+    Raises:
+        ImportError: ``plot`` without matplotlib (the ``plot`` extra).
     """
 
     config: dict
@@ -586,6 +602,9 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: 
     ``mode``, ``max_frac`` outside [1, 40], ``percentile`` outside (0, 100], a negative
     ``int_margin``, ``accum_width`` below 2, ``accum`` naming no layer, or when even
     ``max_frac`` fraction bits miss the tolerance.
+
+    Raises:
+        ValueError: as listed above.
     """
     t0 = time.perf_counter()
     api = "fx.scan"

@@ -51,6 +51,12 @@ class SparseFixed:
     (nnzb, R, C) (the layout of ``scipy.sparse.bsr_array``). Construct with
     :meth:`from_dense` or :meth:`from_scipy`; the constructor validates the arrays and
     the stored integers (``ValueError`` naming the inconsistency).
+
+    Raises:
+        ValueError: inconsistent indptr/indices/data, duplicate entries, a blocksize that does
+            not divide the shape, or stored integers outside ``fmt``.
+        TypeError: ``from_dense`` with a non-real threshold, ``from_scipy`` with something
+            that is not a scipy.sparse array or matrix.
     """
 
     __array_priority__ = 20
