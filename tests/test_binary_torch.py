@@ -138,3 +138,59 @@ def test_binary_linear_trains():
     assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match=r"BinaryLinear: ste must be one of \('identity', 'clipped', 'tanh'\), got 'x'"):
         fxt.BinaryLinear(4, 2, ste="x")
+
+
+@pytest.mark.parametrize("zero", ["pos", "neg"])
+@pytest.mark.parametrize("scaled", [False, True])
+@pytest.mark.parametrize("cfg", [
+    dict(kernel_size=3, padding=1),
+    dict(kernel_size=3, padding=0, stride=2),
+    dict(kernel_size=(3, 5), padding=(2, 1), dilation=(1, 2), stride=(2, 1)),
+    dict(kernel_size=1),
+    dict(kernel_size=5, padding=2, stride=3),
+])
+def test_binary_conv2d_packed_matches_training_path_and_float64(zero, scaled, cfg):
+    torch.manual_seed(3)
+    layer = fxt.BinaryConv2d(5, 7, zero=zero, scaled=scaled, **cfg)
+    x = torch.randn(2, 5, 9, 11)
+    x[0, 0, 0, :3] = 0.0  # exact zeros follow the zero convention in both paths
+    train_y = layer(x)
+    layer.eval()
+    with torch.no_grad():
+        packed_y = layer(x)
+    assert packed_y.shape == train_y.shape
+    assert torch.equal(packed_y, train_y.detach())
+    # independent: float64 conv of the +-1 tensors (padding adds zeros after binarization)
+    pos = (lambda t: t >= 0) if zero == "pos" else (lambda t: t > 0)
+    xs = torch.where(pos(x), 1.0, -1.0).double()
+    ws = torch.where(pos(layer.weight), 1.0, -1.0).double()
+    ref = torch.nn.functional.conv2d(xs, ws, None, layer.stride, layer.padding, layer.dilation)
+    ref = ref.to(torch.float32)  # integers of magnitude <= 5*5*5: exact
+    if scaled:  # XNOR-Net scaling: the exact integer sums times mean|W| per output channel
+        ref = ref * layer.weight.detach().abs().mean(dim=(1, 2, 3)).reshape(1, -1, 1, 1)
+    assert torch.equal(packed_y, ref + layer.bias.detach().reshape(1, -1, 1, 1))
+
+
+def test_binary_conv2d_groups_and_same_padding_use_the_float_path():
+    torch.manual_seed(4)
+    for layer in (fxt.BinaryConv2d(4, 6, 3, groups=2, padding=1), fxt.BinaryConv2d(4, 6, 3, padding="same")):
+        x = torch.randn(1, 4, 6, 6)
+        train_y = layer(x)
+        layer.eval()
+        with torch.no_grad():
+            assert not layer._packed_ok(x) and torch.equal(layer(x), train_y.detach())
+
+
+def test_binary_conv2d_trains_and_validates():
+    torch.manual_seed(0)
+    layer = fxt.BinaryConv2d(3, 4, 3, padding=1, ste="clipped")
+    x = (torch.randn(2, 3, 8, 8) * 0.5).requires_grad_()
+    layer(x).sum().backward()
+    assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match=r"BinaryConv2d: ste must be one of \('identity', 'clipped', 'tanh'\), got 'x'"):
+        fxt.BinaryConv2d(3, 4, 3, ste="x")
+    with pytest.raises(ValueError, match=r"BinaryConv2d: padding_mode must be 'zeros'.*got 'reflect'"):
+        fxt.BinaryConv2d(3, 4, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match=r"BinaryConv2d: zero must be one of"):
+        fxt.BinaryConv2d(3, 4, 3, zero="mid")

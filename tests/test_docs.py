@@ -214,7 +214,7 @@ def _public_names() -> list[str]:
     except ImportError:
         return names
     names += [f"fixedpoint.torch.{n}" for n in fxt.__all__ if n != "STE_MODES"]
-    names += ["fixedpoint.torch.BinaryLinear", "fixedpoint.torch.binarize", "fixedpoint.torch.ternarize"]
+    names += ["fixedpoint.torch.BinaryLinear", "fixedpoint.torch.BinaryConv2d", "fixedpoint.torch.binarize", "fixedpoint.torch.ternarize"]
     return names
 
 

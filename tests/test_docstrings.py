@@ -51,7 +51,7 @@ def _api():
     except ImportError:
         pass
     else:
-        names = list(fxt.__all__) + ["BinaryLinear", "binarize", "ternarize"]
+        names = list(fxt.__all__) + ["BinaryLinear", "BinaryConv2d", "binarize", "ternarize"]
         items += _public(fxt, names, "fixedpoint.torch")
     return items
 

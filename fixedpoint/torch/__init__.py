@@ -23,7 +23,7 @@ from ._ops import (  # noqa: E402
     set_backend,
     use_backend,
 )
-from ._binary_ops import BINARY_STE_MODES, BinaryLinear, binarize, ternarize  # noqa: E402, F401
+from ._binary_ops import BINARY_STE_MODES, BinaryConv2d, BinaryLinear, binarize, ternarize  # noqa: E402, F401
 from .modules import (  # noqa: E402
     FixedQuantizer,
     QuantAct,

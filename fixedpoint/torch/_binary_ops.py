@@ -205,3 +205,87 @@ class BinaryLinear(torch.nn.Linear):
             acc = acc * alpha.to(x.dtype)
         y = acc + self.bias.to(x.dtype) if self.bias is not None else acc
         return y.reshape(*lead, self.out_features)
+
+
+class BinaryConv2d(torch.nn.Conv2d):
+    """A 2-d convolution with +-1 weights (and, with ``binarize_input=True``, +-1 inputs).
+
+    Training: ``y = conv2d(binarize(x), binarize(W)) * alpha + b`` with the ``ste``
+    straight-through gradient (``alpha = mean|W|`` per output channel when ``scaled=True``,
+    else 1). Padding adds zeros *after* binarization, as ``torch.nn.functional.conv2d`` on the
+    binarized input does (a zero contributes nothing). Inference (eval mode, no grad, CPU,
+    binarized inputs, ``groups=1``, numeric padding): the same values through the packed XNOR
+    kernel on the unfolded input (``fx.binary.xnor_matmul``), with the padded positions'
+    contributions removed exactly; both paths agree bit for bit whenever float32 holds the
+    receptive-field size ``C*kh*kw`` exactly (< 2**24). Other settings run the float path,
+    which is also exact for those sizes.
+
+    Raises:
+        ValueError: ``ste`` is not one of ``BINARY_STE_MODES``; ``zero`` is not ``"pos"`` or
+            ``"neg"``; ``padding_mode`` other than ``"zeros"``.
+        TypeError: the forward's input is not a floating-point tensor (training path).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", ste: str = "clipped",
+                 scaled: bool = False, binarize_input: bool = True, zero: str = "pos", device=None, dtype=None):
+        if padding_mode != "zeros":
+            raise ValueError(f"BinaryConv2d: padding_mode must be 'zeros' (binary inputs are padded with 0), "
+                             f"got {padding_mode!r}")
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
+                         dilation=dilation, groups=groups, bias=bias, padding_mode=padding_mode, device=device,
+                         dtype=dtype)
+        if ste not in BINARY_STE_MODES:
+            raise ValueError(f"BinaryConv2d: ste must be one of {BINARY_STE_MODES}, got {ste!r}")
+        if zero not in ZERO_MODES:
+            raise ValueError(f"BinaryConv2d: zero must be one of {ZERO_MODES}, got {zero!r}")
+        self.ste, self.scaled, self.binarize_input, self.zero = ste, scaled, binarize_input, zero
+
+    def _alpha(self) -> Optional[Tensor]:
+        return _channel_mean_abs(self.weight, 0).reshape(-1) if self.scaled else None
+
+    def _packed_ok(self, x: Tensor) -> bool:
+        return (not self.training and self.binarize_input and not torch.is_grad_enabled() and self.groups == 1
+                and not isinstance(self.padding, str) and x.device.type == "cpu"
+                and x.dtype in (torch.float32, torch.float64) and x.dim() == 4)
+
+    def _finish(self, y: Tensor) -> Tensor:
+        alpha = self._alpha()
+        if alpha is not None:
+            y = y * alpha.to(y.dtype).reshape(1, -1, 1, 1)
+        return y + self.bias.to(y.dtype).reshape(1, -1, 1, 1) if self.bias is not None else y
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self._packed_ok(x):
+            return self._forward_packed(x)
+        w = torch.ops.fixedpoint.binarize(self.weight, self.zero, self.ste)
+        xb = torch.ops.fixedpoint.binarize(x, self.zero, self.ste) if self.binarize_input else x
+        y = torch.nn.functional.conv2d(xb, w, None, self.stride, self.padding, self.dilation, self.groups)
+        return self._finish(y)
+
+    def _forward_packed(self, x: Tensor) -> Tensor:
+        from .. import binary as fxb  # noqa: PLC0415
+
+        F = torch.nn.functional
+        n, c, h, wd = x.shape
+        kh, kw = self.kernel_size
+        (sh, sw), (ph, pw), (dh, dw) = self.stride, self.padding, self.dilation
+        ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+        wo = (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+        unfold = dict(kernel_size=self.kernel_size, dilation=self.dilation, padding=self.padding, stride=self.stride)
+        cols = F.unfold(x, **unfold)  # (n, c*kh*kw, L); padded positions hold 0
+        L = cols.shape[-1]
+        kk = cols.shape[1]
+        pa = fxb.pack(cols.transpose(1, 2).reshape(n * L, kk), axis=1, zero=self.zero)
+        w2 = self.weight.detach().reshape(self.out_channels, kk)
+        pwk = fxb.pack(w2, axis=1, zero=self.zero)
+        pb = fxb.PackedBits(pwk.words, pwk.length, 0, (pwk.shape[1], pwk.shape[0]))
+        acc = torch.from_numpy(fxb.xnor_matmul(pa, pb)).to(torch.float64)  # (n*L, out), exact integers
+        y = acc.reshape(n, L, self.out_channels).transpose(1, 2)  # (n, out, L)
+        if ph or pw:
+            # The kernel read each padded 0 as +1 (zero="pos") or -1 ("neg"); remove exactly that.
+            pad = F.unfold(torch.ones(1, c, h, wd, dtype=torch.float64), **unfold)[0] == 0  # (kk, L)
+            ws = torch.where(w2 > 0, 1.0, -1.0) if self.zero == "neg" else torch.where(w2 >= 0, 1.0, -1.0)
+            corr = ws.to(torch.float64) @ pad.to(torch.float64)  # (out, L), integers
+            y = y - corr if self.zero == "pos" else y + corr
+        return self._finish(y.to(x.dtype).reshape(n, self.out_channels, ho, wo))
