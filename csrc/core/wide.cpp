@@ -13,12 +13,16 @@
 
 #include <immintrin.h>
 
+#include "kernels.hpp"
 #include "modes.hpp"
 #include "quantize_scalar.hpp"
 #include "rng.hpp"
 #include "threads.hpp"
 
 namespace fixedpoint {
+
+void wide_addsub2_avx2(const uint64_t* a, const uint64_t* b, int64_t n, bool sub, uint64_t* out);  // wide_avx2.cpp
+
 namespace {
 
 // Scratch limbs: 2048-bit natural products plus left shifts of up to ~2.5k bits.
@@ -601,6 +605,14 @@ void wide_elementwise(WideOp op, const WideSource& a, const WideSource& b, int64
     if (!dst && (op == WideOp::add || op == WideOp::sub) && sa == 0 && sb == 0 && a.limbs == b.limbs) {
         const int la = a.limbs, lr = limbs_for(res_w);
         const bool sub = op == WideOp::sub;
+        if (la == 2 && lr == 2 && a.stride == 1 && b.stride == 1 && active_isa() != Isa::scalar) {
+            const uint64_t* const pa = a.p;
+            const uint64_t* const pb = b.p;
+            parallel_for(n, 8192, [&](int64_t lo, int64_t hi) {
+                wide_addsub2_avx2(pa + 2 * lo, pb + 2 * lo, hi - lo, sub, out + 2 * lo);
+            });
+            return;
+        }
         if (la == 1 && lr == 2) return addsub_unrolled<1, 1, 2>(a, b, n, sub, out);
         if (la == 2 && lr == 2) return addsub_unrolled<2, 2, 2>(a, b, n, sub, out);
         if (la == 2 && lr == 3) return addsub_unrolled<2, 2, 3>(a, b, n, sub, out);
