@@ -41,6 +41,10 @@ def isa(request):
 
 
 def obj(a) -> np.ndarray:
+    if isinstance(a, list):  # np.asarray would read ints >= 2**63 mixed with small ones as float64
+        out = np.empty(len(a), dtype=object)
+        out[:] = [int(v) for v in a]
+        return out
     a = np.asarray(a)
     out = np.empty(a.size, dtype=object)
     out[:] = [int(v) for v in a.reshape(-1)]
@@ -92,8 +96,8 @@ def check(a: fx.FixedArray, b: fx.FixedArray):
     res = fx.matmul(a, b)
     want = py_matmul(a, b)
     got = obj(res.raw) if res.raw.dtype != object else res.raw
-    if res.fmt.w == 64 and not res.fmt.signed:
-        got = obj([int(v) % (1 << 64) for v in np.asarray(res.raw).reshape(-1)]).reshape(res.shape)
+    if res.fmt.w == 64 and not res.fmt.signed:  # stored integers read unsigned, exactly
+        got = obj([int(v) % (1 << 64) for v in np.asarray(res.raw).reshape(-1).tolist()]).reshape(res.shape)
     assert got.shape == np.shape(want)
     np.testing.assert_array_equal(got, want)
     return res

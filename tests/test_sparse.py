@@ -23,6 +23,10 @@ def sparse_raws(fmt: Fixed, shape, density, rng) -> np.ndarray:
 
 
 def obj(a):
+    if isinstance(a, list):  # np.asarray would read ints >= 2**63 mixed with small ones as float64
+        out = np.empty(len(a), dtype=object)
+        out[:] = [int(v) for v in a]
+        return out
     a = np.asarray(a)
     out = np.empty(a.size, dtype=object)
     out[:] = [int(v) for v in a.reshape(-1)]
