@@ -870,3 +870,16 @@ def test_shifts_against_ap_fixed_header(tmp_path):
             want_r = {int(r[1]): raw_of(int(r[4])) for r in mine if int(r[2]) == k}
             np.testing.assert_array_equal(pyints(a << k), obj([want_l[b] for b in bits]), err_msg=f"{fmt} << {k}")
             np.testing.assert_array_equal(pyints(a >> k), obj([want_r[b] for b in bits]), err_msg=f"{fmt} >> {k}")
+
+
+def test_fused_division_by_a_64_bit_unsigned_divisor():
+    """Regression (found by hypothesis): the natural width of a division can be below the
+    divisor's, and the int64 fused pass read a 64-bit unsigned divisor as -1."""
+    fa, fb, out = Fixed(56, 0, signed=False), Fixed(64, 64, signed=False), Fixed(56, 0, signed=False)
+    a = fx.from_raw(np.array([1, 2**56 - 1]), fa)
+    b = fx.from_raw(np.array([2**64 - 1, 2**63 + 5], dtype=np.uint64), fb)
+    ta, tb = (fa.w, fa.i, fa.signed), (fb.w, fb.i, fb.signed)
+    nat = [ref.arith_raw("div", int(x), ta, int(y), tb) for x, y in zip(a.raw, b.raw)]
+    want = [ref.cast_raw(r, *f, out.w, out.i, out.signed) for r, f in nat]
+    assert fx.divide(a, b, out_fmt=out).raw.tolist() == want
+    assert (a / b).cast(out).raw.tolist() == want

@@ -184,7 +184,9 @@ int64_t arith_elementwise(ArithOp op, const Operand& a, const Operand& b, int nd
     if (fm.w > kNativeMaxWidth) throw std::invalid_argument("arith: the output format must have w <= 64");
     const Target t(fm);
     const uint64_t key = stoch_key(seed);
-    const bool narrow = fits_requant64(nf.w, rf, fm);
+    // The int64 pass reads the operands as int64 too: a 64-bit unsigned operand (possible in a
+    // division, whose natural width can be below the divisor's) must take the 128-bit pass.
+    const bool narrow = fits_requant64(nf.w, rf, fm) && a.fmt.w + int(!p.s1) <= 63 && b.fmt.w + int(!p.s2) <= 63;
     with_modes(fm.q, fm.o, [&](auto qc, auto oc) {
         constexpr QMode Q = decltype(qc)::value;
         constexpr OMode O = decltype(oc)::value;
