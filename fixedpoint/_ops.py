@@ -855,11 +855,9 @@ def _wrap_mod64(s: np.ndarray, fa: Fixed, fb: Fixed, accum: Fixed, bias) -> np.n
         s = s + np.asarray(bias, dtype=np.int64).view(np.uint64)
     w = accum.w
     if w < 64:
-        s = s & np.uint64((1 << w) - 1)
-        r = s.view(np.int64)
-        if accum.signed:
-            r = np.where(r >= 1 << (w - 1), r - (1 << w), r)
-        return np.asarray(r, dtype=np.int64)
+        if accum.signed:  # keep the low w bits, sign-extended (shifts: 2**63 has no int64 form)
+            return np.asarray((s << np.uint64(64 - w)).view(np.int64) >> np.int64(64 - w), dtype=np.int64)
+        return np.asarray((s & np.uint64((1 << w) - 1)).view(np.int64), dtype=np.int64)
     return s.view(np.int64)
 
 

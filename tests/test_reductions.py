@@ -554,3 +554,16 @@ def test_thread_count_does_not_change_results():
     assert fx.get_num_threads() == old
     for r1, r2 in zip(res[1], res[2]):
         np.testing.assert_array_equal(r1, r2)
+
+
+def test_wrap_accumulator_of_63_bits():
+    """Regression (found by hypothesis): the WRAP fast path sign-extended a 63-bit accumulator
+    with 1 << 63, which has no int64 form (OverflowError)."""
+    x = fx.from_raw(np.array([[1, -2], [-1, 1]]), fx.Fixed(2, 0))
+    y = fx.from_raw(np.array([[1, -2], [1, 1]]), fx.Fixed(2, 0))
+    acc = fx.Fixed(63, 10)
+    got = fx.matmul(x, y, accum=acc).raw.tolist()
+    # exact sums (no wrap at these magnitudes) at the accumulator's 53 fraction bits
+    want = [[sum(int(x.raw[i, k]) * int(y.raw[k, j]) for k in range(2)) << (acc.f - 4) for j in range(2)]
+            for i in range(2)]
+    assert got == want
