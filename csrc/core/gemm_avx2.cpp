@@ -21,6 +21,26 @@ constexpr int64_t kTile = 16;      // columns per micro-tile (two ymm of int32)
 constexpr int64_t kChunk = 256;    // columns per cache chunk
 constexpr int64_t kPairBlock = 256;  // pairs per cache block (also capped by the bound)
 
+// Widen one row's two int32 accumulators (16 columns) into int64 and store them into crow
+// (add=false) or add them to it (add=true); ncols < kTile handles a ragged last tile.
+inline void widen_row(const __m256i acc[2], int64_t* crow, int64_t ncols, bool add) {
+    alignas(32) int64_t w[16];
+    for (int h = 0; h < 2; ++h) {
+        _mm256_store_si256(reinterpret_cast<__m256i*>(w + 8 * h), _mm256_cvtepi32_epi64(_mm256_castsi256_si128(acc[h])));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(w + 8 * h + 4),
+                           _mm256_cvtepi32_epi64(_mm256_extracti128_si256(acc[h], 1)));
+    }
+    if (ncols == kTile) {
+        for (int h = 0; h < 4; ++h) {
+            __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + 4 * h));
+            if (add) v = _mm256_add_epi64(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(crow + 4 * h)));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(crow + 4 * h), v);
+        }
+    } else {
+        for (int64_t j = 0; j < ncols; ++j) crow[j] = add ? crow[j] + w[j] : w[j];
+    }
+}
+
 template <int R>
 inline void micro(const int32_t* ap, int64_t lda, const int16_t* bp, int64_t ldb, int64_t np, int64_t* c,
                   int64_t ldc, int64_t ncols) {
@@ -35,25 +55,7 @@ inline void micro(const int32_t* ap, int64_t lda, const int16_t* bp, int64_t ldb
             acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, b1));
         }
     }
-    for (int r = 0; r < R; ++r) {
-        alignas(32) int64_t w[16];
-        for (int h = 0; h < 2; ++h) {
-            _mm256_store_si256(reinterpret_cast<__m256i*>(w + 8 * h),
-                               _mm256_cvtepi32_epi64(_mm256_castsi256_si128(acc[r][h])));
-            _mm256_store_si256(reinterpret_cast<__m256i*>(w + 8 * h + 4),
-                               _mm256_cvtepi32_epi64(_mm256_extracti128_si256(acc[r][h], 1)));
-        }
-        int64_t* crow = c + r * ldc;
-        if (ncols == kTile) {
-            for (int h = 0; h < 4; ++h) {
-                __m256i cv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(crow + 4 * h));
-                cv = _mm256_add_epi64(cv, _mm256_load_si256(reinterpret_cast<const __m256i*>(w + 4 * h)));
-                _mm256_storeu_si256(reinterpret_cast<__m256i*>(crow + 4 * h), cv);
-            }
-        } else {
-            for (int64_t j = 0; j < ncols; ++j) crow[j] += w[j];
-        }
-    }
+    for (int r = 0; r < R; ++r) widen_row(acc[r], c + r * ldc, ncols, true);
 }
 
 // BSR micro-kernel: RR rows of one block row times a 16-column tile, over every stored block of
@@ -67,23 +69,7 @@ inline void bsr_micro(const int64_t* indices, int64_t t0, int64_t t1, const int3
     bool stored = false;
     auto widen = [&]() {
         for (int r = 0; r < RR; ++r) {
-            alignas(32) int64_t w[16];
-            for (int h = 0; h < 2; ++h) {
-                _mm256_store_si256(reinterpret_cast<__m256i*>(w + 8 * h),
-                                   _mm256_cvtepi32_epi64(_mm256_castsi256_si128(acc[r][h])));
-                _mm256_store_si256(reinterpret_cast<__m256i*>(w + 8 * h + 4),
-                                   _mm256_cvtepi32_epi64(_mm256_extracti128_si256(acc[r][h], 1)));
-            }
-            int64_t* crow = c + r * ldc;
-            if (ncols == kTile) {
-                for (int h = 0; h < 4; ++h) {
-                    __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + 4 * h));
-                    if (stored) v = _mm256_add_epi64(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(crow + 4 * h)));
-                    _mm256_storeu_si256(reinterpret_cast<__m256i*>(crow + 4 * h), v);
-                }
-            } else {
-                for (int64_t j = 0; j < ncols; ++j) crow[j] = stored ? crow[j] + w[j] : w[j];
-            }
+            widen_row(acc[r], c + r * ldc, ncols, stored);
             acc[r][0] = acc[r][1] = _mm256_setzero_si256();
         }
         stored = true;

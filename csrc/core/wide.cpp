@@ -281,20 +281,6 @@ inline void acc_add(uint64_t* acc, int n, const uint64_t* p, int pn, bool sub) {
 }
 
 // p (na + nb limbs) = a * b, unsigned.
-template <int NA, int NB>
-inline void mul_mag_fixed(const uint64_t* a, const uint64_t* b, uint64_t* p) {
-    for (int k = 0; k < NA + NB; ++k) p[k] = 0;
-    for (int i = 0; i < NA; ++i) {
-        uint64_t carry = 0;
-        for (int j = 0; j < NB; ++j) {
-            const u128 t = u128(a[i]) * b[j] + p[i + j] + carry;
-            p[i + j] = uint64_t(t);
-            carry = uint64_t(t >> 64);
-        }
-        p[i + NB] = carry;
-    }
-}
-
 inline void mul_mag(const uint64_t* a, int na, const uint64_t* b, int nb, uint64_t* p) {
     for (int k = 0; k < na + nb; ++k) p[k] = 0;
     for (int i = 0; i < na; ++i) {
@@ -306,6 +292,12 @@ inline void mul_mag(const uint64_t* a, int na, const uint64_t* b, int nb, uint64
         }
         p[i + nb] = carry;
     }
+}
+
+// The same with compile-time sizes (inlined, so the loops unroll).
+template <int NA, int NB>
+inline void mul_mag_fixed(const uint64_t* a, const uint64_t* b, uint64_t* p) {
+    mul_mag(a, NA, b, NB, p);
 }
 
 // Magnitudes and signs of a contiguous block of elements.
@@ -444,7 +436,7 @@ inline bool quantize_small(i128 m, int64_t sh, const Format& t, uint64_t u, uint
 
 // a +- b for operands with the same binary point (no alignment shifts), LR result limbs.
 template <int LR>
-void addsub_aligned(const WideSource& a, const WideSource& b, int64_t n, bool sub, int res_w, bool res_signed,
+void addsub_aligned(const WideSource& a, const WideSource& b, int64_t n, bool sub,
                     uint64_t* out) {
     parallel_for(n, 2048, [&](int64_t lo, int64_t hi) {
         for (int64_t k = lo; k < hi; ++k) {
@@ -464,8 +456,6 @@ void addsub_aligned(const WideSource& a, const WideSource& b, int64_t n, bool su
             }
             // No normalize: the exact result fits res_w <= 64 * LR bits, so the arithmetic modulo
             // 2^(64 LR) on extended operands is already its extended form.
-            (void)res_w;
-            (void)res_signed;
         }
     });
 }
@@ -503,7 +493,7 @@ void addsub_unrolled(const WideSource& a, const WideSource& b, int64_t n, bool s
 }
 
 template <int NA, int NB>
-void mul_fixed_limbs(const WideSource& a, const WideSource& b, int64_t n, int res_w, bool res_signed, uint64_t* out) {
+void mul_fixed_limbs(const WideSource& a, const WideSource& b, int64_t n, int res_w, uint64_t* out) {
     const int Lr = limbs_for(res_w);
     parallel_for(n, 1024, [&](int64_t lo, int64_t hi) {
         uint64_t ma[NA], mb[NB], p[NA + NB];
@@ -518,24 +508,22 @@ void mul_fixed_limbs(const WideSource& a, const WideSource& b, int64_t n, int re
             if (na != nb) negate(p, NA + NB);
             uint64_t* o = out + k * Lr;
             for (int t = 0; t < Lr; ++t) o[t] = p[t];  // exact and extended: no normalize needed
-            (void)res_signed;
         }
     });
 }
 
 template <int LR>
-bool dispatch_addsub(const WideSource& a, const WideSource& b, int64_t n, bool sub, int res_w, bool res_signed,
-                     uint64_t* out, int lr) {
+bool dispatch_addsub(const WideSource& a, const WideSource& b, int64_t n, bool sub, uint64_t* out, int lr) {
     if (lr != LR) return false;
-    addsub_aligned<LR>(a, b, n, sub, res_w, res_signed, out);
+    addsub_aligned<LR>(a, b, n, sub, out);
     return true;
 }
 
 template <int... Ls>
 bool addsub_fast(std::integer_sequence<int, Ls...>, const WideSource& a, const WideSource& b, int64_t n, bool sub,
-                 int res_w, bool res_signed, uint64_t* out) {
+                 int res_w, uint64_t* out) {
     const int lr = limbs_for(res_w);
-    return (dispatch_addsub<Ls + 1>(a, b, n, sub, res_w, res_signed, out, lr) || ...);
+    return (dispatch_addsub<Ls + 1>(a, b, n, sub, out, lr) || ...);
 }
 
 }  // namespace
@@ -624,18 +612,17 @@ void wide_elementwise(WideOp op, const WideSource& a, const WideSource& b, int64
         if (la == 8 && lr == 9) return addsub_unrolled<8, 8, 9>(a, b, n, sub, out);
     }
     if (!dst && (op == WideOp::add || op == WideOp::sub) && sa == 0 && sb == 0 &&
-        addsub_fast(std::make_integer_sequence<int, kWideMaxLimbs>{}, a, b, n, op == WideOp::sub, res_w, res_signed,
-                    out))
+        addsub_fast(std::make_integer_sequence<int, kWideMaxLimbs>{}, a, b, n, op == WideOp::sub, res_w, out))
         return;
     if (!dst && op == WideOp::mul) {
         const int la = a.limbs, lb = b.limbs;
-        if (la == 1 && lb == 1) return mul_fixed_limbs<1, 1>(a, b, n, res_w, res_signed, out);
-        if (la == 2 && lb == 2) return mul_fixed_limbs<2, 2>(a, b, n, res_w, res_signed, out);
-        if (la == 1 && lb == 2) return mul_fixed_limbs<1, 2>(a, b, n, res_w, res_signed, out);
-        if (la == 2 && lb == 1) return mul_fixed_limbs<2, 1>(a, b, n, res_w, res_signed, out);
-        if (la == 3 && lb == 3) return mul_fixed_limbs<3, 3>(a, b, n, res_w, res_signed, out);
-        if (la == 4 && lb == 4) return mul_fixed_limbs<4, 4>(a, b, n, res_w, res_signed, out);
-        if (la == 8 && lb == 8) return mul_fixed_limbs<8, 8>(a, b, n, res_w, res_signed, out);
+        if (la == 1 && lb == 1) return mul_fixed_limbs<1, 1>(a, b, n, res_w, out);
+        if (la == 2 && lb == 2) return mul_fixed_limbs<2, 2>(a, b, n, res_w, out);
+        if (la == 1 && lb == 2) return mul_fixed_limbs<1, 2>(a, b, n, res_w, out);
+        if (la == 2 && lb == 1) return mul_fixed_limbs<2, 1>(a, b, n, res_w, out);
+        if (la == 3 && lb == 3) return mul_fixed_limbs<3, 3>(a, b, n, res_w, out);
+        if (la == 4 && lb == 4) return mul_fixed_limbs<4, 4>(a, b, n, res_w, out);
+        if (la == 8 && lb == 8) return mul_fixed_limbs<8, 8>(a, b, n, res_w, out);
     }
     auto body = [&](auto qc, auto oc) {
         constexpr QMode Q = decltype(qc)::value;
