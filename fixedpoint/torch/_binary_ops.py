@@ -149,7 +149,24 @@ def ternarize(x: Tensor, threshold=None, ste: str = "identity", scaled: bool = F
     return t * alpha
 
 
-class BinaryLinear(torch.nn.Linear):
+class _BinaryLayer:
+    """What BinaryLinear and BinaryConv2d share: option checks and the XNOR-Net scale."""
+
+    weight: Tensor
+
+    def _set_binary_options(self, api: str, ste: str, scaled: bool, binarize_input: bool, zero: str) -> None:
+        if ste not in BINARY_STE_MODES:
+            raise ValueError(f"{api}: ste must be one of {BINARY_STE_MODES}, got {ste!r}")
+        if zero not in ZERO_MODES:
+            raise ValueError(f"{api}: zero must be one of {ZERO_MODES}, got {zero!r}")
+        self.ste, self.scaled, self.binarize_input, self.zero = ste, scaled, binarize_input, zero
+
+    def _alpha(self) -> Optional[Tensor]:
+        """mean|W| per output channel when ``scaled``, else None."""
+        return _channel_mean_abs(self.weight, 0).reshape(-1) if self.scaled else None
+
+
+class BinaryLinear(_BinaryLayer, torch.nn.Linear):
     """A linear layer with +-1 weights (and, with ``binarize_input=True``, +-1 inputs).
 
     Training: ``y = binarize(x) @ binarize(W).T * alpha + b`` with the ``ste`` straight-through
@@ -167,14 +184,7 @@ class BinaryLinear(torch.nn.Linear):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, ste: str = "clipped",
                  scaled: bool = False, binarize_input: bool = True, zero: str = "pos", device=None, dtype=None):
         super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
-        if ste not in BINARY_STE_MODES:
-            raise ValueError(f"BinaryLinear: ste must be one of {BINARY_STE_MODES}, got {ste!r}")
-        if zero not in ZERO_MODES:
-            raise ValueError(f"BinaryLinear: zero must be one of {ZERO_MODES}, got {zero!r}")
-        self.ste, self.scaled, self.binarize_input, self.zero = ste, scaled, binarize_input, zero
-
-    def _alpha(self) -> Optional[Tensor]:
-        return _channel_mean_abs(self.weight, 0).reshape(-1) if self.scaled else None
+        self._set_binary_options("BinaryLinear", ste, scaled, binarize_input, zero)
 
     def _packed_ok(self, x: Tensor) -> bool:
         return (not self.training and self.binarize_input and not torch.is_grad_enabled()
@@ -207,7 +217,7 @@ class BinaryLinear(torch.nn.Linear):
         return y.reshape(*lead, self.out_features)
 
 
-class BinaryConv2d(torch.nn.Conv2d):
+class BinaryConv2d(_BinaryLayer, torch.nn.Conv2d):
     """A 2-d convolution with +-1 weights (and, with ``binarize_input=True``, +-1 inputs).
 
     Training: ``y = conv2d(binarize(x), binarize(W)) * alpha + b`` with the ``ste``
@@ -235,14 +245,7 @@ class BinaryConv2d(torch.nn.Conv2d):
         super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
                          dilation=dilation, groups=groups, bias=bias, padding_mode=padding_mode, device=device,
                          dtype=dtype)
-        if ste not in BINARY_STE_MODES:
-            raise ValueError(f"BinaryConv2d: ste must be one of {BINARY_STE_MODES}, got {ste!r}")
-        if zero not in ZERO_MODES:
-            raise ValueError(f"BinaryConv2d: zero must be one of {ZERO_MODES}, got {zero!r}")
-        self.ste, self.scaled, self.binarize_input, self.zero = ste, scaled, binarize_input, zero
-
-    def _alpha(self) -> Optional[Tensor]:
-        return _channel_mean_abs(self.weight, 0).reshape(-1) if self.scaled else None
+        self._set_binary_options("BinaryConv2d", ste, scaled, binarize_input, zero)
 
     def _packed_ok(self, x: Tensor) -> bool:
         return (not self.training and self.binarize_input and not torch.is_grad_enabled() and self.groups == 1
