@@ -688,7 +688,7 @@ def _max_abs(r: np.ndarray) -> int:
     return max(-int(r.min()), int(r.max()))
 
 
-_I16_MIN_PAIRS = 64  # below this the int16 kernel widens so often that float64 BLAS is faster
+_I16_MIN_PAIRS = 16  # below this the int16 kernel widens so often that float64 BLAS is faster
 
 
 _F64_SPLIT_MAX_LIMBS = 6  # beyond this the blocked int64 kernel is faster
@@ -729,10 +729,11 @@ def _matmul_f64_split(x: np.ndarray, y: np.ndarray, amax: int, bmax: int) -> np.
     return total
 
 
-def _matmul_path(amax: int, bmax: int, k: int, fmt: Fixed, unsigned64: bool) -> str:
-    """The fastest exact kernel for |a| <= amax, |b| <= bmax and K = k (measured on AVX2:
-    int16 pair sums ~50 GOP/s, float64 BLAS ~40, float64 on n limbs ~40/n, blocked int64 ~3,
-    int128 ~0.6, single-threaded)."""
+def _matmul_path(amax: int, bmax: int, k: int, fmt: Fixed | None, unsigned64: bool) -> str:
+    """The fastest exact kernel for |a| <= amax, |b| <= bmax and K = k (measured on AVX2,
+    single-threaded: int16 pair sums ~100 GOP/s with >= 64 pairs per int32, ~60 at 16 pairs,
+    float64 BLAS ~37, float64 on n limbs ~37/n, blocked int64 ~3, int128 ~0.6). ``fmt`` None
+    asks for the result modulo 2**64 (never "i128" or "object")."""
     bound = k * amax * bmax  # every partial sum is at most this in magnitude
     pairs = _core.gemm_i16_pairs(amax, bmax) if amax <= 32767 and bmax <= 32767 else 0
     if pairs >= _I16_MIN_PAIRS:
@@ -741,7 +742,7 @@ def _matmul_path(amax: int, bmax: int, k: int, fmt: Fixed, unsigned64: bool) -> 
         return "f64"  # float64 BLAS is exact: every partial sum is an integer within 2**53
     if pairs > 0:
         return "i16"
-    if fmt.w <= 64 or bound < 1 << 63:
+    if fmt is None or fmt.w <= 64 or bound < 1 << 63:  # fmt None: the result modulo 2**64
         if not unsigned64 and _f64_split_plan(amax, bmax, k) is not None:
             return "f64split"  # float64 BLAS on limbs, recombined modulo 2**64
         return "i64"  # sums wrap modulo 2**64, exact because the result fits 64 bits
@@ -791,19 +792,21 @@ def _matmul_exact(a: FixedArray, b: FixedArray, k: int, api: str) -> FixedArray:
         buf = np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)
         return _wrap_limbs(buf, shape, fmt)
     au, bu = ra.dtype == np.uint64, rb.dtype == np.uint64
-    lo = np.empty((nb, M, N), dtype=np.int64)
-    hi = np.empty((nb, M, N), dtype=np.int64) if path == "i128" else None
+    los, his = [], []
     for t in range(nb):
         x = np.ascontiguousarray(ra2[t]).view(np.int64)
         y = np.ascontiguousarray(rb2[t]).view(np.int64)
-        if path == "i16":
-            lo[t] = _core.gemm_i16(x, y, amax, bmax)
-        elif path == "f64split":
-            lo[t] = _matmul_f64_split(x, y, amax, bmax)
-        elif path == "i64":
-            lo[t] = _core.gemm_i64(x, y, amax < 1 << 31 and bmax < 1 << 31)
+        if path == "i128":
+            lo_t, hi_t = _core.gemm_i128(x, au, y, bu)
+            los.append(lo_t)
+            his.append(hi_t)
         else:
-            lo[t], hi[t] = _core.gemm_i128(x, au, y, bu)
+            los.append(_gemm_2d(x, y, path, amax, bmax))
+    # one block is used as it is (no copy of the product); batches are stacked
+    lo = los[0][None] if nb == 1 else np.stack(los) if nb else np.empty((0, M, N), dtype=np.int64)
+    hi = None
+    if path == "i128":
+        hi = his[0][None] if nb == 1 else np.stack(his) if nb else np.empty((0, M, N), dtype=np.int64)
     if path == "i128":  # fmt.w > 64: 128-bit (lo, hi) -> limbs, sign-extended
         nl = _limbs(fmt.w)
         limbs = np.empty(shape + (nl,), dtype=np.uint64)
@@ -822,22 +825,24 @@ def _exact_product_wraps(fa: Fixed, fb: Fixed, accum: Fixed) -> bool:
             and fa.f + fb.f <= accum.f)
 
 
+def _gemm_2d(x: np.ndarray, y: np.ndarray, path: str, amax: int, bmax: int) -> np.ndarray:
+    """x @ y for 2-d C-contiguous int64 raws by one of _matmul_path's 64-bit paths (exact when
+    the result fits 64 bits, else modulo 2^64)."""
+    if path == "i16":
+        return _core.gemm_i16(x, y, amax, bmax)
+    if path == "f64":
+        return np.matmul(x.astype(np.float64), y.astype(np.float64)).astype(np.int64)
+    if path == "f64split":
+        return _matmul_f64_split(x, y, amax, bmax)  # recombined modulo 2^64
+    return _core.gemm_i64(x, y, amax < 1 << 31 and bmax < 1 << 31)  # wraps modulo 2^64
+
+
 def _gemm_mod64(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """x @ y modulo 2^64 (int64 bit patterns) for 2-d int64 raws, by the fastest exact kernel."""
     x = np.ascontiguousarray(x).view(np.int64)
     y = np.ascontiguousarray(y).view(np.int64)
     amax, bmax = _max_abs(x), _max_abs(y)
-    k = x.shape[1]
-    pairs = _core.gemm_i16_pairs(amax, bmax) if amax <= 32767 and bmax <= 32767 else 0
-    if pairs >= _I16_MIN_PAIRS:
-        return _core.gemm_i16(x, y, amax, bmax)
-    if k * amax * bmax <= 1 << 53:
-        return np.matmul(x.astype(np.float64), y.astype(np.float64)).astype(np.int64)
-    if pairs > 0:
-        return _core.gemm_i16(x, y, amax, bmax)
-    if _f64_split_plan(amax, bmax, k) is not None:
-        return _matmul_f64_split(x, y, amax, bmax)  # recombined modulo 2^64
-    return _core.gemm_i64(x, y, amax < 1 << 31 and bmax < 1 << 31)  # wraps modulo 2^64
+    return _gemm_2d(x, y, _matmul_path(amax, bmax, x.shape[1], None, False), amax, bmax)
 
 
 def _accum_wrap_gemm(x: np.ndarray, fa: Fixed, y: np.ndarray, fb: Fixed, accum: Fixed, bias) -> np.ndarray:

@@ -108,6 +108,9 @@ BOUNDARY = [
     ((8, 8, True), (8, 8, True), 37, "i16"),      # 8-bit operands
     ((9, 9, True), (9, 9, True), 37, "i16"),
     ((8, 8, False), (9, 9, True), 37, "i16"),
+    ((13, 13, True), (14, 14, True), 37, "i16"),  # 2 * 2^12 * 2^13 per pair: 31 pairs per int32
+    ((14, 14, True), (14, 14, True), 37, "f64"),  # 2 * 2^13 * 2^13: 15 pairs, below the 16-pair floor
+    ((14, 14, True), (14, 14, True), 700, "f64"),
     ((15, 15, True), (16, 16, True), 3, "f64"),   # |b| = 2^15 is outside int16: float64 BLAS
     ((16, 16, True), (16, 16, True), 37, "f64"),  # -2^15 * -2^15 pairs overflow int32: not int16
     ((17, 17, True), (16, 16, True), 37, "f64"),
@@ -158,6 +161,22 @@ def test_gemm_i16_kernel_overflow_edges(isa, amax, bmax):
         b[: K // 2, :] = bmax
         want = np.matmul(obj(a), obj(b))
         np.testing.assert_array_equal(obj(_core.gemm_i16(a, b, amax, bmax)), want)
+
+
+@pytest.mark.parametrize("amax,bmax", [(127, 128), (8191, 8191), (32767, 1)])
+@pytest.mark.parametrize("M,K,N", [(130, 515, 47), (67, 1030, 16), (64, 2, 15)])
+def test_gemm_i16_kernel_blocks(isa, amax, bmax, M, K, N):
+    # several row blocks, pair blocks and column tiles (ragged last tile, odd K) of the packed
+    # kernel; int64 matmul is exact here (|sums| < 2^41)
+    rng = np.random.default_rng(M * K + N)
+    a = rng.integers(-amax, amax, size=(M, K), endpoint=True)
+    b = rng.integers(-bmax, bmax, size=(K, N), endpoint=True)
+    a[0, :], b[:, -1] = amax, -bmax
+    np.testing.assert_array_equal(_core.gemm_i16(a, b, amax, bmax), a @ b)
+    # non-contiguous operands through the public API take the same kernel
+    fa = fx.from_raw(np.asfortranarray(a), Fixed(16, 16))
+    fb = fx.from_raw(b[:, ::1], Fixed(16, 16))
+    np.testing.assert_array_equal(np.asarray(fx.matmul(fa.T.T, fb).raw), a @ b)
 
 
 def test_gemm_i16_rejects_unsafe_bounds():

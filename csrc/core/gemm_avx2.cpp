@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "gemm.hpp"
@@ -18,7 +19,7 @@ namespace fixedpoint {
 namespace {
 
 constexpr int64_t kTile = 16;      // columns per micro-tile (two ymm of int32)
-constexpr int64_t kChunk = 256;    // columns per cache chunk
+constexpr int64_t kRowBlock = 64;  // rows of A per cache block
 constexpr int64_t kPairBlock = 256;  // pairs per cache block (also capped by the bound)
 
 // Widen one row's two int32 accumulators (16 columns) into int64 and store them into crow
@@ -41,9 +42,17 @@ inline void widen_row(const __m256i acc[2], int64_t* crow, int64_t ncols, bool a
     }
 }
 
+// 8 int64 -> their low 32 bits, in order.
+inline __m256i low32x8(const int64_t* src) {
+    const __m256i lo_idx = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    const __m256i p0 = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src)), lo_idx);
+    const __m256i p1 = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 4)), lo_idx);
+    return _mm256_permute2x128_si256(p0, p1, 0x20);
+}
+
 template <int R>
 inline void micro(const int32_t* ap, int64_t lda, const int16_t* bp, int64_t ldb, int64_t np, int64_t* c,
-                  int64_t ldc, int64_t ncols) {
+                  int64_t ldc, int64_t ncols, bool add) {
     __m256i acc[R][2];
     for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
     for (int64_t p = 0; p < np; ++p) {
@@ -55,7 +64,7 @@ inline void micro(const int32_t* ap, int64_t lda, const int16_t* bp, int64_t ldb
             acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, b1));
         }
     }
-    for (int r = 0; r < R; ++r) widen_row(acc[r], c + r * ldc, ncols, true);
+    for (int r = 0; r < R; ++r) widen_row(acc[r], c + r * ldc, ncols, add);
 }
 
 // BSR micro-kernel: RR rows of one block row times a 16-column tile, over every stored block of
@@ -128,13 +137,6 @@ void gemm_bsr_i16_avx2(const int64_t* indptr, const int64_t* indices, const int3
 
 void bsr_pack_x_avx2(const int64_t* x, int64_t K, int64_t N, int64_t j0, int64_t nc, bool even, int64_t q0,
                      int64_t q1, int16_t* xp, int64_t ldx) {
-    const __m256i lo_idx = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
-    auto low32 = [&](const int64_t* src) {  // 8 int64 -> their low 32 bits, in order
-        const __m256i p0 = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src)), lo_idx);
-        const __m256i p1 =
-            _mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + 4)), lo_idx);
-        return _mm256_permute2x128_si256(p0, p1, 0x20);
-    };
     for (int64_t q = q0; q < q1; ++q) {
         const int64_t s = even ? 2 * q : q;
         int16_t* dst = xp + q * ldx;
@@ -142,8 +144,8 @@ void bsr_pack_x_avx2(const int64_t* x, int64_t K, int64_t N, int64_t j0, int64_t
         const int64_t* x1 = s + 1 < K ? x + (s + 1) * N + j0 : nullptr;
         int64_t j = 0;
         for (; j + 8 <= nc; j += 8) {
-            const __m256i v0 = low32(x0 + j);
-            const __m256i v1 = x1 ? _mm256_slli_epi32(low32(x1 + j), 16) : _mm256_setzero_si256();
+            const __m256i v0 = low32x8(x0 + j);
+            const __m256i v1 = x1 ? _mm256_slli_epi32(low32x8(x1 + j), 16) : _mm256_setzero_si256();
             _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 2 * j), _mm256_blend_epi16(v0, v1, 0xAA));
         }
         for (; j < nc; ++j) {
@@ -157,45 +159,63 @@ void bsr_pack_x_avx2(const int64_t* x, int64_t K, int64_t N, int64_t j0, int64_t
 void gemm_i16_avx2(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int64_t N, int64_t pairs,
                    int64_t* out) {
     const int64_t K2 = (K + 1) / 2;
-    const int64_t Np = (N + kTile - 1) / kTile * kTile;
-    std::vector<int32_t> ap(size_t(M * K2));
-    std::vector<int16_t> bpk(size_t(K2 * Np * 2), 0);
+    const int64_t Nt = (N + kTile - 1) / kTile;  // column tiles
+    // A as int16 rows of even length: word p of row i is the pair (a[i, 2p], a[i, 2p+1]).
+    std::unique_ptr<int32_t[]> ap(new int32_t[size_t(M * K2)]);
     parallel_for(M, 64, [&](int64_t r0, int64_t r1) {
-        for (int64_t i = r0; i < r1; ++i)
-            for (int64_t p = 0; p < K2; ++p) {
-                const uint32_t lo = uint16_t(int16_t(a[i * K + 2 * p]));
-                const uint32_t hi = 2 * p + 1 < K ? uint16_t(int16_t(a[i * K + 2 * p + 1])) : 0u;
-                ap[size_t(i * K2 + p)] = int32_t(lo | (hi << 16));
-            }
+        for (int64_t i = r0; i < r1; ++i) {
+            int16_t* __restrict d = reinterpret_cast<int16_t*>(ap.get() + i * K2);
+            const int64_t* __restrict src = a + i * K;
+            for (int64_t k = 0; k < K; ++k) d[k] = int16_t(src[k]);
+            if (K % 2) d[K] = 0;
+        }
     });
-    // B layout: [pair p][column tile t][16 columns][2], i.e. row p has Np*2 int16.
+    // B layout: [column tile t][pair p][16 columns][2], so that one micro-kernel call reads its
+    // (pairs x 16 columns) panel contiguously (a row-major pair layout puts successive pairs a
+    // whole row apart: 4 KiB strides that alias in L1 and defeat the prefetcher).
+    std::unique_ptr<int16_t[]> bpk(new int16_t[size_t(Nt * K2 * kTile * 2)]);  // every entry is written
     parallel_for(K2, 16, [&](int64_t p0, int64_t p1) {
-        for (int64_t p = p0; p < p1; ++p)
-            for (int64_t j = 0; j < N; ++j) {
-                bpk[size_t((p * Np + j) * 2)] = int16_t(b[2 * p * N + j]);
-                if (2 * p + 1 < K) bpk[size_t((p * Np + j) * 2 + 1)] = int16_t(b[(2 * p + 1) * N + j]);
+        for (int64_t p = p0; p < p1; ++p) {
+            const int64_t* b0 = b + 2 * p * N;
+            const int64_t* b1 = 2 * p + 1 < K ? b0 + N : nullptr;
+            for (int64_t t = 0; t < Nt; ++t) {
+                int16_t* d = bpk.get() + (t * K2 + p) * kTile * 2;
+                const int64_t j0 = t * kTile, nc = std::min(kTile, N - j0);
+                if (nc == kTile) {
+                    for (int h = 0; h < 2; ++h) {
+                        const __m256i v0 = low32x8(b0 + j0 + 8 * h);
+                        const __m256i v1 = b1 ? _mm256_slli_epi32(low32x8(b1 + j0 + 8 * h), 16) : _mm256_setzero_si256();
+                        _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + 16 * h), _mm256_blend_epi16(v0, v1, 0xAA));
+                    }
+                } else {
+                    for (int64_t j = 0; j < kTile; ++j) {
+                        d[2 * j] = j < nc ? int16_t(b0[j0 + j]) : int16_t(0);
+                        d[2 * j + 1] = j < nc && b1 ? int16_t(b1[j0 + j]) : int16_t(0);
+                    }
+                }
             }
+        }
     });
     const int64_t pb = std::max<int64_t>(1, std::min(pairs, kPairBlock));
-    const int64_t ldb = Np * 2;
     parallel_for(M, 8, [&](int64_t r0, int64_t r1) {
-        for (int64_t i = r0; i < r1; ++i) std::fill(out + i * N, out + (i + 1) * N, int64_t(0));
-        for (int64_t j0 = 0; j0 < N; j0 += kChunk) {
-            const int64_t j1 = std::min(N, j0 + kChunk);
+        for (int64_t i0 = r0; i0 < r1; i0 += kRowBlock) {  // A block (rows x pb pairs) stays in L2
+            const int64_t i1 = std::min(r1, i0 + kRowBlock);
             for (int64_t p0 = 0; p0 < K2; p0 += pb) {
                 const int64_t np = std::min(pb, K2 - p0);
-                for (int64_t i = r0; i < r1; i += 4) {
-                    const int64_t R = std::min<int64_t>(4, r1 - i);
-                    for (int64_t j = j0; j < j1; j += kTile) {
-                        const int64_t nc = std::min(kTile, j1 - j);
-                        const int32_t* apr = ap.data() + i * K2 + p0;
-                        const int16_t* bpr = bpk.data() + p0 * ldb + j * 2;
+                const bool add = p0 > 0;  // the first pair block stores, the later ones add
+                for (int64_t t = 0; t < Nt; ++t) {  // the tile's B panel stays in L1 across the rows
+                    const int64_t j = t * kTile;
+                    const int64_t nc = std::min(kTile, N - j);
+                    const int16_t* bpr = bpk.get() + (t * K2 + p0) * kTile * 2;
+                    for (int64_t i = i0; i < i1; i += 4) {
+                        const int64_t R = std::min<int64_t>(4, i1 - i);
+                        const int32_t* apr = ap.get() + i * K2 + p0;
                         int64_t* c = out + i * N + j;
                         switch (R) {
-                            case 4: micro<4>(apr, K2, bpr, ldb, np, c, N, nc); break;
-                            case 3: micro<3>(apr, K2, bpr, ldb, np, c, N, nc); break;
-                            case 2: micro<2>(apr, K2, bpr, ldb, np, c, N, nc); break;
-                            default: micro<1>(apr, K2, bpr, ldb, np, c, N, nc); break;
+                            case 4: micro<4>(apr, K2, bpr, kTile * 2, np, c, N, nc, add); break;
+                            case 3: micro<3>(apr, K2, bpr, kTile * 2, np, c, N, nc, add); break;
+                            case 2: micro<2>(apr, K2, bpr, kTile * 2, np, c, N, nc, add); break;
+                            default: micro<1>(apr, K2, bpr, kTile * 2, np, c, N, nc, add); break;
                         }
                     }
                 }
