@@ -186,7 +186,7 @@ def test_bsr_matmul_equals_dense(data):
 
 
 @pytest.mark.parametrize("isa", ["scalar", "avx2"])
-@pytest.mark.parametrize("blocksize", [(4, 4), (1, 16), (2, 2), (3, 1), (1, 3)])
+@pytest.mark.parametrize("blocksize", [(4, 4), (1, 16), (2, 2), (3, 1), (1, 3), (2, 8), (1, 5), (5, 24)])
 @pytest.mark.parametrize("xmax", [2**14 - 1, 2**15 - 1, 2**15, 2**16])
 def test_bsr_int16_overflow_boundary(isa, blocksize, xmax):
     # all products +-(2**15-1) * xmax with the same sign: int32 lanes would overflow after a few
@@ -208,6 +208,32 @@ def test_bsr_int16_overflow_boundary(isa, blocksize, xmax):
         np.testing.assert_array_equal(out, np.matmul(w, x))
         pairs = fx._core.gemm_i16_pairs(2**15 - 1, xmax) if xmax <= 32767 else 0
         assert path == ("i16" if isa == "avx2" and pairs >= (C + 1) // 2 else "i64")
+    finally:
+        fx.set_isa(cur)
+
+
+@pytest.mark.parametrize("isa", ["scalar", "avx2"])
+@pytest.mark.parametrize("blocksize", [(4, 4), (1, 16), (2, 2), (3, 1), (1, 3), (2, 8), (1, 5), (5, 24), (8, 8),
+                                       (4, 1), (1, 7)])
+@pytest.mark.parametrize("N", [1, 16, 40])
+def test_bsr_int16_kernel_every_block_width(isa, blocksize, N):
+    # 8-bit values keep every block shape on the int16 kernel (one template per pairs-per-row
+    # count: 1, 2, 4, 8 and the generic loop); random block sparsity, ragged column tiles
+    R, C = blocksize
+    cur = with_isa(isa)
+    try:
+        rng = np.random.default_rng(R * 100 + C + N)
+        Mb, Kb = 5, max(1, 48 // C)
+        w = rng.integers(-128, 127, size=(Mb * R, Kb * C), endpoint=True)
+        keep = rng.random((Mb, Kb)) < 0.4
+        keep[1] = False  # an empty block row
+        w *= np.repeat(np.repeat(keep, R, axis=0), C, axis=1)
+        x = rng.integers(-128, 127, size=(Kb * C, N), endpoint=True)
+        sp = fx.SparseFixed.from_dense(fx.from_raw(w, Fixed(8, 8)), blocksize=blocksize)
+        out, path = fx._core.gemm_bsr_i64(sp.indptr, sp.indices, sp.data.raw, x.shape[0], x)
+        assert path == ("i16" if isa == "avx2" else "i64")
+        np.testing.assert_array_equal(out, w @ x)
+        np.testing.assert_array_equal((sp @ fx.from_raw(x, Fixed(8, 8))).raw, w @ x)
     finally:
         fx.set_isa(cur)
 

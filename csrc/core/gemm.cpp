@@ -174,18 +174,21 @@ void bsr_wrap64(const int64_t* indptr, const int64_t* indices, const int64_t* bl
     });
 }
 
-// max |v| over n values, or -1 as soon as one exceeds 32767 (the int16 path is then out).
+// max |v| over n values, or -1 when one is beyond [-32767, 32767] (the int16 path is then out).
 int64_t max_abs_i16(const int64_t* v, int64_t n) {
-    int64_t m = 0;
-    for (int64_t t = 0; t < n; ++t) {
-        const int64_t a = v[t];
-        if (a > 32767 || a < -32767) return -1;
-        m = std::max(m, a < 0 ? -a : a);
+    int64_t lo = 0, hi = 0;
+    if (active_isa() != Isa::scalar) {
+        min_max_i64_avx2(v, n, &lo, &hi);
+    } else {
+        for (int64_t t = 0; t < n; ++t) {
+            lo = std::min(lo, v[t]);
+            hi = std::max(hi, v[t]);
+        }
     }
-    return m;
+    if (hi > 32767 || lo < -32767) return -1;
+    return std::max(hi, -lo);
 }
 
-constexpr int64_t kBsrChunk = 256;  // columns of x packed (and kept hot) per pass
 constexpr int64_t kBsrTile = 16;    // columns per micro-tile
 
 }  // namespace
@@ -218,16 +221,11 @@ int gemm_bsr_i64(const int64_t* indptr, const int64_t* indices, const int64_t* b
             const int64_t P = even ? K / 2 : K;
             const int64_t pstride = even ? C / 2 : C, pstep = even ? 1 : 2;
             const int64_t flush = std::max<int64_t>(1, pairs / Cp);
-            const int64_t ldx = kBsrChunk * 2;
-            std::unique_ptr<int16_t[]> xp(new int16_t[size_t(P * ldx)]);  // every entry is written
-            for (int64_t j0 = 0; j0 < N; j0 += kBsrChunk) {
-                const int64_t nc = std::min(kBsrChunk, N - j0);
-                parallel_for(P, 64, [&](int64_t q0, int64_t q1) {
-                    bsr_pack_x_avx2(x, K, N, j0, nc, even, q0, q1, xp.get(), ldx);
-                });
-                gemm_bsr_i16_avx2(indptr, indices, wp.data(), Mb, R, Cp, xp.get(), ldx, pstride, pstep, nc, flush,
-                                  out + j0, N);
-            }
+            const int64_t Nt = (N + kBsrTile - 1) / kBsrTile;
+            // x as 16-column tiles of pair rows (every entry is written)
+            std::unique_ptr<int16_t[]> xp(new int16_t[size_t(Nt * P * kBsrTile * 2)]);
+            parallel_for(P, 64, [&](int64_t q0, int64_t q1) { bsr_pack_x_avx2(x, K, N, even, P, q0, q1, xp.get()); });
+            gemm_bsr_i16_avx2(indptr, indices, wp.data(), Mb, R, Cp, xp.get(), P, pstride, pstep, N, flush, out);
             return 1;
         }
     }

@@ -49,19 +49,22 @@ void gemm_csr_i32_avx2(const int64_t* indptr, const int64_t* indices, const int3
 int gemm_bsr_i64(const int64_t* indptr, const int64_t* indices, const int64_t* blocks, int64_t Mb, int64_t R,
                  int64_t C, int64_t K, const int64_t* x, int64_t N, int64_t* out);
 // The AVX2 int16 kernel on packed operands: wp holds per block, per block row r and pair p the
-// int32 word (value[r, 2p] | value[r, 2p+1] << 16); xp per pair row the interleaved int16 pairs
-// of x (ldx int16 per pair row, 16-column tiles padded with zeros); pair p of block column jb
-// is pair row jb * pstride + p * pstep. Writes columns [0, nc) of out (row stride ldc).
-// flush: blocks summed in int32 lanes before they are widened into int64.
+// int32 word (value[r, 2p] | value[r, 2p+1] << 16); xp holds x as 16-column tiles of P pair
+// rows, each pair row 16 interleaved int16 pairs (tile t, pair row q at xp + (t * P + q) * 32;
+// columns past N are zero); pair p of block column jb is pair row jb * pstride + p * pstep.
+// Writes the (Mb * R, N) out (row stride N). flush: blocks summed in int32 lanes before they
+// are widened into int64.
 void gemm_bsr_i16_avx2(const int64_t* indptr, const int64_t* indices, const int32_t* wp, int64_t Mb, int64_t R,
-                       int64_t Cp, const int16_t* xp, int64_t ldx, int64_t pstride, int64_t pstep, int64_t nc,
-                       int64_t flush, int64_t* out, int64_t ldc);
+                       int64_t Cp, const int16_t* xp, int64_t P, int64_t pstride, int64_t pstep, int64_t N,
+                       int64_t flush, int64_t* out);
 
-// x pair rows q0..q1 for gemm_bsr_i16_avx2: columns [j0, j0 + nc) of the (K, N) int64 x as
-// interleaved int16 pairs (x[s, j], x[s + 1, j]) with s = 2q (even) or q (odd C), 0 past row
-// K - 1 and past column nc (up to ldx / 2 columns).
-void bsr_pack_x_avx2(const int64_t* x, int64_t K, int64_t N, int64_t j0, int64_t nc, bool even, int64_t q0,
-                     int64_t q1, int16_t* xp, int64_t ldx);
+// x pair rows q0..q1 (of P) for gemm_bsr_i16_avx2, from the (K, N) int64 x: pair row q holds
+// (x[s, j], x[s + 1, j]) with s = 2q (even) or q (odd C), 0 past row K - 1.
+void bsr_pack_x_avx2(const int64_t* x, int64_t K, int64_t N, bool even, int64_t P, int64_t q0, int64_t q1,
+                     int16_t* xp);
+
+// *lo = min(0, v...), *hi = max(0, v...) over n int64 values (AVX2).
+void min_max_i64_avx2(const int64_t* v, int64_t n, int64_t* lo, int64_t* hi);
 
 // Per-ISA int16 kernels (gemm_avx2.cpp is compiled with -mavx2). `pairs` as above.
 void gemm_i16_avx2(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int64_t N, int64_t pairs,

@@ -67,24 +67,18 @@ inline void micro(const int32_t* ap, int64_t lda, const int16_t* bp, int64_t ldb
     for (int r = 0; r < R; ++r) widen_row(acc[r], c + r * ldc, ncols, add);
 }
 
-// BSR micro-kernel: RR rows of one block row times a 16-column tile, over every stored block of
-// the block row. Products are summed in int32 lanes for at most `flush` blocks (the caller's
-// overflow bound), then widened into int64; the first widening stores, the later ones add.
-template <int RR>
-inline void bsr_micro(const int64_t* indices, int64_t t0, int64_t t1, const int32_t* wp, int64_t R, int64_t Cp,
-                      const int16_t* xp, int64_t ldx, int64_t pstride, int64_t pstep, int64_t flush, int64_t* c,
-                      int64_t ldc, int64_t ncols) {
+// BSR micro-kernel: RR rows of one block row times a 16-column tile, over the stored blocks
+// t0..t1 of the block row (at most the caller's overflow bound of blocks, so the int32 lanes
+// cannot overflow), then widened into int64: stored into c (add=false) or added to it.
+// CP > 0 fixes the pairs per block row at compile time (the common block widths); CP == 0
+// reads it from cp. The accumulators live in registers for the whole group.
+template <int RR, int CP>
+inline void bsr_group(const int64_t* indices, int64_t t0, int64_t t1, const int32_t* wp, int64_t R, int64_t cp,
+                      const int16_t* xp, int64_t ldx, int64_t pstride, int64_t pstep, int64_t* c, int64_t ldc,
+                      int64_t ncols, bool add) {
+    const int64_t Cp = CP > 0 ? CP : cp;
     __m256i acc[RR][2];
-    bool stored = false;
-    auto widen = [&]() {
-        for (int r = 0; r < RR; ++r) {
-            widen_row(acc[r], c + r * ldc, ncols, stored);
-            acc[r][0] = acc[r][1] = _mm256_setzero_si256();
-        }
-        stored = true;
-    };
     for (int r = 0; r < RR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
-    int64_t since = 0;
     for (int64_t t = t0; t < t1; ++t) {
         const int16_t* xb = xp + indices[t] * pstride * ldx;
         const int32_t* w = wp + t * R * Cp;
@@ -98,36 +92,64 @@ inline void bsr_micro(const int64_t* indices, int64_t t0, int64_t t1, const int3
                 acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, b1));
             }
         }
-        if (++since == flush) {
-            widen();
-            since = 0;
-        }
     }
-    if (since > 0 || !stored) widen();
+    for (int r = 0; r < RR; ++r) widen_row(acc[r], c + r * ldc, ncols, add);
+}
+
+// Every stored block of one block row (t0..t1) for RR rows and one tile, in groups of at most
+// `flush` blocks: the first group stores, the later ones add (an empty row stores zeros).
+template <int RR, int CP>
+inline void bsr_row(const int64_t* indices, int64_t t0, int64_t t1, const int32_t* wp, int64_t R, int64_t cp,
+                    const int16_t* xp, int64_t ldx, int64_t pstride, int64_t pstep, int64_t flush, int64_t* c,
+                    int64_t ldc, int64_t ncols) {
+    int64_t t = t0;
+    do {
+        const int64_t te = std::min(t1, t + flush);
+        bsr_group<RR, CP>(indices, t, te, wp, R, cp, xp, ldx, pstride, pstep, c, ldc, ncols, t > t0);
+        t = te;
+    } while (t < t1);
+}
+
+template <int CP>
+inline void bsr_rows(int64_t rr, const int64_t* indices, int64_t t0, int64_t t1, const int32_t* wp, int64_t R,
+                     int64_t cp, const int16_t* xp, int64_t ldx, int64_t pstride, int64_t pstep, int64_t flush,
+                     int64_t* c, int64_t ldc, int64_t ncols) {
+    switch (rr) {
+        case 4: bsr_row<4, CP>(indices, t0, t1, wp, R, cp, xp, ldx, pstride, pstep, flush, c, ldc, ncols); break;
+        case 3: bsr_row<3, CP>(indices, t0, t1, wp, R, cp, xp, ldx, pstride, pstep, flush, c, ldc, ncols); break;
+        case 2: bsr_row<2, CP>(indices, t0, t1, wp, R, cp, xp, ldx, pstride, pstep, flush, c, ldc, ncols); break;
+        default: bsr_row<1, CP>(indices, t0, t1, wp, R, cp, xp, ldx, pstride, pstep, flush, c, ldc, ncols); break;
+    }
 }
 
 }  // namespace
 
 void gemm_bsr_i16_avx2(const int64_t* indptr, const int64_t* indices, const int32_t* wp, int64_t Mb, int64_t R,
-                       int64_t Cp, const int16_t* xp, int64_t ldx, int64_t pstride, int64_t pstep, int64_t nc,
-                       int64_t flush, int64_t* out, int64_t ldc) {
+                       int64_t Cp, const int16_t* xp, int64_t P, int64_t pstride, int64_t pstep, int64_t N,
+                       int64_t flush, int64_t* out) {
+    const int64_t Nt = (N + kTile - 1) / kTile;
     const int64_t per_row = std::max<int64_t>(1, indptr[Mb] / std::max<int64_t>(1, Mb)) * R * Cp;
-    const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, per_row * nc));
+    const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, per_row * N));
+    constexpr int64_t ldx = kTile * 2;  // int16 per pair row within a tile
     parallel_for(Mb, grain, [&](int64_t b0, int64_t b1) {
-        for (int64_t ib = b0; ib < b1; ++ib) {
-            const int64_t t0 = indptr[ib], t1 = indptr[ib + 1];
-            for (int64_t g = 0; g < R; g += 4) {
-                const int64_t rr = std::min<int64_t>(4, R - g);
-                const int32_t* wg = wp + g * Cp;  // row g of every block: wg + t * R * Cp
-                for (int64_t j = 0; j < nc; j += kTile) {
-                    const int64_t ncols = std::min(kTile, nc - j);
-                    int64_t* c = out + (ib * R + g) * ldc + j;
-                    const int16_t* xj = xp + j * 2;
-                    switch (rr) {
-                        case 4: bsr_micro<4>(indices, t0, t1, wg, R, Cp, xj, ldx, pstride, pstep, flush, c, ldc, ncols); break;
-                        case 3: bsr_micro<3>(indices, t0, t1, wg, R, Cp, xj, ldx, pstride, pstep, flush, c, ldc, ncols); break;
-                        case 2: bsr_micro<2>(indices, t0, t1, wg, R, Cp, xj, ldx, pstride, pstep, flush, c, ldc, ncols); break;
-                        default: bsr_micro<1>(indices, t0, t1, wg, R, Cp, xj, ldx, pstride, pstep, flush, c, ldc, ncols); break;
+        // Tiles outermost: one tile of x (P pair rows x 16 columns, contiguous) stays in L1
+        // while every block row of this task reads its scattered pair rows from it.
+        for (int64_t t = 0; t < Nt; ++t) {
+            const int64_t j = t * kTile;
+            const int64_t ncols = std::min(kTile, N - j);
+            const int16_t* xt = xp + t * P * ldx;
+            for (int64_t ib = b0; ib < b1; ++ib) {
+                const int64_t t0 = indptr[ib], t1 = indptr[ib + 1];
+                for (int64_t g = 0; g < R; g += 4) {
+                    const int64_t rr = std::min<int64_t>(4, R - g);
+                    const int32_t* wg = wp + g * Cp;  // row g of every block: wg + t * R * Cp
+                    int64_t* c = out + (ib * R + g) * N + j;
+                    switch (Cp) {  // pairs per block row: 2 for 4x4 blocks, 8 for 1x16
+                        case 1: bsr_rows<1>(rr, indices, t0, t1, wg, R, Cp, xt, ldx, pstride, pstep, flush, c, N, ncols); break;
+                        case 2: bsr_rows<2>(rr, indices, t0, t1, wg, R, Cp, xt, ldx, pstride, pstep, flush, c, N, ncols); break;
+                        case 4: bsr_rows<4>(rr, indices, t0, t1, wg, R, Cp, xt, ldx, pstride, pstep, flush, c, N, ncols); break;
+                        case 8: bsr_rows<8>(rr, indices, t0, t1, wg, R, Cp, xt, ldx, pstride, pstep, flush, c, N, ncols); break;
+                        default: bsr_rows<0>(rr, indices, t0, t1, wg, R, Cp, xt, ldx, pstride, pstep, flush, c, N, ncols); break;
                     }
                 }
             }
@@ -135,24 +157,29 @@ void gemm_bsr_i16_avx2(const int64_t* indptr, const int64_t* indices, const int3
     });
 }
 
-void bsr_pack_x_avx2(const int64_t* x, int64_t K, int64_t N, int64_t j0, int64_t nc, bool even, int64_t q0,
-                     int64_t q1, int16_t* xp, int64_t ldx) {
+void bsr_pack_x_avx2(const int64_t* x, int64_t K, int64_t N, bool even, int64_t P, int64_t q0, int64_t q1,
+                     int16_t* xp) {
+    const int64_t Nt = (N + kTile - 1) / kTile;
     for (int64_t q = q0; q < q1; ++q) {
         const int64_t s = even ? 2 * q : q;
-        int16_t* dst = xp + q * ldx;
-        const int64_t* x0 = x + s * N + j0;
-        const int64_t* x1 = s + 1 < K ? x + (s + 1) * N + j0 : nullptr;
-        int64_t j = 0;
-        for (; j + 8 <= nc; j += 8) {
-            const __m256i v0 = low32x8(x0 + j);
-            const __m256i v1 = x1 ? _mm256_slli_epi32(low32x8(x1 + j), 16) : _mm256_setzero_si256();
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 2 * j), _mm256_blend_epi16(v0, v1, 0xAA));
+        const int64_t* x0 = x + s * N;
+        const int64_t* x1 = s + 1 < K ? x0 + N : nullptr;
+        for (int64_t t = 0; t < Nt; ++t) {
+            int16_t* dst = xp + (t * P + q) * kTile * 2;
+            const int64_t j0 = t * kTile, nc = std::min(kTile, N - j0);
+            if (nc == kTile) {
+                for (int h = 0; h < 2; ++h) {
+                    const __m256i v0 = low32x8(x0 + j0 + 8 * h);
+                    const __m256i v1 = x1 ? _mm256_slli_epi32(low32x8(x1 + j0 + 8 * h), 16) : _mm256_setzero_si256();
+                    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 16 * h), _mm256_blend_epi16(v0, v1, 0xAA));
+                }
+            } else {
+                for (int64_t j = 0; j < kTile; ++j) {
+                    dst[2 * j] = j < nc ? int16_t(x0[j0 + j]) : int16_t(0);
+                    dst[2 * j + 1] = j < nc && x1 ? int16_t(x1[j0 + j]) : int16_t(0);
+                }
+            }
         }
-        for (; j < nc; ++j) {
-            dst[2 * j] = int16_t(x0[j]);
-            dst[2 * j + 1] = x1 ? int16_t(x1[j]) : int16_t(0);
-        }
-        std::fill(dst + 2 * nc, dst + ldx, int16_t(0));
     }
 }
 
@@ -174,28 +201,7 @@ void gemm_i16_avx2(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int
     // (pairs x 16 columns) panel contiguously (a row-major pair layout puts successive pairs a
     // whole row apart: 4 KiB strides that alias in L1 and defeat the prefetcher).
     std::unique_ptr<int16_t[]> bpk(new int16_t[size_t(Nt * K2 * kTile * 2)]);  // every entry is written
-    parallel_for(K2, 16, [&](int64_t p0, int64_t p1) {
-        for (int64_t p = p0; p < p1; ++p) {
-            const int64_t* b0 = b + 2 * p * N;
-            const int64_t* b1 = 2 * p + 1 < K ? b0 + N : nullptr;
-            for (int64_t t = 0; t < Nt; ++t) {
-                int16_t* d = bpk.get() + (t * K2 + p) * kTile * 2;
-                const int64_t j0 = t * kTile, nc = std::min(kTile, N - j0);
-                if (nc == kTile) {
-                    for (int h = 0; h < 2; ++h) {
-                        const __m256i v0 = low32x8(b0 + j0 + 8 * h);
-                        const __m256i v1 = b1 ? _mm256_slli_epi32(low32x8(b1 + j0 + 8 * h), 16) : _mm256_setzero_si256();
-                        _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + 16 * h), _mm256_blend_epi16(v0, v1, 0xAA));
-                    }
-                } else {
-                    for (int64_t j = 0; j < kTile; ++j) {
-                        d[2 * j] = j < nc ? int16_t(b0[j0 + j]) : int16_t(0);
-                        d[2 * j + 1] = j < nc && b1 ? int16_t(b1[j0 + j]) : int16_t(0);
-                    }
-                }
-            }
-        }
-    });
+    parallel_for(K2, 16, [&](int64_t p0, int64_t p1) { bsr_pack_x_avx2(b, K, N, true, K2, p0, p1, bpk.get()); });
     const int64_t pb = std::max<int64_t>(1, std::min(pairs, kPairBlock));
     parallel_for(M, 8, [&](int64_t r0, int64_t r1) {
         for (int64_t i0 = r0; i0 < r1; i0 += kRowBlock) {  // A block (rows x pb pairs) stays in L2
@@ -222,6 +228,30 @@ void gemm_i16_avx2(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int
             }
         }
     });
+}
+
+void min_max_i64_avx2(const int64_t* v, int64_t n, int64_t* lo, int64_t* hi) {
+    __m256i mn = _mm256_setzero_si256(), mx = _mm256_setzero_si256();
+    int64_t t = 0;
+    for (; t + 4 <= n; t += 4) {
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + t));
+        mn = _mm256_blendv_epi8(mn, x, _mm256_cmpgt_epi64(mn, x));
+        mx = _mm256_blendv_epi8(mx, x, _mm256_cmpgt_epi64(x, mx));
+    }
+    alignas(32) int64_t a[4], b[4];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(a), mn);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(b), mx);
+    int64_t l = 0, h = 0;
+    for (int k = 0; k < 4; ++k) {
+        l = std::min(l, a[k]);
+        h = std::max(h, b[k]);
+    }
+    for (; t < n; ++t) {
+        l = std::min(l, v[t]);
+        h = std::max(h, v[t]);
+    }
+    *lo = l;
+    *hi = h;
 }
 
 void gemm_i32_avx2(const int32_t* a, const int32_t* b, int64_t M, int64_t K, int64_t N, int64_t* out) {
