@@ -134,6 +134,36 @@ def test_sparse_int32_lane_boundary(isa, xmax):
         fx.set_isa(cur)
 
 
+@pytest.mark.parametrize("isa", ["scalar", "avx2"])
+@pytest.mark.parametrize("vals,xvals", [((-32768, 1), (-1, 1)), ((-1, 1), (-32768, 32767)),
+                                        ((-32768, 32767), (-32768, 32767)), ((-32769, 5), (-1, 1)),
+                                        ((-3, 3), (32768, -5)), ((-128, 127), (-128, 127))])
+@pytest.mark.parametrize("N", [1, 16, 37])
+def test_csr_int16_pair_kernel(isa, vals, xvals, N):
+    # the int32-lane CSR kernels: int16 pairs of a row's entries when values and x fit int16
+    # (-32768 included), int32 otherwise; rows with 0, 1 (odd: a half pair), 2 and many entries;
+    # the row-sum bound is the caller's (kept below 2^31 here)
+    cur = with_isa(isa)
+    try:
+        rng = np.random.default_rng(N + abs(vals[0]))
+        M, K = 67, 40
+        w = rng.choice(np.array(vals + (0, 0, 0), dtype=np.int64), size=(M, K))
+        if max(abs(v) for v in vals) * max(abs(v) for v in xvals) * K >= 2**31:
+            w[:, 1:] = 0  # keep the bound: one entry per row (and row 2 below)
+        w[0] = 0
+        w[1, :] = 0
+        w[1, 7] = vals[0]
+        w[2, :] = 0
+        w[2, [3, 39]] = vals
+        x = rng.choice(np.array(xvals, dtype=np.int64), size=(K, N))
+        sp = fx.SparseFixed.from_dense(fx.from_raw(w, Fixed(18, 18)))
+        got = fx._core.gemm_csr_i64(sp.indptr, sp.indices, sp.data.raw, K, x, True)
+        np.testing.assert_array_equal(got, w @ x)
+        np.testing.assert_array_equal((sp @ fx.from_raw(x, Fixed(18, 18))).raw, w @ x)
+    finally:
+        fx.set_isa(cur)
+
+
 # ---------------------------------------------------------------------------------------
 # block-sparse (BSR)
 # ---------------------------------------------------------------------------------------

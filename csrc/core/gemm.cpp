@@ -130,10 +130,23 @@ void gemm_csr_i64(const int64_t* indptr, const int64_t* indices, const int64_t* 
     });
 }
 
+constexpr int64_t kCsrTile = 16;  // columns per tile of the int16 CSR kernel
+
 void gemm_csr_i32(const int64_t* indptr, const int64_t* indices, const int64_t* values, int64_t M, int64_t K,
                   const int64_t* x, int64_t N, int64_t* out) {
     if (M == 0 || N == 0) return;
     const int64_t nnz = indptr[M];
+    if (active_isa() != Isa::scalar && K > 0 && K * kCsrTile < (int64_t(1) << 31)) {
+        // int16 operands: pairs of stored entries through vpmaddwd (the caller's row-sum
+        // bound below 2^31 keeps every pair sum and int32 lane exact)
+        int64_t vlo, vhi, xlo, xhi;
+        min_max_i64_avx2(values, nnz, &vlo, &vhi);
+        min_max_i64_avx2(x, K * N, &xlo, &xhi);
+        if (vlo >= -32768 && vhi <= 32767 && xlo >= -32768 && xhi <= 32767) {
+            gemm_csr_i16_avx2(indptr, indices, values, M, K, x, N, out);
+            return;
+        }
+    }
     std::vector<int32_t> vp(static_cast<size_t>(nnz)), xp(static_cast<size_t>(K * N));
     for (int64_t t = 0; t < nnz; ++t) vp[size_t(t)] = int32_t(values[t]);
     for (int64_t t = 0; t < K * N; ++t) xp[size_t(t)] = int32_t(x[t]);

@@ -35,6 +35,10 @@ void gemm_csr_i64(const int64_t* indptr, const int64_t* indices, const int64_t* 
 // The same when every |value| * |x| row sum is below 2^31 (caller-checked): 32-bit lanes.
 void gemm_csr_i32(const int64_t* indptr, const int64_t* indices, const int64_t* values, int64_t M, int64_t K,
                   const int64_t* x, int64_t N, int64_t* out);
+// The same with every value and x in int16 (AVX2 vpmaddwd on pairs of a row's stored entries,
+// int32 lanes under the caller's row-sum bound; K * 16 < 2^31).
+void gemm_csr_i16_avx2(const int64_t* indptr, const int64_t* indices, const int64_t* values, int64_t M, int64_t K,
+                       const int64_t* x, int64_t N, int64_t* out);
 void gemm_csr_i32_avx2(const int64_t* indptr, const int64_t* indices, const int32_t* values, int64_t M,
                        const int32_t* x, int64_t N, int64_t* out);
 

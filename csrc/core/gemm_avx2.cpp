@@ -254,6 +254,73 @@ void min_max_i64_avx2(const int64_t* v, int64_t n, int64_t* lo, int64_t* hi) {
     *hi = h;
 }
 
+void gemm_csr_i16_avx2(const int64_t* indptr, const int64_t* indices, const int64_t* values, int64_t M, int64_t K,
+                       const int64_t* x, int64_t N, int64_t* out) {
+    const int64_t Nt = (N + kTile - 1) / kTile;
+    // x as int16, 16-column tiles of K contiguous rows (32 bytes each; 0 past column N)
+    std::unique_ptr<int16_t[]> xt(new int16_t[size_t(Nt * K * kTile)]);
+    parallel_for(K, 64, [&](int64_t k0, int64_t k1) {
+        for (int64_t k = k0; k < k1; ++k)
+            for (int64_t t = 0; t < Nt; ++t) {
+                int16_t* d = xt.get() + (t * K + k) * kTile;
+                const int64_t j0 = t * kTile, nc = std::min(kTile, N - j0);
+                for (int64_t j = 0; j < kTile; ++j) d[j] = j < nc ? int16_t(x[k * N + j0 + j]) : int16_t(0);
+            }
+    });
+    // each row's stored entries in pairs: one int32 word (v1 | v2 << 16) and the two rows'
+    // offsets into a tile (k * 16); an odd row's last pair repeats its row with v2 = 0
+    std::vector<int64_t> pp(size_t(M + 1), 0);
+    for (int64_t i = 0; i < M; ++i) pp[size_t(i + 1)] = pp[size_t(i)] + (indptr[i + 1] - indptr[i] + 1) / 2;
+    const int64_t npairs = pp[size_t(M)];
+    std::unique_ptr<int32_t[]> pw(new int32_t[size_t(npairs)]);
+    std::unique_ptr<int32_t[]> po(new int32_t[size_t(2 * npairs)]);
+    parallel_for(M, 256, [&](int64_t r0, int64_t r1) {
+        for (int64_t i = r0; i < r1; ++i) {
+            int64_t q = pp[size_t(i)];
+            for (int64_t e = indptr[i]; e < indptr[i + 1]; e += 2, ++q) {
+                const bool two = e + 1 < indptr[i + 1];
+                const uint32_t lo = uint16_t(int16_t(values[e]));
+                const uint32_t hi = two ? uint16_t(int16_t(values[e + 1])) : 0u;
+                pw[size_t(q)] = int32_t(lo | (hi << 16));
+                po[size_t(2 * q)] = int32_t(indices[e] * kTile);
+                po[size_t(2 * q + 1)] = int32_t((two ? indices[e + 1] : indices[e]) * kTile);
+            }
+        }
+    });
+    const int64_t per_row = std::max<int64_t>(1, npairs / std::max<int64_t>(1, M));
+    const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 14) / std::max<int64_t>(1, per_row * Nt));
+    parallel_for(M, grain, [&](int64_t r0, int64_t r1) {
+        for (int64_t t = 0; t < Nt; ++t) {  // one tile of x (K rows x 32 bytes) stays in L1
+            const int16_t* xs = xt.get() + t * K * kTile;
+            const int64_t j0 = t * kTile, nc = std::min(kTile, N - j0);
+            for (int64_t i = r0; i < r1; ++i) {
+                // a0: columns 0-3 and 8-11, a1: 4-7 and 12-15 (vpunpck{l,h}wd order)
+                __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+                for (int64_t q = pp[size_t(i)]; q < pp[size_t(i + 1)]; ++q) {
+                    const __m256i r1v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs + po[size_t(2 * q)]));
+                    const __m256i r2v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs + po[size_t(2 * q + 1)]));
+                    const __m256i w = _mm256_set1_epi32(pw[size_t(q)]);
+                    a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(w, _mm256_unpacklo_epi16(r1v, r2v)));
+                    a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(w, _mm256_unpackhi_epi16(r1v, r2v)));
+                }
+                alignas(32) int64_t wv[16];
+                _mm256_store_si256(reinterpret_cast<__m256i*>(wv), _mm256_cvtepi32_epi64(_mm256_castsi256_si128(a0)));
+                _mm256_store_si256(reinterpret_cast<__m256i*>(wv + 4), _mm256_cvtepi32_epi64(_mm256_castsi256_si128(a1)));
+                _mm256_store_si256(reinterpret_cast<__m256i*>(wv + 8), _mm256_cvtepi32_epi64(_mm256_extracti128_si256(a0, 1)));
+                _mm256_store_si256(reinterpret_cast<__m256i*>(wv + 12), _mm256_cvtepi32_epi64(_mm256_extracti128_si256(a1, 1)));
+                int64_t* c = out + i * N + j0;
+                if (nc == kTile) {
+                    for (int h = 0; h < 4; ++h)
+                        _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + 4 * h),
+                                            _mm256_load_si256(reinterpret_cast<const __m256i*>(wv + 4 * h)));
+                } else {
+                    for (int64_t j = 0; j < nc; ++j) c[j] = wv[j];
+                }
+            }
+        }
+    });
+}
+
 void gemm_i32_avx2(const int32_t* a, const int32_t* b, int64_t M, int64_t K, int64_t N, int64_t* out) {
     gemm_detail::gemm_wrap64<int32_t>(a, b, M, K, N, out);
 }
