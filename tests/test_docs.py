@@ -213,8 +213,7 @@ def _public_names() -> list[str]:
         import fixedpoint.torch as fxt  # noqa: PLC0415
     except ImportError:
         return names
-    names += [f"fixedpoint.torch.{n}" for n in fxt.__all__ if n != "STE_MODES"]
-    names += ["fixedpoint.torch.BinaryLinear", "fixedpoint.torch.BinaryConv2d", "fixedpoint.torch.binarize", "fixedpoint.torch.ternarize"]
+    names += [f"fixedpoint.torch.{n}" for n in fxt.__all__ if n not in ("STE_MODES", "BINARY_STE_MODES")]
     return names
 
 

@@ -2,8 +2,8 @@
 sentence "Never raises." for the few that cannot fail).
 
 The public API is everything in ``fixedpoint.__all__``, ``fixedpoint.binary.__all__``,
-``fixedpoint.hls4ml.__all__`` and the torch names (``fixedpoint.torch.__all__`` plus the binary
-torch layer and ops it re-exports). Classes are checked on the class docstring (construction
+``fixedpoint.hls4ml.__all__`` and ``fixedpoint.torch.__all__`` (with the binary torch layers and
+ops). Classes are checked on the class docstring (construction
 errors) and on every public method or property they define: those need a docstring too. The API
 reference page (docs/api.md) renders exactly these docstrings with mkdocstrings.
 
@@ -51,8 +51,7 @@ def _api():
     except ImportError:
         pass
     else:
-        names = list(fxt.__all__) + ["BinaryLinear", "BinaryConv2d", "binarize", "ternarize"]
-        items += _public(fxt, names, "fixedpoint.torch")
+        items += _public(fxt, fxt.__all__, "fixedpoint.torch")
     return items
 
 

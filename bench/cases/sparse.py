@@ -7,7 +7,8 @@ Cases ``s50``, ``s80``, ``s90``, ``s95``: 50/80/90/95 % of the weights are zero,
 of the 4x4 blocks are zero (the kept blocks are dense); ``ours`` is ``fx.SparseFixed`` in BSR
 with ``blocksize=(4, 4)`` and ``ours_csr`` the same matrix in CSR. Every sparse matrix is built
 once, untimed. Peers: ``scipy_int64`` (baseline; ``csr_matrix`` of the int64 stored integers),
-``scipy_float32`` (CSR float32), ``numpy_float32_dense`` (the dense sgemm of the same
+``scipy_float32`` (CSR float32), ``torch_sparse_float32`` (``torch.sparse_csr`` float32; torch
+has no CPU int64 sparse matmul), ``numpy_float32_dense`` (the dense sgemm of the same
 matrices) and ``ours_dense`` (``fx.matmul`` of the dense FixedArrays, our exact dense
 dispatch). The float32 peers are exact here: every partial sum is an integer of magnitude at
 most 128 * 128 * 1024 = 2**24. Every output is checked exactly against NumPy int64 matmul of
@@ -22,6 +23,7 @@ interpolated linearly in density between the two measured cases around it.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -101,6 +103,21 @@ def _scipy(name: str, dtype) -> Impl:
     return Impl(run=lambda: csr @ xd, check=_check(name, lambda out: np.asarray(out).astype(np.int64)))
 
 
+def _torch_csr(name: str) -> Impl:
+    """torch.sparse CSR float32 @ dense float32 (exact here: integer sums within 2**24). Its
+    int64 sparse matmul is not implemented on the CPU ("addmm_out_sparse_csr_impl_mkl" not
+    implemented for 'Long'), so float32 is the only exact torch peer."""
+    import torch  # noqa: PLC0415
+
+    w, x, _ = data(name)
+    with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state"
+        warnings.simplefilter("ignore", UserWarning)
+        ws = torch.from_numpy(w.astype(np.float32)).to_sparse_csr()
+    xt = torch.from_numpy(x.astype(np.float32))
+    return Impl(run=lambda: ws @ xt, check=_check(name, lambda out: out.numpy().astype(np.int64)),
+                set_threads=lambda n: torch.set_num_threads(n))
+
+
 def _dense_f32(name: str) -> Impl:
     w, x, _ = data(name)
     wf, xf = w.astype(np.float32), x.astype(np.float32)
@@ -120,6 +137,7 @@ def cases(quick: bool = False) -> list[Case]:
                 "ours_dense": functools.partial(_ours_dense, name),
                 "scipy_int64": functools.partial(_scipy, name, np.int64),
                 "scipy_float32": functools.partial(_scipy, name, np.float32),
+                "torch_sparse_float32": functools.partial(_torch_csr, name),
                 "numpy_float32_dense": functools.partial(_dense_f32, name),
             })
             m, k = _dims(name)

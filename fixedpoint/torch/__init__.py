@@ -23,7 +23,7 @@ from ._ops import (  # noqa: E402
     set_backend,
     use_backend,
 )
-from ._binary_ops import BINARY_STE_MODES, BinaryConv2d, BinaryLinear, binarize, ternarize  # noqa: E402, F401
+from ._binary_ops import BINARY_STE_MODES, BinaryConv2d, BinaryLinear, binarize, ternarize  # noqa: E402
 from .modules import (  # noqa: E402
     FixedQuantizer,
     QuantAct,
@@ -37,13 +37,17 @@ from .modules import (  # noqa: E402
 )
 
 __all__ = [
+    "BINARY_STE_MODES",
     "STE_MODES",
+    "BinaryConv2d",
+    "BinaryLinear",
     "FixedQuantizer",
     "QuantAct",
     "QuantConv1d",
     "QuantConv2d",
     "QuantLinear",
     "QuantReLU",
+    "binarize",
     "export_integer_weights",
     "get_backend",
     "model_formats",
@@ -52,5 +56,6 @@ __all__ = [
     "quantize_model",
     "quantize_scaled",
     "set_backend",
+    "ternarize",
     "use_backend",
 ]
