@@ -688,6 +688,16 @@ def _max_abs(r: np.ndarray) -> int:
     return max(-int(r.min()), int(r.max()))
 
 
+def _gemm_bounds(ra: np.ndarray, rb: np.ndarray) -> tuple[int, int, bool]:
+    """(amax, bmax, fits16) of two int64/uint64 raw arrays: the largest magnitudes, and whether
+    every value of both lies in int16 (-32768 included)."""
+    lims = []
+    for r in (ra, rb):
+        lo, hi = (int(r.min()), int(r.max())) if r.size else (0, 0)
+        lims.append((max(-lo, hi), lo >= -32768 and hi <= 32767))
+    return lims[0][0], lims[1][0], lims[0][1] and lims[1][1]
+
+
 _I16_MIN_PAIRS = 16  # below this the int16 kernel widens so often that float64 BLAS is faster
 
 
@@ -729,13 +739,15 @@ def _matmul_f64_split(x: np.ndarray, y: np.ndarray, amax: int, bmax: int) -> np.
     return total
 
 
-def _matmul_path(amax: int, bmax: int, k: int, fmt: Fixed | None, unsigned64: bool) -> str:
+def _matmul_path(amax: int, bmax: int, k: int, fmt: Fixed | None, unsigned64: bool, fits16: bool = False) -> str:
     """The fastest exact kernel for |a| <= amax, |b| <= bmax and K = k (measured on AVX2,
     single-threaded: int16 pair sums ~100 GOP/s with >= 64 pairs per int32, ~60 at 16 pairs,
     float64 BLAS ~37, float64 on n limbs ~37/n, blocked int64 ~3, int128 ~0.6). ``fmt`` None
-    asks for the result modulo 2**64 (never "i128" or "object")."""
+    asks for the result modulo 2**64 (never "i128" or "object"). ``fits16``: every value of
+    both operands is in int16, so a bound of 32768 (a -32768 present) still admits "i16"."""
     bound = k * amax * bmax  # every partial sum is at most this in magnitude
-    pairs = _core.gemm_i16_pairs(amax, bmax) if amax <= 32767 and bmax <= 32767 else 0
+    in16 = fits16 or (amax <= 32767 and bmax <= 32767)
+    pairs = _core.gemm_i16_pairs(amax, bmax) if in16 else 0
     if pairs >= _I16_MIN_PAIRS:
         return "i16"
     if bound <= 1 << 53 and not unsigned64:
@@ -760,8 +772,8 @@ def _matmul_exact(a: FixedArray, b: FixedArray, k: int, api: str) -> FixedArray:
         ra, rb = a._raw, b._raw  # limb storage (void) or int64
     else:
         ra, rb = _ints(a), _ints(b)
-        amax, bmax = _max_abs(ra), _max_abs(rb)
-        path = _matmul_path(amax, bmax, k, fmt, ra.dtype == np.uint64 or rb.dtype == np.uint64)
+        amax, bmax, fits16 = _gemm_bounds(ra, rb)
+        path = _matmul_path(amax, bmax, k, fmt, ra.dtype == np.uint64 or rb.dtype == np.uint64, fits16)
         if path == "object":
             path, ra, rb = "wide", a._raw, b._raw
     if path == "f64":
@@ -841,8 +853,8 @@ def _gemm_mod64(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """x @ y modulo 2^64 (int64 bit patterns) for 2-d int64 raws, by the fastest exact kernel."""
     x = np.ascontiguousarray(x).view(np.int64)
     y = np.ascontiguousarray(y).view(np.int64)
-    amax, bmax = _max_abs(x), _max_abs(y)
-    return _gemm_2d(x, y, _matmul_path(amax, bmax, x.shape[1], None, False), amax, bmax)
+    amax, bmax, fits16 = _gemm_bounds(x, y)
+    return _gemm_2d(x, y, _matmul_path(amax, bmax, x.shape[1], None, False, fits16), amax, bmax)
 
 
 def _accum_wrap_gemm(x: np.ndarray, fa: Fixed, y: np.ndarray, fb: Fixed, accum: Fixed, bias) -> np.ndarray:

@@ -88,8 +88,8 @@ def path_for(a: fx.FixedArray, b: fx.FixedArray) -> str:
     ra, rb = a.raw, b.raw
     if ra.dtype == object or rb.dtype == object:
         return "object"
-    return _ops._matmul_path(_ops._max_abs(ra), _ops._max_abs(rb), k, fmt,
-                             ra.dtype == np.uint64 or rb.dtype == np.uint64)
+    amax, bmax, fits16 = _ops._gemm_bounds(ra, rb)
+    return _ops._matmul_path(amax, bmax, k, fmt, ra.dtype == np.uint64 or rb.dtype == np.uint64, fits16)
 
 
 def check(a: fx.FixedArray, b: fx.FixedArray):
@@ -143,10 +143,11 @@ def test_matmul_paths_at_bit_boundaries(isa, fa, fb, k, path):
 
 def test_i16_path_with_full_16_bit_range_but_small_k_choice():
     # 15 x 16 bits: 2 * 2^14 * 2^15 = 2^30 per pair -> one pair per int32 block
-    assert _core.gemm_i16_pairs(16384, 32768) == 0
+    assert _core.gemm_i16_pairs(16384, 32768) == 1  # 2 * 2^14 * 2^15 = 2^30 per pair
     assert _core.gemm_i16_pairs(16384, 32767) == 2
     assert _core.gemm_i16_pairs(32767, 32767) == 1
-    assert _core.gemm_i16_pairs(32768, 1) == 0
+    assert _core.gemm_i16_pairs(32768, 1) == (2**31 - 1) // 2**16  # -32768 fits int16
+    assert _core.gemm_i16_pairs(32769, 1) == 0
     assert _core.gemm_i16_pairs(128, 128) == (2**31 - 1) // 2**15
 
 
@@ -183,6 +184,39 @@ def test_gemm_i16_rejects_unsafe_bounds():
     a = np.zeros((2, 2), dtype=np.int64)
     with pytest.raises(ValueError, match="gemm_i16: operand bounds amax=32768, bmax=32768"):
         _core.gemm_i16(a, a, 32768, 32768)
+    with pytest.raises(ValueError, match="gemm_i16: operand bounds amax=32769, bmax=1"):
+        _core.gemm_i16(a, a, 32769, 1)
+
+
+def test_gemm_i16_checks_values_against_the_bounds(isa):
+    # the stated bounds are verified, not trusted: a value beyond them, or +32768 (outside
+    # int16 although |v| <= 32768), is refused with the range found
+    a = np.array([[1, -5], [3, 4]], dtype=np.int64)
+    b = np.array([[1, 0], [0, 1]], dtype=np.int64)
+    with pytest.raises(ValueError, match=r"gemm_i16: a holds values in \[-5, 4\], outside the stated bound \[-4, 4\]"):
+        _core.gemm_i16(a, b, 4, 1)
+    with pytest.raises(ValueError, match=r"gemm_i16: b holds values in \[0, 32768\], outside the stated bound \[-32768, 32767\]"):
+        _core.gemm_i16(a, b * 32768, 5, 32768)
+    # -32768 itself fits int16 and is exact with a small partner
+    np.testing.assert_array_equal(_core.gemm_i16(a, b * -32768, 5, 32768), a @ (b * -32768))
+
+
+@pytest.mark.parametrize("M,K,N", [(1, 1, 1), (5, 37, 7), (64, 300, 33), (130, 1030, 17)])
+@pytest.mark.parametrize("bits", [(16, 11), (11, 16)])
+def test_i16_path_admits_minus_32768(isa, M, K, N, bits):
+    # a full-range 16-bit operand (-32768 present, bound 32768) times an 11-bit one: int16
+    # holds -32768, the bound allows 2^31 / (2 * 2^15 * 2^10) = 32 pairs, so the int16 kernel
+    # runs (float64 BLAS before the bound admitted 32768)
+    rng = np.random.default_rng(M + K + N + bits[0])
+    fa, fb = Fixed(bits[0], bits[0]), Fixed(bits[1], bits[1])
+    a = rng.integers(-(2 ** (bits[0] - 1)), 2 ** (bits[0] - 1), size=(M, K))
+    b = rng.integers(-(2 ** (bits[1] - 1)), 2 ** (bits[1] - 1), size=(K, N))
+    a.flat[0], b.flat[-1] = -(2 ** (bits[0] - 1)), -(2 ** (bits[1] - 1))
+    amax, bmax, fits16 = _ops._gemm_bounds(a, b)
+    assert fits16 and max(amax, bmax) == 32768
+    assert _ops._matmul_path(amax, bmax, K, None, False, fits16) == "i16"
+    res = fx.matmul(fx.from_raw(a, fa), fx.from_raw(b, fb))
+    np.testing.assert_array_equal(np.asarray(res.raw), a @ b)
 
 
 @pytest.mark.parametrize("shape", [((0, 3), (3, 4)), ((3, 0), (0, 4)), ((1, 1), (1, 1)), ((3,), (3,)),

@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 
 #include <string>
+#include <tuple>
 
 #include "gemm.hpp"
 
@@ -26,6 +27,17 @@ Raw gemm_i16_py(const Raw& a, const Raw& b, int64_t amax, int64_t bmax) {
         throw py::value_error("gemm_i16: operand bounds amax=" + std::to_string(amax) + ", bmax=" +
                               std::to_string(bmax) + " exceed the int16 pair-sum bound 2*amax*bmax < 2^31");
     const int64_t M = a.shape(0), K = a.shape(1), N = b.shape(1);
+    // the bounds are checked, not trusted: a value outside them (or outside int16) would make
+    // the int32 pair sums overflow or the int16 packing wrap
+    for (const auto& [name, arr, bound] : {std::tuple<const char*, const Raw*, int64_t>{"a", &a, amax},
+                                           std::tuple<const char*, const Raw*, int64_t>{"b", &b, bmax}}) {
+        int64_t lo, hi;
+        min_max_i64(arr->data(), int64_t(arr->size()), &lo, &hi);
+        if (lo < -bound || hi > bound || hi > 32767)
+            throw py::value_error(std::string("gemm_i16: ") + name + " holds values in [" + std::to_string(lo) + ", " +
+                                  std::to_string(hi) + "], outside the stated bound [-" + std::to_string(bound) +
+                                  ", " + std::to_string(std::min<int64_t>(bound, 32767)) + "]");
+    }
     Raw out({py::ssize_t(M), py::ssize_t(N)});
     const int64_t* ap = a.data();
     const int64_t* bp = b.data();

@@ -47,11 +47,25 @@ void gemm_i16_scalar(const int64_t* a, const int64_t* b, int64_t M, int64_t K, i
 }  // namespace
 
 int64_t gemm_i16_pairs(int64_t amax, int64_t bmax) {
-    if (amax < 0 || bmax < 0 || amax > 32767 || bmax > 32767) return 0;
+    if (amax < 0 || bmax < 0 || amax > 32768 || bmax > 32768) return 0;
     const int64_t pair = 2 * amax * bmax;
     if (pair == 0) return int64_t(1) << 40;
     const int64_t lim = (int64_t(1) << 31) - 1;
     return pair > lim ? 0 : lim / pair;
+}
+
+void min_max_i64(const int64_t* v, int64_t n, int64_t* lo, int64_t* hi) {
+    if (active_isa() != Isa::scalar) {
+        min_max_i64_avx2(v, n, lo, hi);
+        return;
+    }
+    int64_t l = 0, h = 0;
+    for (int64_t t = 0; t < n; ++t) {
+        l = std::min(l, v[t]);
+        h = std::max(h, v[t]);
+    }
+    *lo = l;
+    *hi = h;
 }
 
 void gemm_i16(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int64_t N, int64_t amax, int64_t bmax,
@@ -189,15 +203,8 @@ void bsr_wrap64(const int64_t* indptr, const int64_t* indices, const int64_t* bl
 
 // max |v| over n values, or -1 when one is beyond [-32767, 32767] (the int16 path is then out).
 int64_t max_abs_i16(const int64_t* v, int64_t n) {
-    int64_t lo = 0, hi = 0;
-    if (active_isa() != Isa::scalar) {
-        min_max_i64_avx2(v, n, &lo, &hi);
-    } else {
-        for (int64_t t = 0; t < n; ++t) {
-            lo = std::min(lo, v[t]);
-            hi = std::max(hi, v[t]);
-        }
-    }
+    int64_t lo, hi;
+    min_max_i64(v, n, &lo, &hi);
     if (hi > 32767 || lo < -32767) return -1;
     return std::max(hi, -lo);
 }

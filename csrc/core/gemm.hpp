@@ -2,7 +2,8 @@
 //
 // C = A @ B with A (M, K) and B (K, N) C-contiguous int64 raws. Each path is exact under
 // the bound its caller checks; all paths give the same integers.
-//  - gemm_i16: |a| <= amax, |b| <= bmax with gemm_i16_pairs(amax, bmax) > 0. Operands are
+//  - gemm_i16: |a| <= amax, |b| <= bmax with gemm_i16_pairs(amax, bmax) > 0, every value in
+//    int16 (the binding checks both). Operands are
 //    packed to int16; pairs of products are summed in int32 (AVX2 vpmaddwd) for at most
 //    gemm_i16_pairs() pairs, then widened into int64 accumulators.
 //  - gemm_i64: results that fit 64 bits. Sums wrap modulo 2^64, which is exact for any
@@ -18,8 +19,12 @@
 namespace fixedpoint {
 
 // Pairs of products an int32 partial sum may hold: floor((2^31 - 1) / (2 * amax * bmax)),
-// or 0 when the int16 path is not allowed (an operand beyond int16, or one pair overflows).
+// or 0 when the int16 path is not allowed (a bound beyond 32768, or one pair overflows). A
+// bound of 32768 admits -32768 only: the caller checks that every value fits int16.
 int64_t gemm_i16_pairs(int64_t amax, int64_t bmax);
+
+// *lo = min(0, v...), *hi = max(0, v...) over n int64 values (AVX2 when active).
+void min_max_i64(const int64_t* v, int64_t n, int64_t* lo, int64_t* hi);
 
 void gemm_i16(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int64_t N, int64_t amax, int64_t bmax,
               int64_t* out);

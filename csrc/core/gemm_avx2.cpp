@@ -189,7 +189,8 @@ void gemm_i16_avx2(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int
     const int64_t Nt = (N + kTile - 1) / kTile;  // column tiles
     // A as int16 rows of even length: word p of row i is the pair (a[i, 2p], a[i, 2p+1]).
     std::unique_ptr<int32_t[]> ap(new int32_t[size_t(M * K2)]);
-    parallel_for(M, 64, [&](int64_t r0, int64_t r1) {
+    // grains: a task packs or multiplies enough to outweigh starting a thread (~20 us)
+    parallel_for(M, std::max<int64_t>(64, (int64_t(1) << 17) / std::max<int64_t>(1, K)), [&](int64_t r0, int64_t r1) {
         for (int64_t i = r0; i < r1; ++i) {
             int16_t* __restrict d = reinterpret_cast<int16_t*>(ap.get() + i * K2);
             const int64_t* __restrict src = a + i * K;
@@ -201,9 +202,10 @@ void gemm_i16_avx2(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int
     // (pairs x 16 columns) panel contiguously (a row-major pair layout puts successive pairs a
     // whole row apart: 4 KiB strides that alias in L1 and defeat the prefetcher).
     std::unique_ptr<int16_t[]> bpk(new int16_t[size_t(Nt * K2 * kTile * 2)]);  // every entry is written
-    parallel_for(K2, 16, [&](int64_t p0, int64_t p1) { bsr_pack_x_avx2(b, K, N, true, K2, p0, p1, bpk.get()); });
+    parallel_for(K2, std::max<int64_t>(16, (int64_t(1) << 16) / std::max<int64_t>(1, N)),
+                 [&](int64_t p0, int64_t p1) { bsr_pack_x_avx2(b, K, N, true, K2, p0, p1, bpk.get()); });
     const int64_t pb = std::max<int64_t>(1, std::min(pairs, kPairBlock));
-    parallel_for(M, 8, [&](int64_t r0, int64_t r1) {
+    parallel_for(M, std::max<int64_t>(8, (int64_t(1) << 22) / std::max<int64_t>(1, K * N)), [&](int64_t r0, int64_t r1) {
         for (int64_t i0 = r0; i0 < r1; i0 += kRowBlock) {  // A block (rows x pb pairs) stays in L2
             const int64_t i1 = std::min(r1, i0 + kRowBlock);
             for (int64_t p0 = 0; p0 < K2; p0 += pb) {
