@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -42,6 +43,13 @@ inline void widen_row(const __m256i acc[2], int64_t* crow, int64_t ncols, bool a
     }
 }
 
+// The int32 word holding the int16 pair at p (memcpy: no type punning through pointers).
+inline int32_t pair_word(const int16_t* p) {
+    int32_t w;
+    std::memcpy(&w, p, sizeof w);
+    return w;
+}
+
 // 8 int64 -> their low 32 bits, in order.
 inline __m256i low32x8(const int64_t* src) {
     const __m256i lo_idx = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
@@ -51,7 +59,7 @@ inline __m256i low32x8(const int64_t* src) {
 }
 
 template <int R>
-inline void micro(const int32_t* ap, int64_t lda, const int16_t* bp, int64_t ldb, int64_t np, int64_t* c,
+inline void micro(const int16_t* ap, int64_t lda, const int16_t* bp, int64_t ldb, int64_t np, int64_t* c,
                   int64_t ldc, int64_t ncols, bool add) {
     __m256i acc[R][2];
     for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
@@ -59,7 +67,7 @@ inline void micro(const int32_t* ap, int64_t lda, const int16_t* bp, int64_t ldb
         const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + p * ldb));
         const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bp + p * ldb + 16));
         for (int r = 0; r < R; ++r) {
-            const __m256i av = _mm256_set1_epi32(ap[r * lda + p]);
+            const __m256i av = _mm256_set1_epi32(pair_word(ap + 2 * (r * lda + p)));
             acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(av, b0));
             acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, b1));
         }
@@ -187,12 +195,12 @@ void gemm_i16_avx2(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int
                    int64_t* out) {
     const int64_t K2 = (K + 1) / 2;
     const int64_t Nt = (N + kTile - 1) / kTile;  // column tiles
-    // A as int16 rows of even length: word p of row i is the pair (a[i, 2p], a[i, 2p+1]).
-    std::unique_ptr<int32_t[]> ap(new int32_t[size_t(M * K2)]);
+    // A as int16 rows of even length: pair p of row i is (a[i, 2p], a[i, 2p+1]).
+    std::unique_ptr<int16_t[]> ap(new int16_t[size_t(M * K2 * 2)]);
     // grains: a task packs or multiplies enough to outweigh starting a thread (~20 us)
     parallel_for(M, std::max<int64_t>(64, (int64_t(1) << 17) / std::max<int64_t>(1, K)), [&](int64_t r0, int64_t r1) {
         for (int64_t i = r0; i < r1; ++i) {
-            int16_t* __restrict d = reinterpret_cast<int16_t*>(ap.get() + i * K2);
+            int16_t* __restrict d = ap.get() + i * K2 * 2;
             const int64_t* __restrict src = a + i * K;
             for (int64_t k = 0; k < K; ++k) d[k] = int16_t(src[k]);
             if (K % 2) d[K] = 0;
@@ -217,7 +225,7 @@ void gemm_i16_avx2(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int
                     const int16_t* bpr = bpk.get() + (t * K2 + p0) * kTile * 2;
                     for (int64_t i = i0; i < i1; i += 4) {
                         const int64_t R = std::min<int64_t>(4, i1 - i);
-                        const int32_t* apr = ap.get() + i * K2 + p0;
+                        const int16_t* apr = ap.get() + (i * K2 + p0) * 2;
                         int64_t* c = out + i * N + j;
                         switch (R) {
                             case 4: micro<4>(apr, K2, bpr, kTile * 2, np, c, N, nc, add); break;
