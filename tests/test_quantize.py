@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import math
+import os
 import random
 import re
+import signal
 import struct
 import sys
+import time
 from fractions import Fraction
 
 import numpy as np
@@ -851,6 +854,35 @@ def test_concurrent_python_threads(restore_threads):
         for j, fut in futures:
             for got, want in zip(fut.result(), serial[j]):
                 np.testing.assert_array_equal(got, want, err_msg=f"job {j} ({jobs[j][0]!r})")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX-only")
+def test_kernels_in_a_forked_child(restore_threads):
+    """The worker pool is per process: a child forked after the parent used it starts its own
+    (the parent's workers do not exist there) instead of waiting for them forever."""
+    fx.set_num_threads(2)
+    fmt = fx.Fixed(16, 6, True, "RND", "SAT")
+    x = big_aimed(fmt, 200_000, 5)
+    want = fx.array(x, fmt).raw.copy()  # the parent's pool is running now
+    pid = os.fork()
+    if pid == 0:  # child: same kernels on two threads, exit status says whether they agree
+        ok = False
+        try:
+            ok = bool(np.array_equal(fx.array(x, fmt).raw, want)) and fx.get_num_threads() == 2
+        finally:
+            os._exit(0 if ok else 1)
+    deadline = time.monotonic() + 60
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung in a threaded kernel")
+        time.sleep(0.02)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    np.testing.assert_array_equal(fx.array(x, fmt).raw, want)  # and the parent's pool still works
 
 
 def test_set_num_threads_validates(restore_threads):
