@@ -422,6 +422,7 @@ def run(
 
     started = _dt.datetime.now(_dt.timezone.utc)
     t_start = time.perf_counter()
+    load_start = _load_avg()  # before our own threads add to it
     if cases_by_suite is None:
         names = list(suite_names) if suite_names else registry.available_suites()
         cases_by_suite = {name: registry.load_suite(name) for name in names}
@@ -451,6 +452,7 @@ def run(
         fx_default_threads=fx_default_threads,
         numpy_preimported=numpy_preimported,
     )
+    machine["load_avg_start"] = load_start
     return {
         "schema": SCHEMA_VERSION,
         "machine": machine,
@@ -591,7 +593,9 @@ def machine_info(
 
 
 def _load_avg() -> list[float] | None:
-    """1/5/15-minute load averages at the end of the run (other work on the machine skews times)."""
+    """1/5/15-minute load averages (other work on the machine skews times); taken at the start
+    of the run (``load_avg_start``) and at its end (``load_avg``, which includes the run's own
+    threads)."""
     try:
         return [round(v, 2) for v in os.getloadavg()]
     except (AttributeError, OSError):
@@ -652,7 +656,7 @@ def to_markdown(results: dict[str, Any]) -> str:
         f"- threads: {', '.join(map(str, m['threads']['requested']))}; peer BLAS/OpenMP threads "
         f"via {m['threads']['peer_thread_control']}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v),
-        f"- load average (1/5/15 min, end of run): {m.get('load_avg') or '-'}",
+        f"- load average (1/5/15 min): start {m.get('load_avg_start') or '-'}, end {m.get('load_avg') or '-'}",
         f"- mode: {'quick' if results['run']['quick'] else 'full'}; times are per call; "
         "ratio = median / baseline median at the same thread count (lower is faster)",
     ]

@@ -172,8 +172,12 @@ def page_markdown(results: dict[str, Any], img_prefix: str = "img/bench") -> str
     cpu, fxm, thr = m["cpu"], m["fixedpoint"], m["threads"]
     build = fxm.get("build_info") or {}
     load = m.get("load_avg")
+    load_start = m.get("load_avg_start")
     cores = cpu.get("available_cores") or 1
-    loaded = load is not None and max(load) > 0.5 * cores
+    # the 1-minute load before the run: the end value also counts the run's own threads (a
+    # two-thread case alone keeps it near 2), so it says little about other jobs
+    before = load_start[0] if load_start else (max(load) if load is not None else None)
+    loaded = before is not None and before > 0.5 * cores
     durations = run.get("suite_duration_s") or {}
     lines = [
         "# Benchmarks",
@@ -206,14 +210,17 @@ def page_markdown(results: dict[str, Any], img_prefix: str = "img/bench") -> str
     if durations:
         lines.append("- **Time per suite (set-up and checks included):** "
                      + ", ".join(f"{k} {v / 60:.1f} min" for k, v in durations.items()) + ".")
+    if load_start is not None:
+        lines.append(f"- **Load average before the run (1/5/15 min):** {', '.join(f'{v:g}' for v in load_start)} "
+                     f"on {cores} cores.")
     if load is not None:
-        lines.append(f"- **Load average at the end (1/5/15 min):** {', '.join(f'{v:g}' for v in load)} on "
-                     f"{cores} cores.")
+        lines.append(f"- **Load average at the end (1/5/15 min, the run's own threads included):** "
+                     f"{', '.join(f'{v:g}' for v in load)} on {cores} cores.")
     if loaded:
         lines += [
             "",
-            "**The machine was shared with other jobs during this run** (the load average exceeded half "
-            "the core count), so absolute times are noisy and the all-core figures understate scaling. "
+            "**The machine was shared with other jobs during this run** (the load average before it "
+            "exceeded half the core count), so absolute times are noisy and the all-core figures understate scaling. "
             "The peers of one case were measured back to back in one process, so ratios are less "
             "affected than times, but treat differences under about 1.5x as noise.",
         ]

@@ -149,9 +149,17 @@ def test_page_describes_machine_and_every_record(tmp_path):
 
 def test_page_warns_when_the_machine_was_loaded(tmp_path):
     doc = _doc()
+    doc["machine"].pop("load_avg_start", None)  # results files from before it was recorded
     doc["machine"]["load_avg"] = [0.1, 0.1, 0.1]
     assert "shared with other jobs" not in report.page_markdown(doc)
     doc["machine"]["load_avg"] = [3.5, 3.0, 2.0]
+    assert "**The machine was shared with other jobs during this run**" in report.page_markdown(doc)
+    # with the load before the run recorded, the end value (our own threads) no longer decides
+    doc["machine"]["load_avg_start"] = [0.2, 0.3, 0.3]
+    page = report.page_markdown(doc)
+    assert "shared with other jobs" not in page
+    assert "- **Load average before the run (1/5/15 min):** 0.2, 0.3, 0.3 on" in page
+    doc["machine"]["load_avg_start"] = [1.5, 0.3, 0.3]
     assert "**The machine was shared with other jobs during this run**" in report.page_markdown(doc)
 
 
