@@ -414,6 +414,20 @@ def test_bsr_errors():
         fx.SparseFixed([0, 2, 2, 2], [1, 1], sp.data.raw[:2], (6, 8), Fixed(8, 8), blocksize=(2, 4))
     with pytest.raises(ValueError, match=r"gemm_bsr_i64: block column index 5 outside \[0, 2\)"):
         fx._core.gemm_bsr_i64(sp.indptr, sp.indices * 0 + 5, sp.data.raw, 8, np.zeros((8, 1), dtype=np.int64))
+    bad = sp.indices.copy()
+    bad[-1] = -1  # the first offender is named, after the vectorized range check
+    with pytest.raises(ValueError, match=r"gemm_bsr_i64: block column index -1 outside \[0, 2\)"):
+        fx._core.gemm_bsr_i64(sp.indptr, bad, sp.data.raw, 8, np.zeros((8, 1), dtype=np.int64))
+
+
+def test_csr_kernel_rejects_bad_indices():
+    sp = fx.SparseFixed.from_dense(fx.from_raw(np.eye(5, dtype=np.int64), Fixed(8, 8)))
+    x = np.ones((5, 3), dtype=np.int64)
+    for k, bad in ((2, 5), (4, -3)):
+        idx = sp.indices.copy()
+        idx[k] = bad
+        with pytest.raises(ValueError, match=rf"gemm_csr_i64: column index {bad} outside \[0, 5\)"):
+            fx._core.gemm_csr_i64(sp.indptr, idx, sp.data.raw, 5, x, True)
 
 
 def test_bsr_threads_agree():

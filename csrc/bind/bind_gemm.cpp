@@ -21,6 +21,17 @@ void check_shapes(const char* api, const Raw& a, const Raw& b) {
                               std::to_string(b.ndim() >= 1 ? b.shape(0) : -1) + ", ...)");
 }
 
+// Every index in [0, limit): one vectorized min/max pass, then the first offender for the message.
+void check_indices(const char* api, const char* what, const int64_t* ix, int64_t n, int64_t limit) {
+    int64_t lo, hi;
+    min_max_i64(ix, n, &lo, &hi);
+    if (lo >= 0 && hi < limit) return;
+    for (int64_t t = 0; t < n; ++t)
+        if (ix[t] < 0 || ix[t] >= limit)
+            throw py::value_error(std::string(api) + ": " + what + " " + std::to_string(ix[t]) + " outside [0, " +
+                                  std::to_string(limit) + ")");
+}
+
 Raw gemm_i16_py(const Raw& a, const Raw& b, int64_t amax, int64_t bmax) {
     check_shapes("gemm_i16", a, b);
     if (gemm_i16_pairs(amax, bmax) <= 0)
@@ -89,10 +100,7 @@ Raw gemm_csr_py(const Raw& indptr, const Raw& indices, const Raw& values, int64_
     if (ip[0] != 0 || ip[M] != nnz) throw py::value_error(std::string(api) + ": indptr must run from 0 to nnz");
     for (int64_t i = 0; i < M; ++i)
         if (ip[i + 1] < ip[i]) throw py::value_error(std::string(api) + ": indptr must be non-decreasing");
-    for (int64_t t = 0; t < nnz; ++t)
-        if (ix[t] < 0 || ix[t] >= K)
-            throw py::value_error(std::string(api) + ": column index " + std::to_string(ix[t]) + " outside [0, " +
-                                  std::to_string(K) + ")");
+    check_indices(api, "column index", ix, nnz, K);
     Raw out({py::ssize_t(M), py::ssize_t(N)});
     const int64_t* vp = values.data();
     const int64_t* xp = x.data();
@@ -124,10 +132,7 @@ py::tuple gemm_bsr_py(const Raw& indptr, const Raw& indices, const Raw& blocks, 
     if (ip[0] != 0 || ip[Mb] != nnzb) throw py::value_error(std::string(api) + ": indptr must run from 0 to nnzb");
     for (int64_t i = 0; i < Mb; ++i)
         if (ip[i + 1] < ip[i]) throw py::value_error(std::string(api) + ": indptr must be non-decreasing");
-    for (int64_t t = 0; t < nnzb; ++t)
-        if (ix[t] < 0 || ix[t] >= Kb)
-            throw py::value_error(std::string(api) + ": block column index " + std::to_string(ix[t]) +
-                                  " outside [0, " + std::to_string(Kb) + ")");
+    check_indices(api, "block column index", ix, nnzb, Kb);
     Raw out({py::ssize_t(Mb * R), py::ssize_t(N)});
     const int64_t* bp = blocks.data();
     const int64_t* xp = x.data();

@@ -274,7 +274,12 @@ void gemm_csr_i16_avx2(const int64_t* indptr, const int64_t* indices, const int6
             for (int64_t t = 0; t < Nt; ++t) {
                 int16_t* d = xt.get() + (t * K + k) * kTile;
                 const int64_t j0 = t * kTile, nc = std::min(kTile, N - j0);
-                for (int64_t j = 0; j < kTile; ++j) d[j] = j < nc ? int16_t(x[k * N + j0 + j]) : int16_t(0);
+                if (nc == kTile) {  // 16 int64 -> int16 (the values fit: packs does not saturate)
+                    const __m256i v = _mm256_packs_epi32(low32x8(x + k * N + j0), low32x8(x + k * N + j0 + 8));
+                    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d), _mm256_permute4x64_epi64(v, 0xD8));
+                } else {
+                    for (int64_t j = 0; j < kTile; ++j) d[j] = j < nc ? int16_t(x[k * N + j0 + j]) : int16_t(0);
+                }
             }
     });
     // each row's stored entries in pairs: one int32 word (v1 | v2 << 16) and the two rows'
