@@ -144,18 +144,16 @@ void gemm_csr_i64(const int64_t* indptr, const int64_t* indices, const int64_t* 
     });
 }
 
-constexpr int64_t kCsrTile = 16;  // columns per tile of the int16 CSR kernel
-
 void gemm_csr_i32(const int64_t* indptr, const int64_t* indices, const int64_t* values, int64_t M, int64_t K,
                   const int64_t* x, int64_t N, int64_t* out) {
     if (M == 0 || N == 0) return;
     const int64_t nnz = indptr[M];
-    if (active_isa() != Isa::scalar && K > 0 && K * kCsrTile < (int64_t(1) << 31)) {
+    if (active_isa() != Isa::scalar && K > 0 && K * kI16Tile < (int64_t(1) << 31)) {
         // int16 operands: pairs of stored entries through vpmaddwd (the caller's row-sum
         // bound below 2^31 keeps every pair sum and int32 lane exact)
         int64_t vlo, vhi, xlo, xhi;
-        min_max_i64_avx2(values, nnz, &vlo, &vhi);
-        min_max_i64_avx2(x, K * N, &xlo, &xhi);
+        min_max_i64(values, nnz, &vlo, &vhi);
+        min_max_i64(x, K * N, &xlo, &xhi);
         if (vlo >= -32768 && vhi <= 32767 && xlo >= -32768 && xhi <= 32767) {
             gemm_csr_i16_avx2(indptr, indices, values, M, K, x, N, out);
             return;
@@ -209,7 +207,6 @@ int64_t max_abs_i16(const int64_t* v, int64_t n) {
     return std::max(hi, -lo);
 }
 
-constexpr int64_t kBsrTile = 16;    // columns per micro-tile
 
 }  // namespace
 
@@ -241,9 +238,9 @@ int gemm_bsr_i64(const int64_t* indptr, const int64_t* indices, const int64_t* b
             const int64_t P = even ? K / 2 : K;
             const int64_t pstride = even ? C / 2 : C, pstep = even ? 1 : 2;
             const int64_t flush = std::max<int64_t>(1, pairs / Cp);
-            const int64_t Nt = (N + kBsrTile - 1) / kBsrTile;
+            const int64_t Nt = (N + kI16Tile - 1) / kI16Tile;
             // x as 16-column tiles of pair rows (every entry is written)
-            std::unique_ptr<int16_t[]> xp(new int16_t[size_t(Nt * P * kBsrTile * 2)]);
+            std::unique_ptr<int16_t[]> xp(new int16_t[size_t(Nt * P * kI16Tile * 2)]);
             parallel_for(P, 64, [&](int64_t q0, int64_t q1) { bsr_pack_x_avx2(x, K, N, even, P, q0, q1, xp.get()); });
             gemm_bsr_i16_avx2(indptr, indices, wp.data(), Mb, R, Cp, xp.get(), P, pstride, pstep, N, flush, out);
             return 1;

@@ -18,6 +18,9 @@
 
 namespace fixedpoint {
 
+// Columns per tile of every packed int16 layout (dense B, BSR and CSR x): two ymm of int32.
+constexpr int64_t kI16Tile = 16;
+
 // Pairs of products an int32 partial sum may hold: floor((2^31 - 1) / (2 * amax * bmax)),
 // or 0 when the int16 path is not allowed (a bound beyond 32768, or one pair overflows). A
 // bound of 32768 admits -32768 only: the caller checks that every value fits int16.

@@ -19,7 +19,7 @@ namespace fixedpoint {
 
 namespace {
 
-constexpr int64_t kTile = 16;      // columns per micro-tile (two ymm of int32)
+constexpr int64_t kTile = kI16Tile;  // columns per micro-tile (two ymm of int32)
 constexpr int64_t kRowBlock = 64;  // rows of A per cache block
 constexpr int64_t kPairBlock = 256;  // pairs per cache block (also capped by the bound)
 

@@ -94,20 +94,16 @@ private:
     // Only the caller holding busy_ starts workers; a worker counts once its thread exists.
     void ensure_workers(int want) {
         while (started_ < want) {
+            // the generation before the coming job: the new worker joins that job and every later one
             const int index = started_;
-            std::thread([this, index] { loop(index); }).detach();
+            const uint64_t seen = generation_;  // only this thread writes it (under busy_)
+            std::thread([this, index, seen] { loop(index, seen); }).detach();
             ++started_;
         }
     }
 
-    void loop(int index) {
+    void loop(int index, uint64_t seen) {
         in_worker() = true;
-        uint64_t seen = 0;
-        {
-            std::lock_guard<std::mutex> lock(m_);
-            seen = generation_;  // a worker started for a job joins it below only if it is new
-            if (fn_ != nullptr && index < participants_) seen = generation_ - 1;
-        }
         for (;;) {
             {
                 std::unique_lock<std::mutex> lock(m_);
