@@ -171,6 +171,25 @@ def _plan(hls_model, layers) -> tuple[Fixed, list]:
     return in_fmt, ops
 
 
+def _check_chain(api: str, hls_model, layers) -> None:
+    """The engine runs the layers in order, each on the previous one's output: refuse any other
+    topology (several outputs, branches, merges) rather than compute something else."""
+    outputs = list(getattr(hls_model, "outputs", None) or [])
+    if len(outputs) > 1:
+        raise NotImplementedError(f"{api}: the model has {len(outputs)} outputs ({', '.join(outputs)}); only "
+                                  "single-output chains are emulated")
+    prev = None
+    for layer in layers:
+        ins = list(getattr(layer, "inputs", None) or [])
+        if prev is not None and ins and ins != prev:
+            raise NotImplementedError(f"{api}: layer {layer.name!r} reads {ins}, not the previous layer's output "
+                                      f"{prev}; only sequential chains are emulated")
+        prev = list(getattr(layer, "outputs", None) or []) or prev
+    if outputs and prev is not None and outputs != prev:
+        raise NotImplementedError(f"{api}: the model's output {outputs} is not the last layer's {prev}; only "
+                                  "sequential chains are emulated")
+
+
 def emulate(hls_model, X) -> np.ndarray:
     """What ``hls_model.predict(X)`` returns, bit for bit, computed without compiling.
 
@@ -196,6 +215,7 @@ def emulate(hls_model, X) -> np.ndarray:
     if unknown:
         raise NotImplementedError(f"{api}: layers not emulated: {', '.join(unknown)}; supported: "
                                   f"{', '.join(_SUPPORTED)}")
+    _check_chain(api, hls_model, layers)
     x = np.asarray(X)
     if x.dtype not in (np.float32, np.float64):
         raise TypeError(f"{api}: X must be float32 or float64 (predict's two bridges), got dtype {x.dtype}")

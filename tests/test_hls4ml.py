@@ -190,3 +190,20 @@ def test_emulate_cached_plan_follows_changed_weights_and_types():
     np.testing.assert_array_equal(fx.hls4ml.emulate(model, x), np.array([[7.5], [2.5]], np.float32))
     dense.attributes["result_t"] = FixedPrecisionType(4, 3)  # range [-4, 3.5]: 7.5 wraps to -0.5
     np.testing.assert_array_equal(fx.hls4ml.emulate(model, x), np.array([[-0.5], [2.5]], np.float32))
+
+
+def test_emulate_two_output_model_is_refused_not_chained():
+    """Regression: a model with two heads on one hidden layer was run as a chain (head b applied
+    to head a's output), returning one array of the wrong shape without an error."""
+    layers = [_FakeLayer("input_1", "Input"), _FakeLayer("fc", "Dense"), _FakeLayer("a", "Dense"),
+              _FakeLayer("b", "Dense")]
+    wiring = {"input_1": ([], ["input_1"]), "fc": (["input_1"], ["fc"]), "a": (["fc"], ["a"]), "b": (["fc"], ["b"])}
+    for layer in layers:
+        layer.inputs, layer.outputs = wiring[layer.name]
+    model = _FakeModel(layers)
+    model.outputs = ["a", "b"]
+    with pytest.raises(NotImplementedError, match=r"2 outputs \(a, b\)"):
+        fx.hls4ml.emulate(model, np.zeros((1, 4), np.float32))
+    model.outputs = ["b"]  # one output, but b does not read a's result: not a chain
+    with pytest.raises(NotImplementedError, match=r"layer 'b' reads \['fc'\], not the previous layer's output"):
+        fx.hls4ml.emulate(model, np.zeros((1, 4), np.float32))
