@@ -1,41 +1,40 @@
 """Bit-exact emulation of hls4ml firmware: ``fx.hls4ml.emulate(hls_model, X)``.
 
-``emulate`` reads a converted hls4ml ``ModelGraph`` (its layers, resolved types and weights)
-and computes, without compiling, exactly what ``hls_model.predict(X)`` returns from the
-C-simulation:
+``emulate`` reads a converted hls4ml ``ModelGraph`` (its layers, their wiring, resolved types
+and weights), builds a :class:`fixedpoint.nn.Graph` and computes, without compiling, exactly
+what ``hls_model.predict(X)`` returns from the C-simulation:
 
-- inputs: ``input_t(float)`` (one rounding into the input layer's ``result_t``);
+- inputs: ``input_t(float)`` (one rounding into each input layer's ``result_t``);
 - weights and biases: hls4ml writes them into the firmware headers as decimal literals with
   as many digits after the point as the type has fraction bits (``'{:.Ff}'``); the C++
   compiler reads the literal as a double, which ``weight_t`` then quantizes. The emulator
   reproduces that double rounding;
-- Dense (io_parallel, Latency strategy): ``acc = (accum_t) bias``; for each input in order,
-  ``acc += (accum_t)(x * w)``; ``result = (result_t) acc`` (``fx.matmul`` accumulator
-  semantics). The Resource strategy adds in another order, which gives the same result
-  when the accumulator wraps (WRAP with no saturation bits); other accumulators raise
-  NotImplementedError;
-- ReLU and linear activations: ``(result_t)(x > 0 ? x : 0)`` / ``(result_t) x``;
-- BatchNormalization: ``(result_t)(x * scale + bias)`` with ``scale_t`` / ``bias_t``;
-- outputs: ``float(result)``, rounded to nearest (ties to even) as ``ap_fixed::to_float``.
+- every layer: the arithmetic of its hls4ml template, in stored integers, in the layer family
+  modules of :mod:`fixedpoint.nn` (each documents what it reproduces);
+- outputs: ``float(result)``, rounded to nearest (ties to even) as ``ap_fixed::to_float``,
+  returned as ``predict`` returns them (one array per output for several outputs).
 
-hls4ml itself is not imported: the model object is read through its attributes. Layers the
-emulator does not know raise NotImplementedError naming them.
+hls4ml itself is not imported: the model object is read through its attributes. A layer or a
+setting the engine does not reproduce raises NotImplementedError naming the layer and the
+setting; it never computes something else.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import weakref
 
 import numpy as np
 
-from .array import FixedArray, array
+from . import nn
+from .array import FixedArray
 from .format import Fixed
-from .network import _DenseOp, _ReluOp, _run_raw, _ScaleOp, _storage, literal_raw
+from .nn._raw import literal_raw, quantize_input
 
-__all__ = ["emulate", "layer_formats"]
+__all__ = ["emulate", "layer_formats", "to_graph"]
 
-_SUPPORTED = ("Input", "Dense", "Activation", "ReLU", "BatchNormalization")
+_API = "fx.hls4ml.emulate"
 
 
 def _fmt(type_obj, what: str) -> Fixed:
@@ -45,16 +44,100 @@ def _fmt(type_obj, what: str) -> Fixed:
     if "Integer" in name:
         return Fixed(int(p.width), int(p.width), signed=bool(p.signed))
     if "Fixed" not in name:
-        raise NotImplementedError(f"fx.hls4ml.emulate: {what} has precision {p} ({name}); only fixed and "
-                                  "integer types are emulated")
+        raise NotImplementedError(f"{_API}: {what} has precision {p} ({name}); only fixed and integer types are "
+                                  "emulated")
     q = str(getattr(p, "rounding_mode", "TRN") or "TRN").split(".")[-1]
     o = str(getattr(p, "saturation_mode", "WRAP") or "WRAP").split(".")[-1]
     n = int(getattr(p, "saturation_bits", 0) or 0)
     return Fixed(int(p.width), int(p.integer), signed=bool(p.signed), q=q, o=o, n=n)
 
 
-def _attr(layer, key):
-    return layer.get_attr(key) if hasattr(layer, "get_attr") else layer.attributes.get(key)
+def _attr(layer, key, default=None):
+    if hasattr(layer, "get_attr"):
+        try:
+            return layer.get_attr(key, default)
+        except TypeError:  # a get_attr without a default
+            v = layer.get_attr(key)
+            return default if v is None else v
+    return getattr(layer, "attributes", {}).get(key, default)
+
+
+_FUNC = re.compile(r"nnet::([A-Za-z_0-9]+)\s*<")
+
+
+class LayerView:
+    """One hls4ml layer as the layer-family builders read it (see :mod:`fixedpoint.nn.registry`).
+
+    ``in_shapes``: the per-sample shape of each input, ``out_shape`` the output's, as the
+    firmware's flat arrays hold them (channels last after hls4ml's conversion).
+    """
+
+    def __init__(self, layer, model, io_type: str, shapes: dict):
+        self.layer, self.model, self.io_type = layer, model, io_type
+        self.name, self.class_name = layer.name, layer.class_name
+        self.api = _API
+        self.inputs = list(getattr(layer, "inputs", None) or [])
+        self.outputs = list(getattr(layer, "outputs", None) or [layer.name])
+        self.in_shapes = [shapes[t] for t in self.inputs if t in shapes]
+        self.out_shape = _var_shape(layer)
+
+    def attr(self, key: str, default=None):
+        """The layer attribute ``key`` (``default`` when absent)."""
+        v = _attr(self.layer, key, None)
+        return default if v is None else v
+
+    def has(self, key: str) -> bool:
+        return _attr(self.layer, key, None) is not None
+
+    def fmt(self, key: str) -> Fixed:
+        """The Fixed of the type attribute ``key`` (``result_t``, ``accum_t``, ...)."""
+        t = _attr(self.layer, key, None)
+        if t is None:
+            raise NotImplementedError(f"{self.api}: layer {self.name!r} ({self.class_name}) has no {key}")
+        return _fmt(t, f"layer {self.name!r} {key}")
+
+    def has_weight(self, key: str) -> bool:
+        return key in (getattr(self.layer, "weights", None) or {})
+
+    def weight(self, key: str) -> np.ndarray:
+        """The float values of weight variable ``key``."""
+        try:
+            return np.asarray(self.layer.weights[key].data)
+        except KeyError:
+            raise NotImplementedError(f"{self.api}: layer {self.name!r} ({self.class_name}) has no {key!r} "
+                                      "weights") from None
+
+    def literal(self, key: str, fmt: Fixed) -> np.ndarray:
+        """Stored integers of weight variable ``key`` as the firmware header holds them in ``fmt``."""
+        return literal_raw(self.weight(key), fmt)
+
+    def function(self) -> str | None:
+        """The nnet function the generated firmware calls for this layer (``'dense'``,
+        ``'conv_2d_cl'``, ...), or None when it generates no call (an in-place layer)."""
+        cpp = _attr(self.layer, "function_cpp", None)
+        if not cpp:
+            return None
+        m = _FUNC.search(str(cpp))
+        return m.group(1) if m else str(cpp)
+
+    def unsupported(self, setting: str):
+        """Raise NotImplementedError naming this layer and the setting."""
+        raise NotImplementedError(f"{self.api}: layer {self.name!r} ({self.class_name}): {setting} is not emulated")
+
+
+def _var_shape(layer) -> tuple:
+    try:
+        var = layer.get_output_variable()
+    except Exception:  # noqa: BLE001 - fakes and layers without variables
+        var = None
+    shape = getattr(var, "shape", None)
+    return tuple(int(d) for d in shape) if shape is not None else ()
+
+
+def _io_type(hls_model) -> str:
+    cfg = getattr(hls_model, "config", None)
+    get = getattr(cfg, "get_config_value", None)
+    return str(get("IOType", "io_parallel") if get else "io_parallel")
 
 
 def layer_formats(hls_model) -> dict:
@@ -66,168 +149,154 @@ def layer_formats(hls_model) -> dict:
     out = {}
     for layer in hls_model.get_layers():
         types = {}
-        for key in ("result_t", "weight_t", "bias_t", "accum_t", "scale_t"):
+        attrs = getattr(layer, "attributes", {})
+        keys = [k for k in (attrs.keys() if hasattr(attrs, "keys") else []) if str(k).endswith("_t")]
+        for key in keys or ("result_t", "weight_t", "bias_t", "accum_t", "scale_t"):
             t = _attr(layer, key)
-            if t is not None:
+            if t is not None and hasattr(getattr(t, "precision", t), "width"):
                 types[key] = _fmt(t, f"layer {layer.name!r} {key}")
         out[layer.name] = types
     return out
 
 
-def _dense(layer) -> _DenseOp:
-    name = layer.name
-    strategy = str(_attr(layer, "strategy") or "latency").lower()
-    w_t = _fmt(_attr(layer, "weight_t"), f"layer {name!r} weight_t")
-    b_t = _fmt(_attr(layer, "bias_t"), f"layer {name!r} bias_t")
-    acc_t = _fmt(_attr(layer, "accum_t"), f"layer {name!r} accum_t")
-    res_t = _fmt(_attr(layer, "result_t"), f"layer {name!r} result_t")
-    if strategy != "latency" and not (acc_t.o.value == "WRAP" and acc_t.n == 0 and acc_t.q.value != "STOCH"):
-        raise NotImplementedError(
-            f"fx.hls4ml.emulate: layer {name!r} uses the {strategy} strategy with accumulator {acc_t}; its "
-            "addition order differs from Latency, so only wrapping accumulators (WRAP, n=0) are emulated exactly"
-        )
-    # The firmware reads the header's flat C-order list: weights[i * n_out + j] for Latency, and
-    # the transposed layout for Resource. Whatever shape the graph holds, that order decides.
-    w = literal_raw(np.asarray(layer.weights["weight"].data), w_t)
-    n_in = int(_attr(layer, "n_in") or w.shape[0])
-    n_out = int(_attr(layer, "n_out") or w.shape[-1])
-    if w.size != n_in * n_out:
-        raise ValueError(f"fx.hls4ml.emulate: layer {name!r} has {w.size} weights for n_in={n_in}, n_out={n_out}")
-    w = w.reshape(n_out, n_in).T if strategy in ("resource", "resource_unrolled") else w.reshape(n_in, n_out)
-    if "bias" in layer.weights:
-        b = literal_raw(np.asarray(layer.weights["bias"].data), b_t).reshape(-1)
-    else:
-        b = np.zeros(n_out, np.int64)
-    return _DenseOp(w, w_t, b, b_t, acc_t, res_t)
+def _scalar(v):
+    p = getattr(v, "precision", v)
+    if hasattr(p, "width"):  # a type: everything _fmt reads
+        return (type(p).__name__, str(p), *(str(getattr(p, k, None)) for k in (
+            "width", "integer", "signed", "rounding_mode", "saturation_mode", "saturation_bits")))
+    if isinstance(v, (str, int, float, bool, type(None))):
+        return v
+    if isinstance(v, (list, tuple)) and all(isinstance(e, (str, int, float, bool)) for e in v):
+        return tuple(v)
+    return None
 
 
-def _activation(layer) -> _ReluOp:
-    res_t = _fmt(_attr(layer, "result_t"), f"layer {layer.name!r} result_t")
-    act = str(_attr(layer, "activation") or layer.class_name).lower()
-    if act in ("relu", "linear"):
-        return _ReluOp(res_t, relu=act == "relu")
-    raise NotImplementedError(f"fx.hls4ml.emulate: layer {layer.name!r}: activation {act!r} is not emulated "
-                              "(supported: relu, linear)")
-
-
-def _batchnorm(layer) -> _ScaleOp:
-    name = layer.name
-    s_t = _fmt(_attr(layer, "scale_t"), f"layer {name!r} scale_t")
-    b_t = _fmt(_attr(layer, "bias_t"), f"layer {name!r} bias_t")
-    res_t = _fmt(_attr(layer, "result_t"), f"layer {name!r} result_t")
-    scale = literal_raw(np.asarray(layer.weights["scale"].data), s_t).reshape(-1)
-    bias = literal_raw(np.asarray(layer.weights["bias"].data), b_t).reshape(-1)
-    return _ScaleOp(scale, s_t, bias, b_t, res_t)
-
-
-def _signature(layers) -> tuple:
-    """What the emulation depends on: names, kinds, every attribute the ops read, and the weight
-    contents (hashed). A cached plan is reused only while this is unchanged."""
-    sig = []
+def _signature(layers, io_type) -> tuple:
+    """What the emulation depends on: names, kinds, wiring, every scalar or type attribute, and
+    the weight contents (hashed). A cached graph is reused only while this is unchanged."""
+    sig = [io_type]
     for layer in layers:
-        attrs = tuple(repr(_attr(layer, k)) for k in ("result_t", "weight_t", "bias_t", "accum_t", "scale_t",
-                                                       "strategy", "activation", "n_in", "n_out"))
+        attrs = getattr(layer, "attributes", {})
+        items = attrs.items() if hasattr(attrs, "items") else []
         data = []
-        weights = getattr(layer, "weights", {})
-        for key in ("weight", "bias", "scale"):  # the only weights the ops read
-            try:
-                var = weights[key]
-            except KeyError:
-                continue
+        for key, var in sorted((getattr(layer, "weights", None) or {}).items()):
             arr = np.ascontiguousarray(np.asarray(var.data))
             data.append((key, arr.dtype.str, arr.shape, hashlib.blake2b(arr.tobytes(), digest_size=16).digest()))
-        sig.append((layer.name, layer.class_name, attrs, tuple(data)))
+        sig.append((layer.name, layer.class_name, tuple(getattr(layer, "inputs", None) or ()),
+                    tuple(getattr(layer, "outputs", None) or ()),
+                    tuple(sorted((str(k), repr(_scalar(v))) for k, v in items)), tuple(data)))
     return tuple(sig)
 
 
 _PLANS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def _plan(hls_model, layers) -> tuple[Fixed, list]:
-    """The input format and the prepared ops (weights quantized once; cached per model)."""
-    sig = _signature(layers)
+def to_graph(hls_model) -> nn.Graph:
+    """The :class:`fixedpoint.nn.Graph` of a converted hls4ml model (cached per model while its
+    layers, types and weights are unchanged).
+
+    Raises:
+        NotImplementedError: a layer class, setting or precision the engine does not reproduce
+            (every one is named).
+    """
+    layers = list(hls_model.get_layers())
+    io_type = _io_type(hls_model)
+    if io_type not in ("io_parallel", "io_stream"):
+        raise NotImplementedError(f"{_API}: io_type {io_type!r} is not emulated (io_parallel, io_stream)")
+    unknown = [f"{lay.name} ({lay.class_name})" for lay in layers
+               if lay.class_name not in nn.HLS4ML and lay.class_name not in ("Input", "InputLayer")]
+    if unknown:
+        raise NotImplementedError(f"{_API}: layers not emulated: {', '.join(unknown)}; supported: "
+                                  f"{', '.join(sorted(nn.HLS4ML))}")
+    sig = _signature(layers, io_type)
     try:
         cached = _PLANS.get(hls_model)
     except TypeError:  # not weak-referenceable: no cache
         cached = None
     if cached is not None and cached[0] == sig:
-        return cached[1], cached[2]
-    in_fmt, ops = None, []
+        return cached[1]
+    inputs, nodes, shapes = [], [], {}
     for layer in layers:
-        if layer.class_name == "Input":
-            in_fmt = _fmt(_attr(layer, "result_t"), f"layer {layer.name!r} result_t")
-        elif layer.class_name == "Dense":
-            ops.append(_dense(layer))
-        elif layer.class_name in ("Activation", "ReLU"):
-            ops.append(_activation(layer))
-        else:
-            ops.append(_batchnorm(layer))
-    if in_fmt is None:
-        raise NotImplementedError("fx.hls4ml.emulate: the model has no Input layer")
+        view = LayerView(layer, hls_model, io_type, shapes)
+        if layer.class_name in ("Input", "InputLayer"):
+            fmt = view.fmt("result_t")
+            for t in view.outputs:
+                inputs.append((t, view.out_shape, fmt))
+                shapes[t] = view.out_shape
+            continue
+        if len(view.in_shapes) != len(view.inputs):
+            raise NotImplementedError(f"{_API}: layer {layer.name!r} reads {view.inputs}, not all produced by "
+                                      "earlier layers")
+        op = nn.HLS4ML[layer.class_name](view)
+        nodes.append(nn.Node(layer.name, op, view.inputs, view.outputs, kind=layer.class_name))
+        for t in view.outputs:
+            shapes[t] = view.out_shape
+    if not inputs:
+        raise NotImplementedError(f"{_API}: the model has no Input layer")
+    order = list(getattr(hls_model, "inputs", None) or [t for t, _, _ in inputs])
+    by_name = {t: (t, s, f) for t, s, f in inputs}
+    missing = [t for t in order if t not in by_name]
+    if missing:
+        raise NotImplementedError(f"{_API}: model inputs {missing} have no Input layer")
+    outputs = list(getattr(hls_model, "outputs", None) or [nodes[-1].outputs[0] if nodes else inputs[-1][0]])
+    graph = nn.Graph([by_name[t] for t in order], nodes, outputs, api=_API)
     try:
-        _PLANS[hls_model] = (sig, in_fmt, ops)
+        _PLANS[hls_model] = (sig, graph)
     except TypeError:
         pass
-    return in_fmt, ops
+    return graph
 
 
-def _check_chain(api: str, hls_model, layers) -> None:
-    """The engine runs the layers in order, each on the previous one's output: refuse any other
-    topology (several outputs, branches, merges) rather than compute something else."""
-    outputs = list(getattr(hls_model, "outputs", None) or [])
-    if len(outputs) > 1:
-        raise NotImplementedError(f"{api}: the model has {len(outputs)} outputs ({', '.join(outputs)}); only "
-                                  "single-output chains are emulated")
-    prev = None
-    for layer in layers:
-        ins = list(getattr(layer, "inputs", None) or [])
-        if prev is not None and ins and ins != prev:
-            raise NotImplementedError(f"{api}: layer {layer.name!r} reads {ins}, not the previous layer's output "
-                                      f"{prev}; only sequential chains are emulated")
-        prev = list(getattr(layer, "outputs", None) or []) or prev
-    if outputs and prev is not None and outputs != prev:
-        raise NotImplementedError(f"{api}: the model's output {outputs} is not the last layer's {prev}; only "
-                                  "sequential chains are emulated")
-
-
-def emulate(hls_model, X) -> np.ndarray:
+def emulate(hls_model, X):
     """What ``hls_model.predict(X)`` returns, bit for bit, computed without compiling.
 
-    ``hls_model`` is a converted hls4ml ``ModelGraph`` (io_parallel; a sequential chain of
-    Input, Dense, ReLU/linear Activation and BatchNormalization layers). ``X`` is float32 or
-    float64 holding whole samples. As ``predict`` does, the result has X's dtype, one row per
-    sample, and a single sample gives a 1-d array. Unsupported layers or settings raise
-    NotImplementedError naming them.
+    ``hls_model`` is a converted hls4ml ``ModelGraph`` (io_parallel or io_stream). ``X`` is
+    float32 or float64 holding whole samples, one array per model input (a list or tuple for
+    several inputs, as ``predict`` takes them). As ``predict`` does, each result has X's dtype,
+    one row of the output's flat size per sample; a single sample gives 1-d rows; several
+    outputs give a list with one array per output, in the model's output order.
 
     Raises:
-        NotImplementedError: io_stream, unsupported layers, activations or precisions.
-        TypeError: X not float32/float64.
-        ValueError: X whose size is not a multiple of the model's inputs, or weights that do
-            not match a layer's shape.
+        NotImplementedError: layers, settings, io types or precisions that are not emulated,
+            each named.
+        TypeError: X not float32/float64, or inputs of different dtypes.
+        ValueError: the wrong number of inputs, an input whose size is not a multiple of the
+            model's input size, or inputs with different sample counts.
     """
-    api = "fx.hls4ml.emulate"
-    io_type = str(getattr(getattr(hls_model, "config", None), "get_config_value", lambda k, d=None: d)(
-        "IOType", "io_parallel"))
-    if io_type != "io_parallel":
-        raise NotImplementedError(f"{api}: io_type {io_type!r} is not emulated (only io_parallel)")
-    layers = list(hls_model.get_layers())
-    unknown = [f"{lay.name} ({lay.class_name})" for lay in layers if lay.class_name not in _SUPPORTED]
-    if unknown:
-        raise NotImplementedError(f"{api}: layers not emulated: {', '.join(unknown)}; supported: "
-                                  f"{', '.join(_SUPPORTED)}")
-    _check_chain(api, hls_model, layers)
-    x = np.asarray(X)
-    if x.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{api}: X must be float32 or float64 (predict's two bridges), got dtype {x.dtype}")
-    inputs = hls_model.get_input_variables() if hasattr(hls_model, "get_input_variables") else None
-    n_in = int(inputs[0].size()) if inputs else int(x.shape[-1])
-    if x.size % n_in:
-        raise ValueError(f"{api}: X has {x.size} values, not a multiple of the model's {n_in} inputs")
-    n_samples = x.size // n_in
-    x = x.reshape(n_samples, n_in)
-    in_fmt, ops = _plan(hls_model, layers)
-    raw, fmt = _run_raw(_storage(array(x, in_fmt)), in_fmt, ops)
-    # predict converts with float(result) for float32 input and double(result) for float64;
-    # both are correctly rounded (for w <= 53, to_float() is exact and the float32 cast rounds once).
-    out = FixedArray(raw, fmt, _trusted=True).to_float().astype(x.dtype)
-    return out[0] if n_samples == 1 else out  # predict returns one row for a single sample
+    graph = to_graph(hls_model)
+    n_inputs = len(graph.inputs)
+    xs = list(X) if n_inputs > 1 else [X]
+    if n_inputs > 1 and (not isinstance(X, (list, tuple)) or len(xs) != n_inputs):
+        raise ValueError(f"{_API}: the model has {n_inputs} inputs; pass a list of {n_inputs} arrays, got "
+                         f"{type(X).__name__}" + (f" of {len(xs)}" if isinstance(X, (list, tuple)) else ""))
+    xs = [np.asarray(x) for x in xs]
+    dtype = xs[0].dtype
+    for k, x in enumerate(xs):
+        if x.dtype not in (np.float32, np.float64):
+            raise TypeError(f"{_API}: X must be float32 or float64 (predict's two bridges), got dtype {x.dtype}"
+                            + (f" for input {k}" if n_inputs > 1 else ""))
+        if x.dtype != dtype:
+            raise TypeError(f"{_API}: every input must have the same dtype (predict's bridge is chosen by the "
+                            f"first), got {dtype} and {x.dtype} for input {k}")
+    counts, raws = [], []
+    for k, ((name, shape, fmt), x) in enumerate(zip(graph.inputs, xs)):
+        size = int(np.prod(shape))
+        if size == 0 or x.size % size:
+            raise ValueError(f"{_API}: input {name!r} has {x.size} values, not a multiple of the model's {size} "
+                             f"(shape {shape})")
+        counts.append(x.size // size)
+    if len(set(counts)) > 1:
+        raise ValueError(f"{_API}: the inputs hold different numbers of samples: {counts}")
+    n = counts[0]
+    for (name, shape, fmt), x in zip(graph.inputs, xs):
+        raws.append(quantize_input(x.reshape((n,) + shape), fmt))
+    values = graph.run_raw(raws)
+    outs = []
+    for t in graph.outputs:
+        raw, fmt = values[t]
+        # predict converts with float(result) for float32 input and double(result) for float64;
+        # both are correctly rounded (for w <= 53, to_float() is exact and the float32 cast rounds once).
+        outs.append(FixedArray(raw.reshape(n, -1), fmt, _trusted=True).to_float().astype(dtype))
+    if n == 1:
+        outs = [o[0] for o in outs]  # predict returns one row for a single sample
+    return outs[0] if len(outs) == 1 else outs

@@ -19,6 +19,10 @@ import numpy as np
 from . import _core
 from .array import FixedArray, _mode_args, array
 from .format import Fixed
+from .nn import Graph, Node
+from .nn._raw import literal_raw, storage, wrap
+from .nn.activation import ReluOp
+from .nn.dense import DenseOp, dense_accum  # noqa: F401 - dense_accum: re-exported
 
 __all__ = ["Dense", "Network", "ScanResult", "scan"]
 
@@ -48,196 +52,11 @@ class Dense:
             raise ValueError(f"fx.Dense: activation must be 'linear' or 'relu', got {self.activation!r}")
 
 
-def dense_accum(x: FixedArray, w: FixedArray, bias: FixedArray, acc_t: Fixed) -> FixedArray:
-    """hls4ml Dense accumulation: ``acc = (accum_t) bias``, then for k in order
-    ``acc = (accum_t)(acc + (accum_t)(x[:, k] * w[k, :]))``; x (M, K), w (K, N), bias (N,).
-
-    When ``acc_t`` holds every product exactly and no partial sum can leave its range (by the
-    formats' bounds: ``max|bias| + K * max|product|``), no cast ever rounds or overflows, so
-    the result is the exact sum whatever the order and modes; it is then computed with the
-    exact matrix product (``fx.matmul``). Otherwise the sequential kernel runs.
-    """
-    from fractions import Fraction  # noqa: PLC0415
-
-    from .array import _holds  # noqa: PLC0415
-    from ._ops import result_format  # noqa: PLC0415
-
-    bias_acc = bias.cast(acc_t)
-    prod = result_format("mul", x.fmt, w.fmt)
-    k = x.shape[-1]
-    lsb = acc_t.lsb_exact
-    p_max = max(abs(prod.raw_min), prod.raw_max) * prod.lsb_exact
-    b_max = max((abs(int(v)) for v in bias_acc.raw.reshape(-1)), default=0) * lsb
-    fits = _holds(acc_t, prod) and b_max + k * p_max <= min(acc_t.raw_max * lsb, -Fraction(acc_t.raw_min) * lsb)
-    if fits:
-        exact = x @ w  # exact, in the product format plus ceil(log2 K) bits
-        return (exact + bias_acc).cast(acc_t)  # every value is representable: no rounding, no overflow
-    if max(x.fmt.w, w.fmt.w, acc_t.w) > 64 or x.fmt.w + w.fmt.w > 126:
-        raise NotImplementedError(f"dense accumulation beyond the native kernels ({x.fmt}, {w.fmt}, {acc_t})")
-    raw = _core.matmul_accum(np.ascontiguousarray(x.raw.view(np.int64).reshape(-1, k)), x.fmt.w, x.fmt.i,
-                             x.fmt.signed, np.ascontiguousarray(w.raw.view(np.int64)), w.fmt.w, w.fmt.i,
-                             w.fmt.signed, *_mode_args(acc_t), np.ascontiguousarray(bias_acc.raw.view(np.int64)), 0, 0)
-    return FixedArray(raw.reshape(x.shape[:-1] + (w.shape[1],)), acc_t, _trusted=True)
-
-
-# --- the raw int64 engine ------------------------------------------------------------------
-# Network.emulate and fx.hls4ml.emulate run every layer on the stored integers (int64 NumPy
-# arrays) with one C++ call or one exact matrix product per step, and no FixedArray in between.
-# Formats wider than _RAW_MAX_W bits take the generic FixedArray path (dense_accum and casts).
-_RAW_MAX_W = 63
-_F64_EXACT = float(2**53)
-
-
-def literal_raw(values: np.ndarray, fmt: Fixed) -> np.ndarray:
-    """Stored integers of hls4ml's weight path: each value printed as a decimal literal with
-    ``fmt.f`` digits after the point, read back as a double, quantized into ``fmt``. Each
-    distinct value is printed once."""
-    values = np.asarray(values)
-    digits = max(0, fmt.f)
-    uniq, inverse = np.unique(values.reshape(-1), return_inverse=True)
-    printed = np.array([float(f"{v:.{digits}f}") for v in uniq], dtype=np.float64)
-    q = array(printed[inverse].reshape(values.shape), fmt)
-    return q.raw.view(np.int64) if q.raw.dtype != object else q.raw
-
-
-def _raw_ok(*fmts: Fixed) -> bool:
-    return all(f.w <= _RAW_MAX_W for f in fmts)
-
-
-def _storage(a: FixedArray) -> np.ndarray:
-    """A FixedArray's stored integers as the engine holds them: int64 bit patterns for w <= 64,
-    Python ints (object array) above."""
-    raw = a.raw
-    return raw if raw.dtype == object else raw.view(np.int64)
-
-
-def _wrap(raw: np.ndarray, fmt: Fixed) -> FixedArray:
-    return FixedArray(raw, fmt, _trusted=True)
-
-
-def _cast_raw(raw: np.ndarray, src: Fixed, dst: Fixed) -> np.ndarray:
-    """``(dst) src`` on stored integers; the identity when the two have the same w, i, signed."""
-    if (src.w, src.i, src.signed) == (dst.w, dst.i, dst.signed):
-        return raw
-    if not _raw_ok(src, dst):
-        return _storage(_wrap(raw, src).cast(dst))
-    return _core.cast(np.ascontiguousarray(raw), src.w, src.i, src.signed, *_mode_args(dst), 0)
-
-
-class _DenseOp:
-    """A Dense layer prepared for the raw engine: quantized weights and the bias already cast
-    into the accumulator (``acc = (accum_t) bias``)."""
-
-    __slots__ = ("w", "w_fmt", "b_acc", "acc_t", "res_t", "w_f64", "_paths", "relu_next")
-
-    def __init__(self, w_raw, w_fmt, b_raw, b_fmt, acc_t, res_t):
-        self.w, self.w_fmt, self.acc_t, self.res_t = np.ascontiguousarray(w_raw), w_fmt, acc_t, res_t
-        self.b_acc = _cast_raw(np.asarray(b_raw), b_fmt, acc_t)
-        self.w_f64 = self.w.astype(np.float64) if self.w.dtype != object else None
-        self._paths: dict = {}
-        self.relu_next = False  # Network: a ReLU follows (emulate_layers reports the stage after it)
-
-    def _path(self, xlo: int, xhi: int, shift: int):
-        """Which exact kernel gives the sequential result for x in [xlo, xhi]: "f64" (BLAS),
-        "i64" (NumPy int64) or None (the sequential kernel).
-
-        Every product lies in [t_lo, t_hi] and every partial sum, bias included or not, in
-        [b + sum min(t_lo, 0), b + sum max(t_hi, 0)] (times 2^shift, the accumulator's extra
-        fraction bits). When these bounds sit inside the accumulator's range, no cast in the
-        sequence rounds (shift >= 0) or overflows, so the sum is exact in any order."""
-        w = self.w_f64
-        if w is None or not 0 <= shift < 62:
-            return None
-        scale, acc = float(2**shift), self.acc_t
-        w_pos, w_neg = np.maximum(w, 0.0), np.minimum(w, 0.0)
-        hi = scale * np.sum(np.maximum(w_pos * xhi + w_neg * xlo, 0.0), axis=0)
-        lo = scale * np.sum(np.minimum(w_pos * xlo + w_neg * xhi, 0.0), axis=0)
-        b = self.b_acc.astype(np.float64)
-        top = float(max(hi.max(initial=0.0), (hi + b).max(initial=0.0)))
-        bottom = float(min(lo.min(initial=0.0), (lo + b).min(initial=0.0)))
-        # every partial sum of any summation order (BLAS) is bounded by sum |terms| + |bias|
-        total = float((scale * np.sum(np.abs(w), axis=0) * max(abs(xlo), abs(xhi)) + np.abs(b)).max(initial=0.0))
-        margin = 1.0 + 1e-9  # the bounds are computed in float64: stay on the safe side
-        if not (top * margin + 1 <= acc.raw_max and bottom * margin - 1 >= acc.raw_min):
-            return None
-        if total * margin + 1 < _F64_EXACT:
-            return "f64"
-        return "i64" if total * margin + 1 < 2.0**62 else None
-
-    def accumulate(self, x: np.ndarray, x_fmt: Fixed) -> np.ndarray:
-        """``acc = (accum_t) bias; acc += (accum_t)(x[:, k] * w[k])`` for k in order, as stored
-        integers of ``acc_t``. When :meth:`_path` proves that no cast can round or overflow (from
-        x's format, else from x's actual range), an exact matrix product gives the same integers."""
-        acc, w_fmt = self.acc_t, self.w_fmt
-        shift = acc.f - (x_fmt.f + w_fmt.f)
-        path = self._paths.get(x_fmt, False)
-        if path is False:
-            path = self._paths[x_fmt] = self._path(x_fmt.raw_min, x_fmt.raw_max, shift)
-        if path is None and x.size:
-            path = self._path(int(x.min()), int(x.max()), shift)
-        if path == "f64":  # integers below 2^53 throughout: BLAS is exact
-            out = x.astype(np.float64) @ (self.w_f64 * float(2**shift))
-            out += self.b_acc
-            return out.astype(np.int64)
-        if path == "i64":
-            out = x @ self.w
-            if shift:
-                out <<= shift
-            out += self.b_acc
-            return out
-        return _core.matmul_accum(np.ascontiguousarray(x), x_fmt.w, x_fmt.i, x_fmt.signed, self.w, w_fmt.w, w_fmt.i,
-                                  w_fmt.signed, *_mode_args(acc), np.ascontiguousarray(self.b_acc), 0, 0)
-
-    def __call__(self, x, x_fmt):
-        if not _raw_ok(x_fmt, self.w_fmt, self.acc_t, self.res_t):  # wide formats: the generic path
-            acc = dense_accum(_wrap(x, x_fmt), _wrap(self.w, self.w_fmt), _wrap(self.b_acc, self.acc_t), self.acc_t)
-            return _storage(acc.cast(self.res_t)), self.res_t
-        return _cast_raw(self.accumulate(x, x_fmt), self.acc_t, self.res_t), self.res_t
-
-
-class _ReluOp:
-    """``(result_t)(x > 0 ? x : 0)`` (a linear activation when ``relu`` is False)."""
-
-    __slots__ = ("res_t", "relu")
-
-    def __init__(self, res_t, relu=True):
-        self.res_t, self.relu = res_t, relu
-
-    def __call__(self, x, x_fmt):
-        if self.relu:
-            x = np.maximum(x, 0)
-        return _cast_raw(x, x_fmt, self.res_t), self.res_t
-
-
-class _ScaleOp:
-    """BatchNormalization: ``(result_t)(x * scale + bias)`` with exact products and sums."""
-
-    __slots__ = ("s", "s_fmt", "b", "b_fmt", "res_t")
-
-    def __init__(self, s_raw, s_fmt, b_raw, b_fmt, res_t):
-        self.s, self.s_fmt, self.b, self.b_fmt, self.res_t = s_raw, s_fmt, b_raw, b_fmt, res_t
-
-    def __call__(self, x, x_fmt):
-        from ._ops import result_format  # noqa: PLC0415
-
-        prod = result_format("mul", x_fmt, self.s_fmt)
-        total = result_format("add", prod, self.b_fmt)
-        if not _raw_ok(total, self.res_t):  # wide formats: exact FixedArray arithmetic
-            out = (_wrap(x, x_fmt) * _wrap(self.s, self.s_fmt) + _wrap(self.b, self.b_fmt)).cast(self.res_t)
-            return _storage(out), self.res_t
-        p = x * self.s  # |p| < 2^(prod.w - 1) <= 2^62
-        exact = (p << (total.f - prod.f)) + (self.b << (total.f - self.b_fmt.f))
-        return _cast_raw(exact, total, self.res_t), self.res_t
-
-
-_CHUNK = 4096  # rows per pass: keeps each layer's intermediates in the CPU cache
+_ReluOp, _DenseOp, _storage, _wrap = ReluOp, DenseOp, storage, wrap  # the scanner's names
 
 
 def _run_raw(x: np.ndarray, x_fmt: Fixed, ops) -> tuple[np.ndarray, Fixed]:
-    """Run the ops on stored integers (rows are independent: done in cache-sized chunks)."""
-    if len(x) > _CHUNK:
-        parts = [_run_raw(x[k:k + _CHUNK], x_fmt, ops) for k in range(0, len(x), _CHUNK)]
-        return np.concatenate([p[0] for p in parts]), parts[0][1]
+    """Run a chain of ops on stored integers (the scanner's inner loop, without a graph)."""
     for op in ops:
         x, x_fmt = op(x, x_fmt)
     return x, x_fmt
@@ -317,8 +136,20 @@ class Network:
         missing from ``config`` and ValueError for X of the wrong shape or holding NaN.
         """
         x = self._input(X, config)
-        raw, fmt = _run_raw(_storage(x), x.fmt, self._ops(config, None))
+        graph = self.to_graph(config)
+        raw, fmt = graph.run_raw([_storage(x)])[graph.outputs[0]]
         return _wrap(raw, fmt)
+
+    def to_graph(self, config: dict) -> Graph:
+        """The emulation graph of this network under ``config`` (a chain: Dense, then ReLU)."""
+        nodes, prev = [], "input_1"
+        for op, layer in zip(self._ops(config, None), [lay for lay in self.layers for _ in range(
+                2 if lay.activation == "relu" else 1)]):
+            relu = isinstance(op, ReluOp)
+            name = layer.relu_name if relu else layer.name
+            nodes.append(Node(name, op, [prev], [name], kind="Activation" if relu else "Dense"))
+            prev = name
+        return Graph([("input_1", (self.n_in,), config["input"])], nodes, [prev], api="fx.Network.emulate")
 
     def emulate_layers(self, X, config: dict) -> list[FixedArray]:
         """Like :meth:`emulate`, but returns every stage, all exact: the quantized input, then

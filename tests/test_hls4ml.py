@@ -138,11 +138,15 @@ def test_emulate_resource_strategy_with_wrapping_accumulator(tmp_path):
 
 
 class _FakeLayer:
-    def __init__(self, name, class_name):
+    def __init__(self, name, class_name, inputs=(), shape=()):
         self.name, self.class_name, self.attributes, self.weights = name, class_name, {}, {}
+        self.inputs, self.outputs, self.shape = list(inputs), [name], shape
 
-    def get_attr(self, key):
-        return self.attributes.get(key)
+    def get_attr(self, key, default=None):
+        return self.attributes.get(key, default)
+
+    def get_output_variable(self):
+        return self
 
 
 class _FakeModel:
@@ -176,9 +180,9 @@ class _Var:
 def test_emulate_cached_plan_follows_changed_weights_and_types():
     """The prepared plan (quantized weights) is reused per model only while its weights and
     types are unchanged: edit them and the next call sees the edit."""
-    inp = _FakeLayer("input_1", "Input")
+    inp = _FakeLayer("input_1", "Input", shape=(2,))
     inp.attributes["result_t"] = FixedPrecisionType(16, 6)
-    dense = _FakeLayer("fc", "Dense")
+    dense = _FakeLayer("fc", "Dense", ["input_1"], shape=(1,))
     for key in ("weight_t", "bias_t", "accum_t", "result_t"):
         dense.attributes[key] = FixedPrecisionType(16, 6)
     dense.attributes.update(n_in=2, n_out=1, strategy="latency")
@@ -192,18 +196,28 @@ def test_emulate_cached_plan_follows_changed_weights_and_types():
     np.testing.assert_array_equal(fx.hls4ml.emulate(model, x), np.array([[-0.5], [2.5]], np.float32))
 
 
-def test_emulate_two_output_model_is_refused_not_chained():
+
+class _TwoHeads(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc, self.act = torch.nn.Linear(8, 6), torch.nn.ReLU()
+        self.a, self.b = torch.nn.Linear(6, 6), torch.nn.Linear(6, 2)
+
+    def forward(self, x):
+        h = self.act(self.fc(x))
+        return self.a(h), self.b(h)
+
+
+def test_emulate_two_output_model_returns_both_outputs(tmp_path):
     """Regression: a model with two heads on one hidden layer was run as a chain (head b applied
-    to head a's output), returning one array of the wrong shape without an error."""
-    layers = [_FakeLayer("input_1", "Input"), _FakeLayer("fc", "Dense"), _FakeLayer("a", "Dense"),
-              _FakeLayer("b", "Dense")]
-    wiring = {"input_1": ([], ["input_1"]), "fc": (["input_1"], ["fc"]), "a": (["fc"], ["a"]), "b": (["fc"], ["b"])}
-    for layer in layers:
-        layer.inputs, layer.outputs = wiring[layer.name]
-    model = _FakeModel(layers)
-    model.outputs = ["a", "b"]
-    with pytest.raises(NotImplementedError, match=r"2 outputs \(a, b\)"):
-        fx.hls4ml.emulate(model, np.zeros((1, 4), np.float32))
-    model.outputs = ["b"]  # one output, but b does not read a's result: not a chain
-    with pytest.raises(NotImplementedError, match=r"layer 'b' reads \['fc'\], not the previous layer's output"):
-        fx.hls4ml.emulate(model, np.zeros((1, 4), np.float32))
+    to head a's output), returning one array of the wrong shape without an error. Now both
+    outputs come back, as predict returns them, bit for bit."""
+    from _hls4ml import check, convert, inputs, nontrivial
+
+    torch.manual_seed(4)
+    hm = convert(_TwoHeads(), (8,), tmp_path / "prj")
+    x = inputs((8,), n=400)
+    got = check(hm, x)
+    assert [g.shape for g in got] == [(400, 6), (400, 2)]
+    nontrivial(got)
+    check(hm, x[:1])  # one sample: a list of two 1-d rows

@@ -1,0 +1,65 @@
+"""Stored-integer helpers shared by every layer family of the emulation engine.
+
+The engine holds each tensor as its stored integers: an int64 NumPy array (the bit pattern,
+also for 64-bit unsigned formats) when ``w <= 64``, an object array of Python ints above, with
+the sample axis first. Formats wider than :data:`RAW_MAX_W` take the generic FixedArray paths.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _core
+from ..array import FixedArray, _mode_args, array
+from ..format import Fixed
+
+__all__ = ["RAW_MAX_W", "F64_EXACT", "literal_raw", "raw_ok", "storage", "wrap", "cast_raw", "quantize_input"]
+
+RAW_MAX_W = 63
+F64_EXACT = float(2**53)
+
+
+def literal_raw(values: np.ndarray, fmt: Fixed) -> np.ndarray:
+    """Stored integers of hls4ml's weight path: each value printed as a decimal literal with
+    ``fmt.f`` digits after the point, read back as a double, quantized into ``fmt``. Each
+    distinct value is printed once."""
+    values = np.asarray(values)
+    digits = max(0, fmt.f)
+    uniq, inverse = np.unique(values.reshape(-1), return_inverse=True)
+    printed = np.array([float(f"{v:.{digits}f}") for v in uniq], dtype=np.float64)
+    q = array(printed[inverse].reshape(values.shape), fmt)
+    return storage(q)
+
+
+def raw_ok(*fmts: Fixed) -> bool:
+    """Every format fits the native int64 engine."""
+    return all(f.w <= RAW_MAX_W for f in fmts)
+
+
+def storage(a: FixedArray) -> np.ndarray:
+    """A FixedArray's stored integers as the engine holds them: int64 bit patterns for w <= 64,
+    Python ints (object array) above."""
+    raw = a.raw
+    return raw if raw.dtype == object else raw.view(np.int64)
+
+
+def wrap(raw: np.ndarray, fmt: Fixed) -> FixedArray:
+    """The stored integers as a FixedArray (no copy, no check)."""
+    return FixedArray(raw, fmt, _trusted=True)
+
+
+def cast_raw(raw: np.ndarray, src: Fixed, dst: Fixed) -> np.ndarray:
+    """``(dst) src`` on stored integers (dst's q/o/n); the identity when the two have the same
+    w, i and signedness."""
+    if (src.w, src.i, src.signed) == (dst.w, dst.i, dst.signed):
+        return raw
+    if raw.dtype == object or not raw_ok(src, dst):
+        return storage(wrap(raw, src).cast(dst))
+    shape = raw.shape
+    out = _core.cast(np.ascontiguousarray(raw).reshape(-1), src.w, src.i, src.signed, *_mode_args(dst), 0)
+    return out.reshape(shape)
+
+
+def quantize_input(x: np.ndarray, fmt: Fixed) -> np.ndarray:
+    """``(input_t) float``: one rounding of the float inputs into ``fmt``, as stored integers."""
+    return storage(array(x, fmt))

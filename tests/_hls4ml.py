@@ -1,0 +1,131 @@
+"""Shared helpers for the tests that compare the emulator with hls4ml's compiled C-simulation.
+
+``convert`` builds an hls4ml model from a PyTorch module and compiles its C-simulation through
+:func:`compile_cached`: the generated firmware sources are hashed (with the hls4ml and g++
+versions) and a library compiled before from the same sources is loaded instead of compiling
+again (each compile takes 5-15 s here). The cache lives in ``~/.cache/fixedpoint/hls4ml``
+(``FIXEDPOINT_HLS4ML_CACHE`` to move it; ``0`` to disable it).
+
+Importing this module skips the calling test module when hls4ml, torch or g++ is missing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+hls4ml = pytest.importorskip("hls4ml", reason="hls4ml is not installed (pip install -e '.[hls4ml]')")
+torch = pytest.importorskip("torch", reason="torch is not installed (pip install -e '.[torch]' -c .ci/constraints.txt)")
+if shutil.which("g++") is None:  # pragma: no cover - g++ is on every machine kind here
+    pytest.skip("g++ is needed to compile hls4ml's C-simulation", allow_module_level=True)
+
+import fixedpoint as fx  # noqa: E402
+
+_SETTING = os.environ.get("FIXEDPOINT_HLS4ML_CACHE", "")
+CACHE = None if _SETTING == "0" else Path(_SETTING or Path.home() / ".cache" / "fixedpoint" / "hls4ml")
+_GXX = subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+
+
+def _source_hash(prj: Path) -> str:
+    h = hashlib.blake2b(digest_size=20)
+    h.update(f"{hls4ml.__version__}|{_GXX}".encode())
+    fw = prj / "firmware"
+    files = sorted(p for p in list(fw.glob("*.cpp")) + list(fw.glob("*.h")) + list((fw / "weights").glob("*.h")))
+    files += sorted(prj.glob("*_bridge.cpp"))
+    for p in files:
+        h.update(p.relative_to(prj).as_posix().encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def compile_cached(hm):
+    """``hm.compile()``, or the library compiled before from byte-identical sources."""
+    hm.write()
+    prj = Path(hm.config.get_output_dir())
+    if CACHE is None:
+        hm._compile()
+        return hm
+    key = _source_hash(prj)
+    lib = CACHE / f"{key}.so"
+    if not lib.exists():
+        hm._compile()
+        built = prj / "firmware" / f"{hm.config.get_project_name()}-{hm.config.get_config_value('Stamp')}.so"
+        CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = CACHE / f"{key}.{os.getpid()}.tmp"
+        shutil.copyfile(built, tmp)
+        os.replace(tmp, lib)
+    hm._top_function_lib = ctypes.cdll.LoadLibrary(str(lib))
+    return hm
+
+
+def config(model, input_shape, *, default="fixed<16,6>", layers=None, model_cfg=None, granularity="name"):
+    """``config_from_pytorch_model`` with per-layer precision/attribute updates:
+    ``layers = {name: {"Precision": {...}, "ReuseFactor": 4, ...}}`` (a bare precision dict is
+    taken as ``{"Precision": ...}``); ``model_cfg`` updates the ``Model`` section."""
+    cfg = hls4ml.utils.config_from_pytorch_model(model, input_shape=input_shape, granularity=granularity,
+                                                 default_precision=default)
+    for name, entry in (layers or {}).items():
+        if not any(k[:1].isupper() for k in entry):
+            entry = {"Precision": entry}
+        slot = cfg["LayerName"].setdefault(name, {})
+        for k, v in entry.items():
+            if isinstance(v, dict) and isinstance(slot.get(k), dict):
+                slot[k].update(v)
+            else:
+                slot[k] = v
+    cfg["Model"].update(model_cfg or {})
+    return cfg
+
+
+def convert(model, input_shape, out_dir, *, io_type="io_parallel", backend="Vivado", hls_config=None, **cfg_kwargs):
+    """Convert a PyTorch module with hls4ml and compile (cached) its C-simulation."""
+    model = model.eval()
+    cfg = hls_config if hls_config is not None else config(model, input_shape, **cfg_kwargs)
+    hm = hls4ml.converters.convert_from_pytorch_model(model, hls_config=cfg, output_dir=str(out_dir), backend=backend,
+                                                      io_type=io_type)
+    return compile_cached(hm)
+
+
+def inputs(shape, n=300, scale=2.0, seed=7, dtype=np.float32):
+    """Samples of per-sample ``shape``: normal values, a few exact zeros and a few large
+    integers beyond the usual input range (they wrap or saturate)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, scale, (n,) + tuple(shape)).astype(dtype)
+    x[:4] = 0
+    x[4:8] = rng.integers(-40, 40, (4,) + tuple(shape)).astype(dtype)
+    return x
+
+
+def assert_bits_equal(got, want):
+    """Same structure (array or list of arrays), shapes, dtypes and every bit."""
+    if isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), (type(got), len(want))
+        for g, w in zip(got, want):
+            assert_bits_equal(g, w)
+        return
+    assert isinstance(got, np.ndarray), type(got)
+    assert got.dtype == want.dtype, (got.dtype, want.dtype)
+    assert got.shape == want.shape, (got.shape, want.shape)
+    view = np.uint32 if want.dtype == np.float32 else np.uint64
+    np.testing.assert_array_equal(got.view(view), want.view(view))
+
+
+def check(hm, x):
+    """``fx.hls4ml.emulate(hm, x)`` equals ``hm.predict(x)`` bit for bit; returns the result."""
+    want = hm.predict(x)
+    got = fx.hls4ml.emulate(hm, x)
+    assert_bits_equal(got, want)
+    return got
+
+
+def nontrivial(out, min_distinct=3):
+    """The outputs are not constant (a test on all-zero outputs would prove nothing)."""
+    for o in out if isinstance(out, list) else [out]:
+        assert len(np.unique(o)) >= min_distinct, np.unique(o)
