@@ -191,11 +191,8 @@ def _from_ints(values: np.ndarray, fmt: Fixed) -> FixedArray:
         else:
             stored = values.astype(np.int64, copy=False)
         return FixedArray(np.asarray(stored, order="C"), fmt, _trusted=True)
-    if values.dtype != object:
-        if values.dtype == np.uint64 or values.dtype.kind == "u":
-            values = _object_array([int(v) for v in values.reshape(-1)], values.shape)
-        else:
-            values = values.astype(object)
+    # int64/uint64 values go to the limb storage in one vectorized pass (array._to_limbs); only
+    # Python ints take the per-element path
     return FixedArray(values, fmt, _trusted=True)
 
 

@@ -13,9 +13,19 @@ Cases (the demo's MLP: 8-16-3 with ReLU, trained with NumPy on built-in blobs, s
   formats. hls4ml has no scanner (each candidate would be a compile).
 - ``hls4ml_compile``: converting and compiling the scanned configuration with hls4ml, timed once
   per repeat (reported, no goal).
+- The model zoo (random weights, seed 0; ``ours`` = ``fx.hls4ml.emulate``, ``hls4ml`` =
+  ``predict``, both checked bit for bit against one ``predict`` run in set-up):
+  - ``jet_softmax``: the tutorial's jet tagger 16-64-32-32-5 with ReLUs and its softmax, under
+    ``config_from_pytorch_model``'s default ``ap_fixed<16,6>`` (accumulators resolve to
+    ``fixed<37..39,17..19>``);
+  - ``cnn``: conv(3x3, 4)-relu-maxpool-conv(3x3, 8)-relu-maxpool-flatten-dense-softmax on 1x8x8 images;
+  - ``auto_wide``: Dense-Dense-BatchNorm-Dense whose ``auto`` types pass 64 bits;
+  - ``first_call``: a fresh model's first ``emulate`` (graph building and weight quantization
+    included) against one hls4ml ``compile()`` of the same model.
 
-Goals (reported, never asserted): emulate >= 100x the C-simulation's samples/s; the scan under
-10 s.
+Goals (reported, never asserted): emulate >= 100x the C-simulation's samples/s (also for
+``jet_softmax`` and ``cnn``; ``auto_wide`` >= 20x); the first call >= 100x faster than a compile;
+the scan under 10 s.
 """
 
 from __future__ import annotations
@@ -60,6 +70,135 @@ def _compile(net, res, outdir):
                                                       backend="Vivado", io_type="io_parallel")
     hm.compile()
     return hm
+
+
+ZOO_GOALS = {"jet_softmax": 100.0, "cnn": 100.0, "auto_wide": 20.0}
+
+
+def _zoo_model(kind: str):
+    """(torch module, input_shape, LayerName precision updates, default precision)."""
+    import torch
+
+    torch.manual_seed(0)
+    nn = torch.nn
+    if kind == "jet_softmax":
+        m = nn.Sequential(nn.Linear(16, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
+                          nn.Linear(32, 5), nn.Softmax(dim=1))
+        return m, (16,), {}, "ap_fixed<16,6>"
+    if kind == "cnn":
+        m = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 8, 3, padding=1),
+                          nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8 * 2 * 2, 5), nn.Softmax(dim=1))
+        return m, (1, 8, 8), {}, "ap_fixed<16,6>"
+    if kind == "auto_wide":
+        m = nn.Sequential(nn.Linear(16, 32), nn.Linear(32, 16), nn.BatchNorm1d(16), nn.Linear(16, 5))
+        m.train()
+        with torch.no_grad():
+            for _ in range(3):
+                m(torch.randn(64, 16) * 2)
+        auto = {"result": "auto", "accum": "auto"}
+        return m, (16,), {"_0": auto, "_1": auto, "_2": {"result": "auto"}, "_3": auto}, "ap_fixed<24,10>"
+    raise KeyError(kind)
+
+
+def _zoo_compile(kind: str, outdir: str):
+    try:
+        import hls4ml
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise Skip(f"not installed: {exc.name}") from None
+    if shutil.which("g++") is None:
+        raise Skip("g++ is missing")
+    model, shape, layers, default = _zoo_model(kind)
+    model.eval()
+    cfg = hls4ml.utils.config_from_pytorch_model(model, input_shape=shape, granularity="name",
+                                                 default_precision=default)
+    for name, prec in layers.items():
+        cfg["LayerName"][name]["Precision"].update(prec)
+    hm = hls4ml.converters.convert_from_pytorch_model(model, hls_config=cfg, output_dir=outdir, backend="Vivado",
+                                                      io_type="io_parallel")
+    hm.compile()
+    return hm, shape
+
+
+def _zoo_cases(n: int) -> list[Case]:
+    out = []
+    for kind in ZOO_GOALS:
+        state: dict[str, Any] = {}
+
+        def setup(kind=kind, state=state):
+            if "err" in state:
+                raise Skip(state["err"])
+            if "hm" not in state:
+                fx = import_fixedpoint()
+                hm, shape = _zoo_compile(kind, tempfile.mkdtemp(prefix=f"fxbench-{kind}-"))
+                xs = np.random.default_rng(1).normal(0, 2.0, (n, *shape)).astype(np.float32)
+                try:
+                    fx.hls4ml.emulate(hm, xs[:2])
+                except NotImplementedError as exc:
+                    state["err"] = f"not emulated: {exc}"
+                    raise Skip(state["err"]) from None
+                state.update(fx=fx, hm=hm, xs=xs, want=hm.predict(xs))
+            return state
+
+        def check(out, state=state):
+            want = state["want"]
+            if out.shape != want.shape or not np.array_equal(out.view(np.uint32), want.view(np.uint32)):
+                bad = int(np.count_nonzero(out.view(np.uint32) != want.view(np.uint32))) if out.shape == want.shape else -1
+                raise WrongResult(f"{bad} of {want.size} outputs differ from the C-simulation")
+
+        def ours(setup=setup, check=check):
+            s = setup()
+            return Impl(run=lambda: s["fx"].hls4ml.emulate(s["hm"], s["xs"]), check=check)
+
+        def theirs(setup=setup, check=check):
+            s = setup()
+            return Impl(run=lambda: s["hm"].predict(s["xs"]), check=check)
+
+        out.append(Case(SUITE, kind, n, {"ours": ours, "hls4ml": theirs}, baseline="hls4ml"))
+
+    first: dict[str, Any] = {}
+
+    def first_setup():
+        if "hm" not in first:
+            fx = import_fixedpoint()
+            hm, shape = _zoo_compile("jet_softmax", tempfile.mkdtemp(prefix="fxbench-first-"))
+            first.update(fx=fx, hm=hm, xs=np.random.default_rng(2).normal(0, 2.0, (100, *shape)).astype(np.float32))
+            first["want"] = hm.predict(first["xs"])
+        if "err" not in first:
+            try:
+                first["fx"].hls4ml.emulate(first["hm"], first["xs"][:1])
+            except NotImplementedError as exc:
+                first["err"] = f"not emulated: {exc}"
+        if "err" in first:
+            raise Skip(first["err"])
+        return first
+
+    def first_check(out):
+        want = first["want"]
+        if not np.array_equal(out.view(np.uint32), want.view(np.uint32)):
+            raise WrongResult("the first call differs from the C-simulation")
+
+    def ours_first():
+        s = first_setup()
+        import copy
+
+        def run():  # a fresh copy of the model: no cached graph
+            return s["fx"].hls4ml.emulate(copy.copy(s["hm"]), s["xs"])
+
+        return Impl(run=run, check=first_check)
+
+    def hls4ml_first():
+        s = first_setup()
+
+        def run():
+            hm, _ = _zoo_compile("jet_softmax", tempfile.mkdtemp(prefix="fxbench-first-"))
+            return hm.predict(s["xs"])
+
+        return Impl(run=run, check=first_check)
+
+    out.append(Case(SUITE, "first_call", 100, {"ours": ours_first, "hls4ml": hls4ml_first}, baseline="hls4ml",
+                    description="a fresh model's first emulate (plan building included) vs one convert + compile"))
+    return out
 
 
 def cases(quick: bool) -> list[Case]:
@@ -112,6 +251,7 @@ def cases(quick: bool) -> list[Case]:
         Case(SUITE, "scan", N_CALIB, {"ours": ours_scan, "ours_global": lambda: ours_scan("global")},
              baseline="ours"),
         Case(SUITE, "hls4ml_compile", 1, {"hls4ml": hls4ml_compile}, baseline="hls4ml"),
+        *_zoo_cases(n),
     ]
 
 
@@ -126,6 +266,16 @@ def goals(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out.append({"suite": SUITE, "case": "emulate_vs_predict", "threads": t_low,
                 "goal": f"emulate >= {EMULATE_GOAL:g}x hls4ml predict samples/s",
                 "value": "-" if not ratio else f"{1 / ratio:.3g}x", "met": None if not ratio else 1 / ratio >= EMULATE_GOAL})
+    for kind, goal in ZOO_GOALS.items():
+        rec = by.get((kind, "ours", t_low))
+        ratio = rec.get("ratio_vs_baseline") if rec and rec["status"] == "ok" else None
+        out.append({"suite": SUITE, "case": kind, "threads": t_low, "goal": f"emulate >= {goal:g}x hls4ml predict",
+                    "value": "-" if not ratio else f"{1 / ratio:.3g}x", "met": None if not ratio else 1 / ratio >= goal})
+    rec = by.get(("first_call", "ours", t_low))
+    ratio = rec.get("ratio_vs_baseline") if rec and rec["status"] == "ok" else None
+    out.append({"suite": SUITE, "case": "first_call", "threads": t_low, "goal": "first emulate >= 100x faster than "
+                "a compile", "value": "-" if not ratio else f"{1 / ratio:.3g}x",
+                "met": None if not ratio else 1 / ratio >= 100})
     scan = by.get(("scan", "ours", t_low))
     med = scan["median_s"] if scan and scan["status"] == "ok" else None
     out.append({"suite": SUITE, "case": "scan", "threads": t_low, "goal": f"whole scan < {SCAN_GOAL_S:g} s",
