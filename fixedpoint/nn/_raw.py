@@ -1,8 +1,11 @@
 """Stored-integer helpers shared by every layer family of the emulation engine.
 
 The engine holds each tensor as its stored integers: an int64 NumPy array (the bit pattern,
-also for 64-bit unsigned formats) when ``w <= 64``, an object array of Python ints above, with
-the sample axis first. Formats wider than :data:`RAW_MAX_W` take the generic FixedArray paths.
+also for 64-bit unsigned formats) when ``w <= 64``, FixedArray's limb storage above (a NumPy
+void array, one element of ``ceil(w/64)`` little-endian 64-bit limbs per value; reshapes,
+transposes and indexing work on it as on any array), with the sample axis first. Formats wider
+than :data:`RAW_MAX_W` take the generic (exact, C++ limb) FixedArray paths: :func:`wrap` a
+tensor, compute with FixedArray arithmetic, and take :func:`storage` of the result.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from .. import _core
 from ..array import FixedArray, _mode_args, array
 from ..format import Fixed
 
-__all__ = ["RAW_MAX_W", "F64_EXACT", "literal_raw", "raw_ok", "storage", "wrap", "cast_raw", "quantize_input"]
+__all__ = ["RAW_MAX_W", "F64_EXACT", "literal_raw", "raw_ok", "is_wide", "storage", "wrap", "cast_raw",
+           "quantize_input"]
 
 RAW_MAX_W = 63
 F64_EXACT = float(2**53)
@@ -36,11 +40,16 @@ def raw_ok(*fmts: Fixed) -> bool:
     return all(f.w <= RAW_MAX_W for f in fmts)
 
 
+def is_wide(raw: np.ndarray) -> bool:
+    """The tensor is held as limbs (w > 64) or Python ints, not as int64."""
+    return raw.dtype.kind in "OV"
+
+
 def storage(a: FixedArray) -> np.ndarray:
     """A FixedArray's stored integers as the engine holds them: int64 bit patterns for w <= 64,
-    Python ints (object array) above."""
-    raw = a.raw
-    return raw if raw.dtype == object else raw.view(np.int64)
+    the limb storage above."""
+    raw = a._raw
+    return raw if raw.dtype.kind == "V" else raw.view(np.int64)
 
 
 def wrap(raw: np.ndarray, fmt: Fixed) -> FixedArray:
@@ -53,7 +62,7 @@ def cast_raw(raw: np.ndarray, src: Fixed, dst: Fixed) -> np.ndarray:
     w, i and signedness."""
     if (src.w, src.i, src.signed) == (dst.w, dst.i, dst.signed):
         return raw
-    if raw.dtype == object or not raw_ok(src, dst):
+    if is_wide(raw) or not raw_ok(src, dst):
         return storage(wrap(raw, src).cast(dst))
     shape = raw.shape
     out = _core.cast(np.ascontiguousarray(raw).reshape(-1), src.w, src.i, src.signed, *_mode_args(dst), 0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._raw import cast_raw, raw_ok, storage, wrap
+from ._raw import cast_raw, is_wide, raw_ok, storage, wrap
 from .registry import hls4ml_layer
 
 __all__ = ["ScaleOp"]
@@ -32,7 +32,7 @@ class ScaleOp:
         s, b = self.s, self.b
         prod = result_format("mul", x_fmt, self.s_fmt)
         total = result_format("add", prod, self.b_fmt)
-        if not raw_ok(total, self.res_t) or x.dtype == object:  # wide formats: exact FixedArray arithmetic
+        if not raw_ok(total, self.res_t) or is_wide(x) or is_wide(s) or is_wide(b):  # wide formats: exact FixedArray arithmetic
             out = (wrap(x, x_fmt) * wrap(s, self.s_fmt) + wrap(b, self.b_fmt)).cast(self.res_t)
             return storage(out).reshape(shape), self.res_t
         p = x * s  # |p| < 2^(prod.w - 1) <= 2^62

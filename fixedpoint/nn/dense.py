@@ -23,7 +23,7 @@ import numpy as np
 from .. import _core
 from ..array import FixedArray, _mode_args
 from ..format import Fixed
-from ._raw import F64_EXACT, cast_raw, literal_raw, raw_ok, storage, wrap
+from ._raw import F64_EXACT, cast_raw, is_wide, literal_raw, raw_ok, storage, wrap
 from .registry import hls4ml_layer
 
 __all__ = ["DenseOp", "dense_accum", "resource_order"]
@@ -156,7 +156,7 @@ class DenseOp:
     def __init__(self, w_raw, w_fmt, b_raw, b_fmt, acc_t, res_t, order=None):
         self.w, self.w_fmt, self.acc_t, self.res_t = np.ascontiguousarray(w_raw), w_fmt, acc_t, res_t
         self.b_acc = cast_raw(np.asarray(b_raw), b_fmt, acc_t)
-        self.w_f64 = self.w.astype(np.float64) if self.w.dtype != object else None
+        self.w_f64 = None if is_wide(self.w) else self.w.astype(np.float64)
         self._paths: dict = {}
         self.relu_next = False  # Network: a ReLU follows (emulate_layers reports the stage after it)
         k = self.w.shape[0]
@@ -236,7 +236,7 @@ class DenseOp:
     def __call__(self, x, x_fmt):
         shape = x.shape
         x = x.reshape(-1, self.w.shape[0])
-        if not raw_ok(x_fmt, self.w_fmt, self.acc_t, self.res_t):  # wide formats: the generic path
+        if is_wide(x) or not raw_ok(x_fmt, self.w_fmt, self.acc_t, self.res_t):  # wide formats: the generic path
             if self._groups is not None:
                 raise NotImplementedError(f"dense: a {self.acc_t} accumulator in the Resource order beyond 63 bits")
             acc = dense_accum(wrap(x, x_fmt), wrap(self.w, self.w_fmt), wrap(self.b_acc, self.acc_t), self.acc_t)
