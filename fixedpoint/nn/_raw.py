@@ -72,3 +72,17 @@ def cast_raw(raw: np.ndarray, src: Fixed, dst: Fixed) -> np.ndarray:
 def quantize_input(x: np.ndarray, fmt: Fixed) -> np.ndarray:
     """``(input_t) float``: one rounding of the float inputs into ``fmt``, as stored integers."""
     return storage(array(x, fmt))
+
+
+def relu_raw(raw: np.ndarray, fmt: Fixed) -> np.ndarray:
+    """``x > 0 ? x : 0`` on stored integers, int64 or limbs (the sign is the top limb's)."""
+    if not fmt.signed:
+        return raw
+    if raw.dtype.kind != "V":
+        return np.maximum(raw, 0)
+    nl = raw.dtype.itemsize // 8
+    limbs = raw.view(np.uint64).reshape(raw.shape + (nl,))
+    neg = limbs[..., -1].view(np.int64) < 0
+    out = limbs.copy()
+    out[neg] = 0
+    return out.view(raw.dtype).reshape(raw.shape)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._raw import cast_raw
+from ._raw import cast_raw, relu_raw
 from .registry import hls4ml_layer
 
 __all__ = ["ReluOp"]
@@ -23,7 +23,7 @@ class ReluOp:
 
     def __call__(self, x, x_fmt):
         if self.relu:
-            x = np.maximum(x, 0)
+            x = relu_raw(x, x_fmt)
         return cast_raw(x, x_fmt, self.res_t), self.res_t
 
 
