@@ -158,8 +158,8 @@ class _FakeModel:
 
 
 def test_emulate_names_unsupported_layers():
-    model = _FakeModel([_FakeLayer("input_1", "Input"), _FakeLayer("conv", "Conv2D"), _FakeLayer("sm", "Softmax")])
-    with pytest.raises(NotImplementedError, match=r"layers not emulated: conv \(Conv2D\), sm \(Softmax\)"):
+    model = _FakeModel([_FakeLayer("input_1", "Input"), _FakeLayer("rnn", "LSTM"), _FakeLayer("g", "GarNet")])
+    with pytest.raises(NotImplementedError, match=r"layers not emulated: rnn \(LSTM\), g \(GarNet\)"):
         fx.hls4ml.emulate(model, np.zeros((1, 4), np.float32))
 
 

@@ -16,6 +16,7 @@ special case.
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -234,6 +235,9 @@ class DenseOp:
         return out
 
     def __call__(self, x, x_fmt):
+        if (x_fmt.w, x_fmt.i, x_fmt.signed) == (1, 1, False) == (self.w_fmt.w, self.w_fmt.i, self.w_fmt.signed):
+            # nnet::cast has a special case for ap_uint<1> inputs and weights (XNOR popcount)
+            raise NotImplementedError("dense: ap_uint<1> inputs with ap_uint<1> weights (the binary cast)")
         shape = x.shape
         x = x.reshape(-1, self.w.shape[0])
         if is_wide(x) or not raw_ok(x_fmt, self.w_fmt, self.acc_t, self.res_t):  # wide formats: the generic path
@@ -251,6 +255,12 @@ def _from_hls4ml(view) -> DenseOp:
     strategy = str(view.attr("strategy", "latency")).lower()
     if strategy not in ("latency", "resource", "resource_unrolled"):
         view.unsupported(f"strategy {strategy!r}")
+    fn = view.function()
+    if fn not in (None, "dense"):
+        view.unsupported(f"function {fn!r}")
+    product = re.search(r"using product = nnet::product::(\w+)", str(view.attr("config_cpp", "")))
+    if product and product.group(1) != "mult":  # binary, ternary or power-of-two weight products
+        view.unsupported(f"product {product.group(1)!r}")
     w_t, b_t = view.fmt("weight_t"), view.fmt("bias_t")
     acc_t, res_t = view.fmt("accum_t"), view.fmt("result_t")
     n_in, n_out = int(view.attr("n_in")), int(view.attr("n_out"))
