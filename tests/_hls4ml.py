@@ -12,6 +12,7 @@ Importing this module skips the calling test module when hls4ml, torch or g++ is
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import hashlib
 import os
 import shutil
@@ -37,7 +38,7 @@ def _source_hash(prj: Path) -> str:
     h = hashlib.blake2b(digest_size=20)
     h.update(f"{hls4ml.__version__}|{_GXX}".encode())
     fw = prj / "firmware"
-    files = sorted(p for p in list(fw.glob("*.cpp")) + list(fw.glob("*.h")) + list((fw / "weights").glob("*.h")))
+    files = sorted(list(fw.glob("*.cpp")) + list(fw.glob("*.h")) + list((fw / "weights").glob("*")))
     files += sorted(prj.glob("*_bridge.cpp"))
     for p in files:
         h.update(p.relative_to(prj).as_posix().encode())
@@ -46,21 +47,32 @@ def _source_hash(prj: Path) -> str:
 
 
 def compile_cached(hm):
-    """``hm.compile()``, or the library compiled before from byte-identical sources."""
+    """``hm.compile()``, or the library compiled before from byte-identical sources.
+
+    The C-simulation reads its weights at run time from the ``firmware/weights`` folder whose
+    absolute path is compiled into the library, so a cached library is built inside its own
+    cache folder (a copy of the project, weights included) and stays valid when the test's
+    project folder is gone."""
     hm.write()
     prj = Path(hm.config.get_output_dir())
     if CACHE is None:
         hm._compile()
         return hm
     key = _source_hash(prj)
-    lib = CACHE / f"{key}.so"
-    if not lib.exists():
-        hm._compile()
-        built = prj / "firmware" / f"{hm.config.get_project_name()}-{hm.config.get_config_value('Stamp')}.so"
-        CACHE.mkdir(parents=True, exist_ok=True)
-        tmp = CACHE / f"{key}.{os.getpid()}.tmp"
-        shutil.copyfile(built, tmp)
-        os.replace(tmp, lib)
+    home = CACHE / key
+    lib = home / "lib.so"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one build per key, also across processes
+        if not lib.exists():
+            shutil.rmtree(home, ignore_errors=True)  # a build that died half-way
+            shutil.copytree(prj, home, ignore=shutil.ignore_patterns("*.so", "*.o"))
+            ret = subprocess.run(["bash", "./build_lib.sh"], cwd=home, capture_output=True, text=True)
+            built = sorted((home / "firmware").glob("*.so"))
+            if ret.returncode != 0 or len(built) != 1:
+                shutil.rmtree(home, ignore_errors=True)
+                raise RuntimeError(f"hls4ml C-simulation build failed for {prj}:\n{ret.stdout}\n{ret.stderr}")
+            built[0].rename(lib)
     hm._top_function_lib = ctypes.cdll.LoadLibrary(str(lib))
     return hm
 
