@@ -266,7 +266,7 @@ def _args(**over):
         (dict(acc_w=65), "dense_accum: accum format"),
         (dict(res_w=0), "dense_accum: result format"),
         (dict(acc_n=2), "dense_accum: accum format"),
-        (dict(xw=64, ww=64), "dense_accum: product width xw \+ ww = 64 \+ 64 exceeds 126"),
+        (dict(xw=64, ww=64), r"dense_accum: product width xw \+ ww = 64 \+ 64 exceeds 126"),
         (dict(w=np.full((3, 4), 1 << 15, np.int64)), r"dense_accum: w\[0, 0\] = 32768 is outside"),
         (dict(bias_acc=np.full(4, 1 << 17, np.int64)), r"dense_accum: bias_acc\[0\] = 131072 is outside"),
         (dict(x=np.array([[0, 0, 0], [0, -40000, 0]], np.int64)), r"dense_accum: x\[1, 1\] = -40000 is outside"),
