@@ -3,6 +3,7 @@
 
 namespace py = pybind11;
 
+void bind_accum(py::module_& m);
 void bind_arith(py::module_& m);
 void bind_binary(py::module_& m);
 void bind_gemm(py::module_& m);
@@ -14,6 +15,7 @@ PYBIND11_MODULE(_core, m) {
     m.doc() = "fixedpoint C++ core: exact ap_fixed quantization and arithmetic kernels (native w <= 64, multi-limb w <= 1024)";
     bind_quantize(m);
     bind_arith(m);
+    bind_accum(m);
     bind_binary(m);
     bind_gemm(m);
     bind_runtime(m);

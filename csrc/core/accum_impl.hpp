@@ -1,0 +1,618 @@
+// fixedpoint core: dense_accum bodies, included once per ISA translation unit.
+//
+// The including file defines FP_ISA_NS and FP_TABLE_FN and is compiled with that ISA's
+// flags. The lane code is written with GCC vector extensions (64-byte vectors under
+// AVX-512, 32-byte under AVX2, plain int64/int32 in the scalar build), plus intrinsics for
+// the multiplies the compiler would not pick itself (vpmuldq, vpmaddwd).
+//
+// Exactness argument, per output row i (see accum.hpp for the semantics):
+//  * SAT accumulator, sequential: t = clamp(round(p)); acc = clamp(acc + t), lane by lane, in
+//    int32 lanes when every intermediate fits 32 bits, else int64 lanes (matmul_accum's
+//    int64 "narrow" condition). The product clamp is skipped when the row's products
+//    provably round into the accumulator's range.
+//  * "Free" rows: when a bound B_i >= sum_k |round(p_k)| (from sum |x_ik| * max |w| and
+//    max |x_ik| * sum_k max_j |w_kj|, in double with a safety margin) keeps every product and
+//    every partial sum in range, no SAT clamp can fire, so acc = bias + sum_k round(p_k).
+//  * WRAP accumulator with n = 0: every cast is the rounding followed by reduction modulo
+//    2^w (a ring homomorphism), so acc = wrap(bias + sum_k round(p_k)) with the sum taken
+//    modulo 2^64 (int64 lanes), modulo 2^32 (int32 lanes, accum w <= 32), or exactly in int32
+//    when B_i bounds it below 2^31. Unrounded products (accum has at least the product's
+//    fraction bits) are summed first and shifted once.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+#include "accum.hpp"
+#include "modes.hpp"
+#include "quantize_scalar.hpp"
+#include "threads.hpp"
+
+namespace fixedpoint {
+namespace FP_ISA_NS {
+
+namespace {
+
+#if defined(__AVX512F__)
+#define FP_ACC_VB 64
+#elif defined(__AVX2__)
+#define FP_ACC_VB 32
+#endif
+
+#ifdef FP_ACC_VB
+typedef int64_t V64 __attribute__((vector_size(FP_ACC_VB)));
+typedef uint64_t U64 __attribute__((vector_size(FP_ACC_VB)));
+typedef int32_t V32 __attribute__((vector_size(FP_ACC_VB)));
+typedef uint32_t U32 __attribute__((vector_size(FP_ACC_VB)));
+#else
+typedef int64_t V64;
+typedef uint64_t U64;
+typedef int32_t V32;
+typedef uint32_t U32;
+#endif
+
+template <class V>
+struct Lane;
+template <>
+struct Lane<V64> {
+    using S = int64_t;
+    using U = U64;
+    static constexpr int n = int(sizeof(V64) / 8);
+};
+template <>
+struct Lane<V32> {
+    using S = int32_t;
+    using U = U32;
+    static constexpr int n = int(sizeof(V32) / 4);
+};
+
+template <class V>
+inline V bcast(typename Lane<V>::S s) {
+    return V{} + s;
+}
+template <class V>
+inline V vload(const void* p) {
+    V v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+template <class V>
+inline void vstore(void* p, V v) {
+    std::memcpy(p, &v, sizeof v);
+}
+template <class V>
+inline V vmin(V a, V b) {
+    return a < b ? a : b;
+}
+template <class V>
+inline V vmax(V a, V b) {
+    return a > b ? a : b;
+}
+template <class V>
+inline V uadd(V a, V b) {  // modular addition
+    using U = typename Lane<V>::U;
+    return V(U(a) + U(b));
+}
+
+// int64 lanes holding values within int32: the exact products (vpmuldq).
+inline V64 mul_small(V64 a, V64 b) {
+#if defined(__AVX512F__)
+    return V64(_mm512_mul_epi32(__m512i(a), __m512i(b)));
+#elif defined(__AVX2__)
+    return V64(_mm256_mul_epi32(__m256i(a), __m256i(b)));
+#else
+    return a * b;
+#endif
+}
+// int32 lanes, each the pair (lo, hi) of int16: lo_a * lo_b + hi_a * hi_b (vpmaddwd).
+inline V32 madd16(V32 a, V32 b) {
+#if defined(__AVX512F__)
+    return V32(_mm512_madd_epi16(__m512i(a), __m512i(b)));
+#elif defined(__AVX2__)
+    return V32(_mm256_madd_epi16(__m256i(a), __m256i(b)));
+#else
+    const int64_t s = int64_t(int16_t(uint16_t(uint32_t(a)))) * int16_t(uint16_t(uint32_t(b))) +
+                      int64_t(int16_t(uint16_t(uint32_t(a) >> 16))) * int16_t(uint16_t(uint32_t(b) >> 16));
+    return int32_t(uint32_t(uint64_t(s)));  // vpmaddwd wraps the one overflowing case
+#endif
+}
+
+enum Prod : int { P_SMALL = 0, P_64, P_LO32, P_MADD };
+enum Shift : int { SH_NONE = 0, SH_RND, SH_TRN, SH_LEFT };  // SH_TRN: right shift, no rounding constant
+enum Mode : int { M_FREE = 0, M_SAT, M_SATNC };             // SATNC: SAT without the product clamp
+
+template <class V, int P, int SH, int MODE>
+struct Step {
+    V lo, hi, half;
+    int sh;
+    inline V prod(V x, V w) const {
+        if constexpr (P == P_SMALL) return mul_small(x, w);
+        else if constexpr (P == P_MADD) return madd16(x, w);
+        else {
+            using U = typename Lane<V>::U;
+            return V(U(x) * U(w));
+        }
+    }
+    inline V operator()(V a, V p) const {
+        V t;
+        if constexpr (SH == SH_NONE) t = p;
+        else if constexpr (SH == SH_RND) t = (p + half) >> sh;
+        else if constexpr (SH == SH_TRN) t = p >> sh;
+        else t = p << sh;
+        if constexpr (MODE == M_FREE) {
+            return uadd(a, t);
+        } else {
+            if constexpr (MODE == M_SAT) t = vmin(vmax(t, lo), hi);
+            return vmin(vmax(a + t, lo), hi);
+        }
+    }
+};
+
+template <int NV, class V, class St>
+inline void tile(const typename Lane<V>::S* xk, int64_t Kx, const V* w, int64_t ws, V* acc, const St& st) {
+    V a[NV];
+    for (int v = 0; v < NV; ++v) a[v] = acc[v];
+    for (int64_t k = 0; k < Kx; ++k) {
+        const V xb = bcast<V>(xk[k]);
+        const V* wr = w + k * ws;
+        for (int v = 0; v < NV; ++v) a[v] = st(a[v], st.prod(xb, wr[v]));
+    }
+    for (int v = 0; v < NV; ++v) acc[v] = a[v];
+}
+
+// One output row: acc (nv vectors, in/out) over Kx broadcast values xk and the packed w.
+template <class V, class St>
+void run_row(const typename Lane<V>::S* xk, int64_t Kx, const V* w, int64_t nv, V* acc, const St& st) {
+    int64_t v = 0;
+    for (; v + 4 <= nv; v += 4) tile<4>(xk, Kx, w + v, nv, acc + v, st);
+    if (v + 2 <= nv) {
+        tile<2>(xk, Kx, w + v, nv, acc + v, st);
+        v += 2;
+    }
+    if (v < nv) tile<1>(xk, Kx, w + v, nv, acc + v, st);
+}
+
+template <class T>
+struct AlignedBuf {  // std::vector of over-aligned vector types, without relying on the allocator
+    std::vector<unsigned char> raw;
+    T* p = nullptr;
+    void resize(size_t n) {
+        raw.assign(n * sizeof(T) + 64, 0);
+        uintptr_t a = reinterpret_cast<uintptr_t>(raw.data());
+        p = reinterpret_cast<T*>((a + 63) & ~uintptr_t(63));
+    }
+    T* data() const { return p; }
+};
+
+// ---------------------------------------------------------------------------
+// The final cast (accum raws -> result raws) over a contiguous block.
+struct FinalCtx {
+    Target t;
+    int sh;        // accum f - result f
+    bool narrow;   // requant64 applies
+    int aw, af;    // accum container
+    bool as;
+};
+
+template <QMode Q, OMode O>
+void final_cast(const int64_t* src, int64_t n, const FinalCtx& c, int64_t* out) {
+    const Target& t = c.t;
+    int64_t j = 0;
+    if constexpr ((Q == QMode::TRN || Q == QMode::RND) && (O == OMode::WRAP || O == OMode::SAT)) {
+        if (c.narrow) {
+            constexpr int L = Lane<V64>::n;
+            const V64 lo = bcast<V64>(int64_t(t.lo)), hi = bcast<V64>(int64_t(t.hi));
+            const int sh = c.sh;
+            const V64 half = bcast<V64>(sh > 0 ? int64_t(1) << (sh - 1) : 0);
+            const int wsh = 64 - t.w;
+            for (; j + L <= n; j += L) {
+                V64 r = vload<V64>(src + j);
+                if (sh > 0) r = Q == QMode::RND ? (r + half) >> sh : r >> sh;
+                else if (sh < 0) r = r << -sh;
+                if constexpr (O == OMode::SAT) {
+                    r = vmin(vmax(r, lo), hi);
+                } else {
+                    r = r << wsh;
+                    r = t.s ? r >> wsh : V64(U64(r) >> wsh);
+                }
+                vstore(out + j, r);
+            }
+        }
+    }
+    if (c.narrow) {
+        for (; j < n; ++j) out[j] = requant64<Q, O>(src[j], c.sh, t, 0);
+    } else {
+        for (; j < n; ++j) {
+            const i128 m = c.as ? i128(src[j]) : i128(uint64_t(src[j]));
+            out[j] = quantize_one<Q, O>(m, c.aw, c.af, t, 0);
+        }
+    }
+}
+
+using FinalFn = void (*)(const int64_t*, int64_t, const FinalCtx&, int64_t*);
+
+// ---------------------------------------------------------------------------
+// The scalar sequential accumulation (every mode): matmul_accum's loop for one row.
+template <QMode Q, OMode O>
+void scalar_row(const int64_t* xr, const int64_t* w, int64_t K, int64_t N, const SourceFormat& fx,
+                const SourceFormat& fw, const Format& acc, const Target& t, bool narrow, const int64_t* bias,
+                int64_t* dst) {
+    const int pw = fx.w + fw.w, pf = (fx.w - fx.i) + (fw.w - fw.i), af = acc.f();
+    const int psh = pf - af;
+    for (int64_t j = 0; j < N; ++j) dst[j] = bias[j];
+    for (int64_t k = 0; k < K; ++k) {
+        const int64_t* wr = w + k * N;
+        if (narrow) {
+            const int64_t xv = xr[k];
+            for (int64_t j = 0; j < N; ++j) {
+                const int64_t pq = requant64<Q, O>(xv * wr[j], psh, t, 0);
+                dst[j] = requant64<Q, O>(dst[j] + pq, 0, t, 0);
+            }
+        } else {
+            const i128 xv = fx.is_signed ? i128(xr[k]) : i128(uint64_t(xr[k]));
+            for (int64_t j = 0; j < N; ++j) {
+                const i128 wv = fw.is_signed ? i128(wr[j]) : i128(uint64_t(wr[j]));
+                const int64_t pq = quantize_one<Q, O>(xv * wv, pw, pf, t, 0);
+                const i128 a = acc.is_signed ? i128(dst[j]) : i128(uint64_t(dst[j]));
+                const i128 b = acc.is_signed ? i128(pq) : i128(uint64_t(pq));
+                dst[j] = quantize_one<Q, O>(a + b, acc.w + 1, af, t, 0);
+            }
+        }
+    }
+}
+
+using ScalarRowFn = void (*)(const int64_t*, const int64_t*, int64_t, int64_t, const SourceFormat&,
+                             const SourceFormat&, const Format&, const Target&, bool, const int64_t*, int64_t*);
+
+// ---------------------------------------------------------------------------
+enum Variant : int { V_SCALAR = 0, V_I32_FREE, V_I32_PAIR, V_I32_SAT, V_I32_SATNC, V_I64_FREE, V_I64_SAT, V_I64_SATNC };
+
+struct Plan {
+    int64_t K = 0, N = 0;
+    bool vec = false;      // the lane kernels apply (else every row runs scalar_row)
+    bool sat = false;      // accum SAT (else WRAP, n = 0)
+    bool rnd = false;      // accum RND (else TRN)
+    int psh = 0;           // product fraction bits - accum fraction bits
+    int p32 = -1;          // int32 product kind (P_MADD / P_LO32) or -1
+    bool fold = false;     // P_MADD with the rounding constant folded into the pair
+    bool i32sat = false;   // the sequential SAT step fits int32 lanes
+    bool wrap_mod32 = false;  // WRAP accum w <= 32: int32 sums modulo 2^32 are enough
+    bool small64 = false;  // both operands within int32 (vpmuldq)
+    int64_t lo = 0, hi = 0;
+    double lim = 0;        // min(hi, -lo): the magnitude every product and partial sum may take
+    double bmin = 0, bmax = 0;
+    double wmax = 0, wsum = 0;  // max |w|, sum_k max_j |w[k, j]|
+    int xshift = 0;        // |x| >> xshift summed in uint64 without overflow
+    int64_t nv64 = 0, nv32 = 0, kp = 0;
+    AlignedBuf<V64> w64;
+    AlignedBuf<V32> w32, w32p;
+    int32_t c1 = 0;        // x lane high half (folded rounding constant)
+    SourceFormat fx{}, fw{};
+    Format acc{};
+    Target tacc{Format{}};
+    bool narrow = false;
+    ScalarRowFn scalar_fn = nullptr;
+};
+
+constexpr double kMargin = 1.0 + 1e-9;
+
+inline int cont_w(const SourceFormat& f) { return f.w + (f.is_signed ? 0 : 1); }
+
+template <class V, int P, int SH, int MODE>
+inline Step<V, P, SH, MODE> make_step(int64_t lo, int64_t hi, int64_t half, int sh) {
+    using S = typename Lane<V>::S;
+    return Step<V, P, SH, MODE>{bcast<V>(S(lo)), bcast<V>(S(hi)), bcast<V>(S(half)), sh};
+}
+
+// Dispatch the shift kind at run time once per row (the row loop is the template).
+template <class V, int P, int MODE>
+void run_row_shift(const Plan& pl, int shkind, int sh, const typename Lane<V>::S* xk, int64_t Kx, const V* w,
+                   int64_t nv, V* acc) {
+    const int64_t half = (shkind == SH_RND) ? (int64_t(1) << (sh - 1)) : 0;
+    switch (shkind) {
+        case SH_NONE: run_row(xk, Kx, w, nv, acc, make_step<V, P, SH_NONE, MODE>(pl.lo, pl.hi, 0, 0)); break;
+        case SH_RND: run_row(xk, Kx, w, nv, acc, make_step<V, P, SH_RND, MODE>(pl.lo, pl.hi, half, sh)); break;
+        case SH_TRN: run_row(xk, Kx, w, nv, acc, make_step<V, P, SH_TRN, MODE>(pl.lo, pl.hi, 0, sh)); break;
+        default: run_row(xk, Kx, w, nv, acc, make_step<V, P, SH_LEFT, MODE>(pl.lo, pl.hi, 0, sh)); break;
+    }
+}
+
+// The shift applied per step by a variant, and the left shift deferred to the end (free rows).
+inline void shift_of(const Plan& pl, bool free_row, bool madd_fold, int& kind, int& sh, int& defer) {
+    defer = 0;
+    if (pl.psh > 0) {
+        kind = (pl.rnd && !madd_fold) ? SH_RND : SH_TRN;
+        sh = pl.psh;
+    } else if (pl.psh == 0) {
+        kind = SH_NONE;
+        sh = 0;
+    } else if (free_row) {
+        kind = SH_NONE;
+        sh = 0;
+        defer = -pl.psh;
+    } else {
+        kind = SH_LEFT;
+        sh = -pl.psh;
+    }
+}
+
+void build_plan(Plan& pl, const int64_t* w, int64_t K, int64_t N, const SourceFormat& fx, const SourceFormat& fw,
+                const Format& acc, const int64_t* bias) {
+    pl.K = K;
+    pl.N = N;
+    pl.fx = fx;
+    pl.fw = fw;
+    pl.acc = acc;
+    pl.tacc = Target(acc);
+    const int pw = fx.w + fw.w, pf = (fx.w - fx.i) + (fw.w - fw.i), af = acc.f();
+    pl.psh = pf - af;
+    pl.narrow = fits_requant64(pw, pf, acc) && fits_requant64(acc.w + 1, af, acc);
+    with_modes(acc.q, acc.o, [&](auto qc, auto oc) {
+        pl.scalar_fn = &scalar_row<decltype(qc)::value, decltype(oc)::value>;
+    });
+    pl.vec = pl.narrow && (acc.q == QMode::TRN || acc.q == QMode::RND) &&
+             (acc.o == OMode::WRAP || acc.o == OMode::SAT) && acc.n == 0;
+    if (!pl.vec) return;
+    pl.sat = acc.o == OMode::SAT;
+    pl.rnd = acc.q == QMode::RND;
+    pl.lo = int64_t(pl.tacc.lo);
+    pl.hi = int64_t(pl.tacc.hi);
+    pl.lim = std::min(double(pl.hi), -double(pl.lo));
+    const int xcw = cont_w(fx), wcw = cont_w(fw), pcw = xcw + wcw;
+    pl.small64 = xcw <= 32 && wcw <= 32;
+    // int32 lanes
+    if (xcw <= 16 && wcw <= 16 && pl.psh <= 29) pl.p32 = P_MADD;
+    else if (xcw <= 32 && wcw <= 32 && pcw <= 32 && pl.psh <= 30) pl.p32 = P_LO32;
+    pl.fold = pl.p32 == P_MADD && pl.rnd && pl.psh >= 1;
+    pl.i32sat = pl.p32 >= 0 && acc.w + (acc.is_signed ? 0 : 1) <= 31 && (pl.psh >= 0 || pcw - pl.psh <= 32);
+    pl.wrap_mod32 = acc.w <= 32;
+    // bounds
+    pl.bmin = 0;
+    pl.bmax = 0;
+    if (bias)
+        for (int64_t j = 0; j < N; ++j) {
+            const double b = acc.is_signed ? double(bias[j]) : double(uint64_t(bias[j]));
+            pl.bmin = std::min(pl.bmin, b);
+            pl.bmax = std::max(pl.bmax, b);
+        }
+    pl.wmax = 0;
+    pl.wsum = 0;
+    for (int64_t k = 0; k < K; ++k) {
+        double m = 0;
+        for (int64_t j = 0; j < N; ++j) m = std::max(m, std::fabs(double(w[k * N + j])));
+        pl.wmax = std::max(pl.wmax, m);
+        pl.wsum += m;
+    }
+    pl.wsum *= kMargin;
+    int kb = 0;
+    while ((int64_t(1) << kb) < K + 1) ++kb;
+    pl.xshift = std::max(0, xcw + kb - 62);
+    // packed w
+    constexpr int L64 = Lane<V64>::n, L32 = Lane<V32>::n;
+    pl.nv64 = (N + L64 - 1) / L64;
+    pl.w64.resize(size_t(std::max<int64_t>(1, K * pl.nv64)));
+    int64_t* w64 = reinterpret_cast<int64_t*>(pl.w64.data());
+    for (int64_t k = 0; k < K; ++k)
+        for (int64_t j = 0; j < N; ++j) w64[k * pl.nv64 * L64 + j] = w[k * N + j];
+    if (pl.p32 >= 0) {
+        pl.nv32 = (N + L32 - 1) / L32;
+        const int64_t ws = pl.nv32 * L32;
+        pl.w32.resize(size_t(std::max<int64_t>(1, K * pl.nv32)));
+        int32_t* w32 = reinterpret_cast<int32_t*>(pl.w32.data());
+        int32_t c2 = 0;
+        if (pl.fold) {
+            const int e = pl.psh - 1, e2 = std::min(e, 14);
+            c2 = int32_t(1) << e2;
+            pl.c1 = int32_t(1) << (e - e2);
+        }
+        for (int64_t k = 0; k < K; ++k)
+            for (int64_t j = 0; j < ws; ++j) {
+                const int64_t v = j < N ? w[k * N + j] : 0;
+                w32[k * ws + j] = pl.p32 == P_MADD ? int32_t(uint32_t(uint16_t(v)) | (uint32_t(c2) << 16))
+                                                   : int32_t(v);
+            }
+        if (pl.p32 == P_MADD && pl.psh <= 0) {
+            pl.kp = (K + 1) / 2;
+            pl.w32p.resize(size_t(std::max<int64_t>(1, pl.kp * pl.nv32)));
+            int32_t* wp = reinterpret_cast<int32_t*>(pl.w32p.data());
+            for (int64_t q = 0; q < pl.kp; ++q)
+                for (int64_t j = 0; j < ws; ++j) {
+                    const int64_t a = j < N ? w[2 * q * N + j] : 0;
+                    const int64_t b = (j < N && 2 * q + 1 < K) ? w[(2 * q + 1) * N + j] : 0;
+                    wp[q * ws + j] = int32_t(uint32_t(uint16_t(a)) | (uint32_t(uint16_t(b)) << 16));
+                }
+        }
+    }
+}
+
+// Per-thread scratch.
+struct Scratch {
+    AlignedBuf<V64> a64;
+    AlignedBuf<V32> a32;
+    std::vector<int32_t> xk32;
+    std::vector<int64_t> t64;
+};
+
+// Row i into dst (N accum raws). Returns false when x has a raw outside its format.
+bool do_row(const Plan& pl, const int64_t* xr, const int64_t* w, const int64_t* bias, int64_t xlo, int64_t xhi,
+            Scratch& sc, int64_t* dst) {
+    const int64_t K = pl.K, N = pl.N;
+    // scan: range check, sum and max of |x| (all modes)
+    int64_t mn = 0, mx = 0;
+    uint64_t xs = 0, xm = 0;
+    const int xsh = pl.xshift;
+    for (int64_t k = 0; k < K; ++k) {
+        const int64_t v = xr[k];
+        mn = std::min(mn, v);
+        mx = std::max(mx, v);
+        const uint64_t a = v < 0 ? uint64_t(0) - uint64_t(v) : uint64_t(v);
+        xs += a >> xsh;
+        xm = std::max(xm, a);
+    }
+    if (pl.fx.w < 64 && (mn < xlo || mx > xhi)) return false;
+    if (!pl.vec) {
+        pl.scalar_fn(xr, w, K, N, pl.fx, pl.fw, pl.acc, pl.tacc, pl.narrow, bias, dst);
+        return true;
+    }
+    // bounds (double, with margins): P = sum |p| (product units), B = sum |round(p)| (accum units)
+    const double xsum = (double(xs) + double(K)) * std::ldexp(1.0, xsh) * kMargin;
+    const double P = std::min(xsum * pl.wmax, double(xm) * pl.wsum) * kMargin;
+    const double B = (pl.psh > 0 ? std::ldexp(P, -pl.psh) + double(K) : std::ldexp(P, -pl.psh)) * kMargin + 1.0;
+    const double pmax = (pl.psh > 0 ? std::ldexp(double(xm) * pl.wmax, -pl.psh) + 1.0
+                                    : std::ldexp(double(xm) * pl.wmax, -pl.psh)) * kMargin + 1.0;
+    const double T = pl.psh > 0 ? B : P * kMargin + 1.0;  // what a free int32 lane holds
+    const bool t32 = T < 2147483647.0;
+    int var;
+    if (pl.sat) {
+        const bool safe = B <= pl.lim && pl.bmax + B <= double(pl.hi) && pl.bmin - B >= double(pl.lo);
+        const bool noclamp = pmax <= pl.lim;
+        if (safe) var = (pl.p32 >= 0 && t32) ? (pl.p32 == P_MADD && pl.psh <= 0 ? V_I32_PAIR : V_I32_FREE) : V_I64_FREE;
+        else if (pl.i32sat) var = noclamp ? V_I32_SATNC : V_I32_SAT;
+        else var = noclamp ? V_I64_SATNC : V_I64_SAT;
+    } else {
+        if (pl.p32 >= 0 && (pl.wrap_mod32 || t32)) var = (pl.p32 == P_MADD && pl.psh <= 0) ? V_I32_PAIR : V_I32_FREE;
+        else var = V_I64_FREE;
+    }
+    const bool free_row = var == V_I32_FREE || var == V_I32_PAIR || var == V_I64_FREE;
+    int kind, sh, defer;
+    if (var == V_I64_FREE || var == V_I64_SAT || var == V_I64_SATNC) {
+        shift_of(pl, free_row, false, kind, sh, defer);
+        V64* a = sc.a64.data();
+        int64_t* al = reinterpret_cast<int64_t*>(a);
+        const int64_t nl = pl.nv64 * Lane<V64>::n;
+        for (int64_t j = 0; j < nl; ++j) al[j] = free_row ? 0 : (j < N ? bias[j] : 0);
+        const V64* wp = pl.w64.data();
+        auto go = [&](auto pc) {
+            constexpr int PK = decltype(pc)::value;
+            if (var == V_I64_FREE) run_row_shift<V64, PK, M_FREE>(pl, kind, sh, xr, K, wp, pl.nv64, a);
+            else if (var == V_I64_SAT) run_row_shift<V64, PK, M_SAT>(pl, kind, sh, xr, K, wp, pl.nv64, a);
+            else run_row_shift<V64, PK, M_SATNC>(pl, kind, sh, xr, K, wp, pl.nv64, a);
+        };
+        if (pl.small64) go(std::integral_constant<int, P_SMALL>{});
+        else go(std::integral_constant<int, P_64>{});
+        for (int64_t j = 0; j < N; ++j) sc.t64[size_t(j)] = al[j];
+    } else {
+        V32* a = sc.a32.data();
+        int32_t* al = reinterpret_cast<int32_t*>(a);
+        const int64_t nl = pl.nv32 * Lane<V32>::n;
+        for (int64_t j = 0; j < nl; ++j) al[j] = free_row ? 0 : int32_t(j < N ? bias[j] : 0);
+        int32_t* xk = sc.xk32.data();
+        if (var == V_I32_PAIR) {
+            for (int64_t q = 0; q < pl.kp; ++q) {
+                const int64_t x0 = xr[2 * q], x1 = 2 * q + 1 < K ? xr[2 * q + 1] : 0;
+                xk[q] = int32_t(uint32_t(uint16_t(x0)) | (uint32_t(uint16_t(x1)) << 16));
+            }
+            shift_of(pl, true, false, kind, sh, defer);
+            run_row(xk, pl.kp, pl.w32p.data(), pl.nv32, a, make_step<V32, P_MADD, SH_NONE, M_FREE>(0, 0, 0, 0));
+        } else {
+            if (pl.p32 == P_MADD) {
+                for (int64_t k = 0; k < K; ++k)
+                    xk[k] = int32_t(uint32_t(uint16_t(xr[k])) | (uint32_t(pl.c1) << 16));
+            } else {
+                for (int64_t k = 0; k < K; ++k) xk[k] = int32_t(xr[k]);
+            }
+            shift_of(pl, free_row, pl.fold, kind, sh, defer);
+            const V32* wp = pl.w32.data();
+            auto go = [&](auto pc) {
+                constexpr int PK = decltype(pc)::value;
+                if (var == V_I32_FREE) run_row_shift<V32, PK, M_FREE>(pl, kind, sh, xk, K, wp, pl.nv32, a);
+                else if (var == V_I32_SAT) run_row_shift<V32, PK, M_SAT>(pl, kind, sh, xk, K, wp, pl.nv32, a);
+                else run_row_shift<V32, PK, M_SATNC>(pl, kind, sh, xk, K, wp, pl.nv32, a);
+            };
+            if (pl.p32 == P_MADD) go(std::integral_constant<int, P_MADD>{});
+            else go(std::integral_constant<int, P_LO32>{});
+        }
+        for (int64_t j = 0; j < N; ++j) sc.t64[size_t(j)] = al[j];  // sign-extended
+    }
+    if (!free_row) {
+        for (int64_t j = 0; j < N; ++j) dst[j] = sc.t64[size_t(j)];
+        return true;
+    }
+    // free rows: acc = bias + (T << defer), then WRAP reduces modulo 2^w once
+    const int wsh = 64 - pl.acc.w;
+    for (int64_t j = 0; j < N; ++j) {
+        uint64_t v = uint64_t(sc.t64[size_t(j)]) << defer;
+        v += uint64_t(bias[j]);
+        if (!pl.sat) {
+            v <<= wsh;
+            v = pl.acc.is_signed ? uint64_t(int64_t(v) >> wsh) : (v >> wsh);
+        }
+        dst[j] = int64_t(v);
+    }
+    return true;
+}
+
+void dense_accum_impl(const int64_t* x, const SourceFormat& fx, const int64_t* w, const SourceFormat& fw, int64_t M,
+                      int64_t K, int64_t N, const Format& acc, const int64_t* bias_in, const Format& res,
+                      int64_t* out) {
+    if (M <= 0 || N <= 0) return;
+    std::vector<int64_t> zero_bias;
+    const int64_t* bias = bias_in;
+    if (!bias) {
+        zero_bias.assign(size_t(N), 0);
+        bias = zero_bias.data();
+    }
+    Plan pl;
+    build_plan(pl, w, K, N, fx, fw, acc, bias);
+    FinalCtx fc{Target(res), acc.f() - res.f(), fits_requant64(acc.w + (acc.is_signed ? 0 : 1), acc.f(), res),
+                acc.w, acc.f(), acc.is_signed};
+    FinalFn final_fn = nullptr;
+    with_modes(res.q, res.o, [&](auto qc, auto oc) { final_fn = &final_cast<decltype(qc)::value, decltype(oc)::value>; });
+    // x's raw range (a 64-bit format spans every int64; its check is skipped in do_row)
+    const int64_t xlo = fx.w >= 64 ? std::numeric_limits<int64_t>::min() : int64_t(raw_min(fx.w, fx.is_signed));
+    const int64_t xhi = fx.w >= 64 ? std::numeric_limits<int64_t>::max() : int64_t(raw_max(fx.w, fx.is_signed));
+    std::atomic<int64_t> bad{-1};
+    const int64_t rb = std::max<int64_t>(1, std::min<int64_t>(256, 4096 / N));  // rows per block
+    const int64_t grain = std::max<int64_t>(rb, (int64_t(1) << 15) / std::max<int64_t>(1, K * N));
+    parallel_for(M, grain, [&](int64_t r0, int64_t r1) {
+        Scratch sc;
+        sc.a64.resize(size_t(std::max<int64_t>(1, pl.nv64)));
+        sc.a32.resize(size_t(std::max<int64_t>(1, pl.nv32)));
+        sc.xk32.assign(size_t(K + 2), 0);
+        sc.t64.assign(size_t(N), 0);
+        std::vector<int64_t> blk(size_t(rb * N));
+        for (int64_t b0 = r0; b0 < r1; b0 += rb) {
+            const int64_t b1 = std::min(r1, b0 + rb);
+            for (int64_t i = b0; i < b1; ++i) {
+                if (!do_row(pl, x + i * K, w, bias, xlo, xhi, sc, blk.data() + (i - b0) * N)) {
+                    int64_t cur = bad.load();
+                    while ((cur < 0 || i < cur) && !bad.compare_exchange_weak(cur, i)) {
+                    }
+                }
+            }
+            final_fn(blk.data(), (b1 - b0) * N, fc, out + b0 * N);
+        }
+    });
+    if (bad.load() >= 0) {
+        const int64_t i = bad.load();
+        for (int64_t k = 0; k < K; ++k) {
+            const int64_t v = x[i * K + k];
+            if (v < xlo || v > xhi)
+                throw std::invalid_argument("dense_accum: x[" + std::to_string(i) + ", " + std::to_string(k) +
+                                            "] = " + std::to_string(v) + " is outside the raw range [" +
+                                            std::to_string(xlo) + ", " + std::to_string(xhi) + "] of x's format");
+        }
+        throw std::invalid_argument("dense_accum: x holds a raw outside its format's range");
+    }
+}
+
+}  // namespace
+
+}  // namespace FP_ISA_NS
+
+const AccumTable& FP_TABLE_FN() {
+    static const AccumTable table{&FP_ISA_NS::dense_accum_impl};
+    return table;
+}
+
+}  // namespace fixedpoint
