@@ -17,7 +17,8 @@ import numbers
 import numpy as np
 
 from . import _reference as _ref
-from .array import FixedArray, _as_format, _flat_limbs, _limbs, _mode_args, _native, _seed_for, _wrap_limbs
+from .array import (FixedArray, _as_format, _flat_limbs, _limbs, _mode_args, _native, _native_order, _seed_for,
+                    _wrap_limbs)
 from .format import MAX_WIDTH, Fixed
 
 from . import _core
@@ -135,7 +136,7 @@ def _operand(x, api: str) -> FixedArray:
             f"{api}: a float operand needs an explicit fixed-point format; quantize it first, e.g. "
             "fx.array(x, fmt) (floats are never mixed in silently)"
         )
-    arr = np.asarray(x)
+    arr = _native_order(np.asarray(x))  # '>i4' means its values, as '<i4' does
     if arr.dtype in _DTYPE_FORMATS:
         w, s = _DTYPE_FORMATS[arr.dtype]
         raw = arr.astype(np.uint64).view(np.int64) if arr.dtype == np.uint64 else arr.astype(np.int64)

@@ -552,10 +552,21 @@ def _check_nan_policy(nan, api):
         raise ValueError(f"{api}: nan must be 'raise' or 'ap', got {nan!r}")
 
 
+def _native_order(x: np.ndarray) -> np.ndarray:
+    """``x`` with its elements in the machine's byte order. Arrays of the other order (data
+    written on a big-endian machine: FITS, some HDF5/ROOT dumps, ``'>f8'``, ``'>i4'``) are
+    converted value for value, so they mean what they hold; the C++ kernels read native
+    bytes only (and reject any other order)."""
+    if x.dtype.isnative:
+        return x
+    return x.astype(x.dtype.newbyteorder("="))
+
+
 def _as_exact_array(values) -> np.ndarray:
     """np.asarray, except that Python sequences NumPy would read as float64 although they hold
-    ints (ints beyond int64 mixed with others, or an empty list) keep their exact ints."""
-    x = np.asarray(values)
+    ints (ints beyond int64 mixed with others, or an empty list) keep their exact ints, and
+    the elements are in native byte order (``_native_order``)."""
+    x = _native_order(np.asarray(values))
     if isinstance(values, np.ndarray) or x.dtype.kind != "f":
         return x
     if x.size == 0:
@@ -618,7 +629,9 @@ def array(values, fmt, seed=None, nan="raise") -> FixedArray:
     """Quantize ``values`` into ``fmt`` once, exactly as ``ap_fixed`` construction does.
 
     values: floats (float64/float32/float16, exact binary values), integers
-        (any NumPy integer dtype or Python ints, exact), or a FixedArray (cast).
+        (any NumPy integer dtype or Python ints, exact), or a FixedArray (cast). NumPy
+        arrays of either byte order are read by value (``'>f8'`` data from a big-endian
+        file means what it holds).
     fmt: a :class:`Fixed` or a type string such as ``"ap_fixed<16,6,AP_RND,AP_SAT>"``.
     seed: for ``q="STOCH"``; ``None`` draws fresh entropy.
     nan: ``"raise"`` (default) raises ValueError naming the first NaN's index;
@@ -680,7 +693,7 @@ def from_raw(raw, fmt) -> FixedArray:
     ints of any size). Each must lie in the format's range [fmt.raw_min, fmt.raw_max].
 
     Nothing is rounded: the integers are stored as they are (64-bit unsigned formats also
-    accept uint64 arrays).
+    accept uint64 arrays). Arrays of either byte order are read by value (``'>i4'``).
 
     Raises:
         TypeError: ``fmt`` is neither a ``Fixed`` nor a string; ``raw`` holds non-integers.
