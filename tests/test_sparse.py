@@ -456,3 +456,19 @@ def test_bsr_threads_agree():
                 np.testing.assert_array_equal(r, want)
     finally:
         fx.set_num_threads(old)
+
+
+@pytest.mark.parametrize("blocksize", [None, (1, 2)])
+def test_sparse_uint64_weights_through_linear_with_accum(blocksize):
+    """issue 22: a 64-bit unsigned SparseFixed weight above 2**63 reached the C++ accumulator
+    kernel as a uint64 array ('incompatible function arguments'); it matches the dense weight."""
+    w = fx.from_raw(np.array([[2**63 + 5, 3]], np.uint64), Fixed(64, -4, signed=False))
+    x = fx.from_raw([[1, 2]], Fixed(14, 2, signed=False))
+    sp = fx.SparseFixed.from_dense(w, blocksize=blocksize)
+    assert sp.to_dense().raw.tolist() == w.raw.tolist()
+    for accum in (Fixed(20, 10, q="TRN", o="SAT"), Fixed(90, -30, q="RND"), Fixed(40, 4, o="WRAP")):
+        got, want = fx.linear(x, sp, accum=accum), fx.linear(x, w, accum=accum)
+        assert got.fmt == want.fmt == accum
+        assert got.raw.tolist() == want.raw.tolist()
+    assert fx.linear(x, sp).raw.tolist() == fx.linear(x, w).raw.tolist() == [[2**63 + 11]]
+    assert (sp @ x.T).raw.tolist() == (w @ x.T).raw.tolist()

@@ -29,7 +29,8 @@ WideSource source(const char* api, const Limbs& buf, int64_t count, int64_t stri
     wide_format(api, w, i, s, 0, 0, 0);
     if (stride != 0 && stride != 1) throw py::value_error(std::string(api) + ": element stride must be 0 or 1");
     const int L = limbs_for(w);
-    const int64_t need = stride == 0 ? (count > 0 ? L : 0) : count * L;
+    // stride 0: one element broadcast to all count (also to none: an empty result)
+    const int64_t need = stride == 0 ? L : count * L;
     if (buf.ndim() != 1 || int64_t(buf.size()) != need)
         throw py::value_error(std::string(api) + ": a " + std::to_string(w) + "-bit operand of " +
                               std::to_string(count) + " elements needs " + std::to_string(need) + " limbs, got " +
