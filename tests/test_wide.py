@@ -374,3 +374,25 @@ def test_empty_wide_operand_broadcast_against_one_element(op):
     with pytest.raises(ValueError, match=r"wide_elementwise: a 33-bit operand of 0 elements needs 1 limbs, got 0"):
         _core.wide_elementwise(0, np.zeros(0, np.uint64), 1, 70, 10, True, np.zeros(0, np.uint64), 0, 33, 3, True,
                                0, 72, 12, True, None, 0)
+
+
+def test_wide_bindings_check_size_products():
+    """issue 22: unchecked count * limbs products: wide_sum_rows with rows * K wrapping to 0
+    segfaulted, wide_matmul with M = K = N = 2**32 wrapped to an empty result."""
+    from fixedpoint import _core
+
+    z = np.zeros(0, np.uint64)
+    with pytest.raises(ValueError, match=r"wide_sum_rows: rows \* K = 4611686018427387904 \* 4 is negative or "
+                                         r"overflows int64"):
+        _core.wide_sum_rows(z, 100, 0, True, 2**62, 4, 200)
+    with pytest.raises(ValueError, match=r"wide_matmul: M \* K = 4294967296 \* 4294967296 is negative or overflows"):
+        _core.wide_matmul(z, 100, 0, True, z, 100, 0, True, 2**32, 2**32, 2**32, 200, True)
+    with pytest.raises(ValueError, match=r"wide_cast: elements \* limbs = 4611686018427387904 \* 2"):
+        _core.wide_cast(z, 2**62, 100, 0, True, (100, 0, True, 0, 0, 0), 0)
+    with pytest.raises(ValueError, match=r"wide_elementwise: elements \* limbs = 4611686018427387904 \* 2"):
+        one = np.zeros(2, np.uint64)
+        _core.wide_elementwise(0, one, 0, 100, 0, True, one, 0, 100, 0, True, 2**62, 101, 1, True, None, 0)
+    with pytest.raises(ValueError, match=r"wide_elementwise: negative element count -1"):
+        _core.wide_elementwise(0, one, 0, 100, 0, True, one, 0, 100, 0, True, -1, 101, 1, True, None, 0)
+    with pytest.raises(ValueError, match=r"wide_to_double: elements \* limbs = -1 \* 2 is negative"):
+        _core.wide_to_double(z, -1, 100, 0, True)
