@@ -17,8 +17,9 @@ import numbers
 import numpy as np
 
 from . import _reference as _ref
-from .array import FixedArray, _as_format, _flat_limbs, _limbs, _mode_args, _native, _seed_for, _wrap_limbs
-from .format import MAX_WIDTH, Fixed
+from .array import (FixedArray, _as_format, _flat_limbs, _limbs, _mode_args, _native, _native_order, _seed_for,
+                    _wrap_limbs)
+from .format import MAX_INT_BITS, MAX_WIDTH, Fixed
 
 from . import _core
 
@@ -53,6 +54,12 @@ def _make_fixed(api: str, w: int, i: int, signed: bool, what: str) -> Fixed:
             f"{api}: the exact {what} needs {w} bits (ap_fixed<{w},{i}>), more than the "
             f"{MAX_WIDTH}-bit limit (ap_fixed's AP_INT_MAX_W); cast an operand to a narrower format first"
         )
+    if not -MAX_INT_BITS <= i <= MAX_INT_BITS:
+        raise ValueError(
+            f"{api}: the exact {what} needs {i} integer bits (ap_fixed<{w},{i}>), outside the "
+            f"[-2**20, 2**20] bound on i (fx.format.MAX_INT_BITS); cast an operand to a format whose i is "
+            "nearer 0 first"
+        )
     return Fixed(w, i, signed=signed)
 
 
@@ -64,7 +71,8 @@ def result_format(op: str, a: Fixed, b: Fixed | None = None, *, api: str = "fx.r
 
     Raises:
         ValueError: a two-operand op without ``b``; an unknown ``op``; a result wider than
-            1024 bits (ap_fixed's ``AP_INT_MAX_W``).
+            1024 bits (ap_fixed's ``AP_INT_MAX_W``) or with ``|i| > 2**20``
+            (``fx.format.MAX_INT_BITS``).
     """
     if op == "neg":
         return _make_fixed(api, a.w + 1, a.i + 1, True, "negation")
@@ -135,7 +143,7 @@ def _operand(x, api: str) -> FixedArray:
             f"{api}: a float operand needs an explicit fixed-point format; quantize it first, e.g. "
             "fx.array(x, fmt) (floats are never mixed in silently)"
         )
-    arr = np.asarray(x)
+    arr = _native_order(np.asarray(x))  # '>i4' means its values, as '<i4' does
     if arr.dtype in _DTYPE_FORMATS:
         w, s = _DTYPE_FORMATS[arr.dtype]
         raw = arr.astype(np.uint64).view(np.int64) if arr.dtype == np.uint64 else arr.astype(np.int64)

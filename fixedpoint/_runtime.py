@@ -48,8 +48,11 @@ def set_isa(name: str) -> None:
     Raises:
         ValueError: ``name`` is not one of the three, or this CPU does not support it (the
             message names the best one available).
-        TypeError: ``name`` is not a string.
+        TypeError: ``name`` is not a string (``None`` included: there is no "automatic"
+            choice to go back to; pass ``build_info()["best_isa"]``).
     """
+    if not isinstance(name, str):
+        raise TypeError(f"fx.set_isa: name must be a string, one of 'scalar', 'avx2', 'avx512', got {name!r}")
     _core.set_isa(name)
 
 

@@ -143,6 +143,8 @@ class FixedArray:
             raise TypeError("FixedArray is built with fx.array(values, fmt) or fx.from_raw(raw, fmt)")
         if fmt.w > NATIVE_MAX_W and raw.dtype != _limb_dtype(fmt):
             raw = _to_limbs(raw, fmt)  # exact ints (Python ints, int64) -> limbs
+        elif raw.dtype == np.uint64:
+            raw = raw.view(np.int64)  # 64-bit unsigned values (a.raw): kept as their int64 bit patterns
         self._raw = raw  # int64 (w <= 64; uint64 bit patterns for 64-bit unsigned) or limbs (void)
         self._fmt = fmt
 
@@ -552,10 +554,46 @@ def _check_nan_policy(nan, api):
         raise ValueError(f"{api}: nan must be 'raise' or 'ap', got {nan!r}")
 
 
-def _as_exact_array(values) -> np.ndarray:
+def _native_order(x: np.ndarray) -> np.ndarray:
+    """``x`` with its elements in the machine's byte order. Arrays of the other order (data
+    written on a big-endian machine: FITS, some HDF5/ROOT dumps, ``'>f8'``, ``'>i4'``) are
+    converted value for value, so they mean what they hold; the C++ kernels read native
+    bytes only (and reject any other order)."""
+    if x.dtype.isnative:
+        return x
+    return x.astype(x.dtype.newbyteorder("="))
+
+
+def _holds_fixed(seq) -> bool:
+    """Whether a (nested) list or tuple holds a FixedArray anywhere."""
+    return any(isinstance(v, FixedArray) or (isinstance(v, (list, tuple)) and _holds_fixed(v)) for v in seq)
+
+
+def _as_exact_array(values, api: str = "fx.array") -> np.ndarray:
     """np.asarray, except that Python sequences NumPy would read as float64 although they hold
-    ints (ints beyond int64 mixed with others, or an empty list) keep their exact ints."""
-    x = np.asarray(values)
+    ints (ints beyond int64 mixed with others, or an empty list) keep their exact ints, and
+    the elements are in native byte order (``_native_order``).
+
+    ``bytes``/``bytearray`` are what Python says they are, sequences of ints 0..255 (uint8).
+    A list holding FixedArrays is refused (NumPy would read them through float64, rounding
+    formats wider than 53 bits; ``fx.array`` stacks a flat list of them exactly itself), and
+    so are ragged sequences, with the API's name instead of NumPy's message."""
+    if isinstance(values, (bytes, bytearray)):
+        return np.frombuffer(bytes(values), dtype=np.uint8).copy()
+    if isinstance(values, (list, tuple)) and _holds_fixed(values):
+        raise TypeError(
+            f"{api}: a sequence holding FixedArrays would be read through float64; join them exactly with "
+            "fx.stack or fx.concatenate (fx.array takes a flat list of FixedArrays and stacks it)"
+        )
+    try:
+        x = _native_order(np.asarray(values))
+    except ValueError as exc:
+        if not isinstance(values, (list, tuple)):
+            raise
+        raise ValueError(
+            f"{api}: values must be a rectangular nested sequence (every row of one length at each level), "
+            f"got a ragged one ({exc})"
+        ) from None
     if isinstance(values, np.ndarray) or x.dtype.kind != "f":
         return x
     if x.size == 0:
@@ -587,7 +625,7 @@ def _narrow_ints(obj: np.ndarray) -> np.ndarray:
 
 
 def _coerce_input(values, api: str) -> np.ndarray:
-    x = _as_exact_array(values)
+    x = _as_exact_array(values, api)
     kind = x.dtype.kind
     if kind == "f":
         if x.dtype.itemsize > 8:
@@ -618,7 +656,12 @@ def array(values, fmt, seed=None, nan="raise") -> FixedArray:
     """Quantize ``values`` into ``fmt`` once, exactly as ``ap_fixed`` construction does.
 
     values: floats (float64/float32/float16, exact binary values), integers
-        (any NumPy integer dtype or Python ints, exact), or a FixedArray (cast).
+        (any NumPy integer dtype or Python ints, exact), or a FixedArray (cast). NumPy
+        arrays of either byte order are read by value (``'>f8'`` data from a big-endian
+        file means what it holds). A flat list or tuple of FixedArrays is stacked exactly
+        (``fx.stack``) and cast; ``bytes``/``bytearray`` are ints 0..255 (uint8), as in
+        Python; other buffer objects (``memoryview``, ``array.array``) are read as NumPy
+        reads them.
     fmt: a :class:`Fixed` or a type string such as ``"ap_fixed<16,6,AP_RND,AP_SAT>"``.
     seed: for ``q="STOCH"``; ``None`` draws fresh entropy.
     nan: ``"raise"`` (default) raises ValueError naming the first NaN's index;
@@ -632,15 +675,20 @@ def array(values, fmt, seed=None, nan="raise") -> FixedArray:
     Raises:
         TypeError: ``fmt`` is neither a ``Fixed`` nor a string; ``values`` has an unsupported
             dtype or element type (complex, strings, longdouble, a float/int mix that
-            cannot be converted exactly); ``seed`` is not an int.
+            cannot be converted exactly), or is a nested sequence holding FixedArrays (or
+            FixedArrays mixed with numbers), which NumPy would read through float64;
+            ``seed`` is not an int.
         ValueError: ``fmt`` does not parse; ``nan`` is not ``"raise"`` or ``"ap"``; a NaN with
-            ``nan="raise"`` (the message names its index); ``seed`` outside [0, 2**64).
+            ``nan="raise"`` (the message names its index); ``seed`` outside [0, 2**64);
+            ``values`` is a ragged nested sequence.
     """
     api = "fx.array"
     fmt = _as_format(fmt, api)
     _check_nan_policy(nan, api)
     if isinstance(values, FixedArray):
         return values.cast(fmt, seed=seed)
+    if isinstance(values, (list, tuple)) and values and all(isinstance(v, FixedArray) for v in values):
+        return _ops.stack(values).cast(fmt, seed=seed)  # exact, as fx.stack then cast
     seed = _seed_for(fmt, seed, api)
     x = _coerce_input(values, api)
     q, o = fmt.q.value, fmt.o.value
@@ -680,16 +728,18 @@ def from_raw(raw, fmt) -> FixedArray:
     ints of any size). Each must lie in the format's range [fmt.raw_min, fmt.raw_max].
 
     Nothing is rounded: the integers are stored as they are (64-bit unsigned formats also
-    accept uint64 arrays).
+    accept uint64 arrays). Arrays of either byte order are read by value (``'>i4'``).
 
     Raises:
-        TypeError: ``fmt`` is neither a ``Fixed`` nor a string; ``raw`` holds non-integers.
+        TypeError: ``fmt`` is neither a ``Fixed`` nor a string; ``raw`` holds non-integers
+            (FixedArrays included: pass ``a.raw``).
         ValueError: ``fmt`` does not parse; a value is outside [fmt.raw_min, fmt.raw_max]
-            (the message names the first one, its index and the range).
+            (the message names the first one, its index and the range); ``raw`` is a
+            ragged nested sequence.
     """
     api = "fx.from_raw"
     fmt = _as_format(fmt, api)
-    r = _as_exact_array(raw)
+    r = _as_exact_array(raw, api)
     if r.dtype.kind == "O":
         flat = r.reshape(-1)
         bad = next((v for v in flat if not isinstance(v, numbers.Integral) or isinstance(v, bool)), None)

@@ -26,7 +26,7 @@ import numpy as np
 from . import _core
 from ._ops import add as _add
 from ._ops import multiply as _multiply
-from .array import FixedArray, from_raw
+from .array import FixedArray, _native_order, from_raw
 from .format import Fixed
 
 __all__ = [
@@ -120,7 +120,7 @@ def _as_numeric(x, api: str) -> np.ndarray:
         if x.dtype.is_complex:
             raise TypeError(f"{api}: unsupported dtype {x.dtype} (need real numbers)")
         x = x.numpy() if x.dtype.is_floating_point is False else x.double().numpy()
-    a = np.asarray(x)
+    a = _native_order(np.asarray(x))  # '>f8' data means its values
     if a.dtype == bool:
         raise TypeError(f"{api}: unsupported dtype bool (pass +-1 or signed values; "
                         "x >= 0 means +1)")

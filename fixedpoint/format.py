@@ -8,9 +8,14 @@ import operator
 import re
 from fractions import Fraction
 
-__all__ = ["QMode", "OMode", "Fixed", "MAX_WIDTH"]
+__all__ = ["QMode", "OMode", "Fixed", "MAX_WIDTH", "MAX_INT_BITS"]
 
 MAX_WIDTH = 1024  # ap_fixed's default AP_INT_MAX_W
+# Bound on |i| (integer bits). ap_fixed allows any I, also I > W and I < 0; 2**20 is far beyond
+# any format a value can need (a double spans 2**-1074 .. 2**1024), and it keeps every shift,
+# width and exponent the kernels compute (sums of a few w, i and f) exact in 32-bit ints
+# (csrc/core/format.hpp kMaxIntBits, the same bound).
+MAX_INT_BITS = 1 << 20
 
 
 class QMode(str, enum.Enum):
@@ -88,7 +93,8 @@ class Fixed:
     """A fixed-point format, ``ap_fixed<w, i, q, o, n>`` (``signed=False``: ``ap_ufixed``).
 
     ``w`` is the total width in bits (1..1024), ``i`` the integer bits including the
-    sign bit (may be negative or larger than ``w``), ``f = w - i`` the fraction bits.
+    sign bit (may be negative or larger than ``w``; ``|i| <= 2**20``), ``f = w - i`` the
+    fraction bits.
     ``q``/``o``/``n`` are the rounding mode, overflow mode and saturation bits applied
     when a value is quantized into this format. Instances are immutable and hashable.
 
@@ -97,7 +103,8 @@ class Fixed:
 
     Args:
         w: total width in bits, 1..1024 (``MAX_WIDTH``).
-        i: integer bits including the sign bit; any integer.
+        i: integer bits including the sign bit; any integer in [-2**20, 2**20]
+            (``MAX_INT_BITS``): negative and larger than ``w`` as in ap_fixed.
         signed: ``True`` for ``ap_fixed``, ``False`` for ``ap_ufixed``.
         q: rounding mode (a ``QMode``, or its name with or without ``AP_``).
         o: overflow mode (an ``OMode``, or its name with or without ``AP_``).
@@ -105,7 +112,7 @@ class Fixed:
 
     Raises:
         ValueError: ``w``, ``i`` or ``n`` is not an integer, ``w`` is outside [1, 1024],
-            ``n`` is outside [0, w] or nonzero with a saturating mode, ``signed`` is not a
+            ``i`` is outside [-2**20, 2**20], ``n`` is outside [0, w] or nonzero with a saturating mode, ``signed`` is not a
             bool, a mode name is unknown, or ``WRAP_SM`` is asked of an unsigned format
             (ap_ufixed rejects it). The message names the field and its value.
         AttributeError: on any attempt to set or delete a field (use ``replace``).
@@ -130,6 +137,10 @@ class Fixed:
         if not 1 <= w <= MAX_WIDTH:
             raise ValueError(
                 f"Fixed: w must be in [1, {MAX_WIDTH}] (ap_fixed's AP_INT_MAX_W), got w={w}"
+            )
+        if not -MAX_INT_BITS <= i <= MAX_INT_BITS:
+            raise ValueError(
+                f"Fixed: i (integer bits) must be in [-2**20, 2**20] = [{-MAX_INT_BITS}, {MAX_INT_BITS}], got i={i}"
             )
         q = _mode(QMode, q, "rounding (q)")
         o = _mode(OMode, o, "overflow (o)")

@@ -36,6 +36,18 @@ def _check_divisible(shape, bs, api: str) -> None:
         raise ValueError(f"{api}: shape {tuple(shape)} is not divisible by the blocksize {bs}")
 
 
+def _index_array(a, what: str, api: str) -> np.ndarray:
+    """An int64 copy-free view (when possible) of an integer index array. Floats, bools and
+    other kinds are refused rather than truncated ([0.9] would become 0); an empty array of
+    any dtype (``[]`` is float64 to NumPy) is an empty index."""
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "iu" and arr.size:
+        raise TypeError(f"{api}: {what} must be integers, got an array of dtype {arr.dtype}")
+    if arr.dtype.kind == "u" and arr.size and int(arr.max()) >= 1 << 63:
+        raise ValueError(f"{api}: {what} value {int(arr.max())} does not fit int64")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
 def _indptr_of(rows: np.ndarray, n: int) -> np.ndarray:
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
@@ -55,8 +67,9 @@ class SparseFixed:
     Raises:
         ValueError: inconsistent indptr/indices/data, duplicate entries, a blocksize that does
             not divide the shape, or stored integers outside ``fmt``.
-        TypeError: ``from_dense`` with a non-real threshold, ``from_scipy`` with something
-            that is not a scipy.sparse array or matrix.
+        TypeError: ``indptr`` or ``indices`` that are not integers (float indices are refused,
+            never truncated), ``from_dense`` with a non-real threshold, ``from_scipy`` with
+            something that is not a scipy.sparse array or matrix.
     """
 
     __array_priority__ = 20
@@ -68,12 +81,12 @@ class SparseFixed:
             raise ValueError(f"{api}: shape must be 2-d, got {tuple(shape)}")
         self.shape = (int(shape[0]), int(shape[1]))
         self.blocksize = None if blocksize is None else _blocksize(blocksize, api)
-        self.indptr = np.ascontiguousarray(indptr, dtype=np.int64)
-        self.indices = np.ascontiguousarray(indices, dtype=np.int64)
+        self.indptr = _index_array(indptr, "indptr", api)
+        self.indices = _index_array(indices, "indices", api)
         if _trusted:
             self.data = data
             return
-        self.data = from_raw(np.asarray(data), self.fmt)  # validates the raws against fmt
+        self.data = from_raw(data, self.fmt)  # validates the raws against fmt ([] is empty, not float)
         M, K = self.shape
         if self.blocksize is None:
             rows, cols, dshape = M, K, (self.indices.size,)

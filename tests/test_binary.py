@@ -388,3 +388,19 @@ def test_rebinarize_thresholds_signed_and_zero_scales():
     p2 = B.xnor_matmul(B.pack(a, axis=1), B.pack(b, axis=0), scale=wide, out="binary")
     sw = [1, -2, 0, 0, 24, -8, 1, -8]
     np.testing.assert_array_equal(B.unpack(p2) > 0, acc * np.array(sw) >= 0)
+
+
+def test_binary_kernels_refuse_set_padding_bits():
+    """issue 22: padding bits past k were counted by the kernels; they must be 0."""
+    good = np.zeros((2, 2), np.uint64)
+    bad = good.copy()
+    bad[1, 1] = np.uint64(1) << np.uint64(40)  # bit 104 of row 1, past k = 100
+    with pytest.raises(ValueError, match=r"xnor_gemm: b row 1 has padding bits set \(bits 100\.\.127 must be 0\)"):
+        _core.xnor_gemm(good, bad, 100)
+    with pytest.raises(ValueError, match=r"ternary_binary_gemm: mask row 1 has padding bits set"):
+        _core.ternary_binary_gemm(bad, good, good, 100)
+    with pytest.raises(ValueError, match=r"binary_weight_gemm: w row 1 has padding bits set \(bits 100\.\.127"):
+        _core.binary_weight_gemm(np.zeros((1, 100), np.int64), bad)
+    assert _core.xnor_gemm(good, good, 100).tolist() == [[100, 100], [100, 100]]
+    full = np.full((1, 2), np.uint64(2**64 - 1))
+    assert _core.xnor_gemm(full, full, 128).tolist() == [[128]]  # k = 128: no padding

@@ -12,6 +12,7 @@ import pickle
 import re
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -512,3 +513,78 @@ def test_malformed_arguments(text, msg):
 def test_parse_non_string(value, kind):
     with pytest.raises(ValueError, match="^" + re.escape(f"Fixed.parse: expected a type string, got {kind}") + "$"):
         fx.Fixed.parse(value)
+
+
+# -- the bound on i (issue 22: i near +-2**31 overflowed int arithmetic in the kernels) ---------
+Fixed = fx.Fixed
+I_BOUND = r"i \(integer bits\) must be in \[-2\*\*20, 2\*\*20\] = \[-1048576, 1048576\]"
+
+
+@pytest.mark.parametrize("i", [2**20 + 1, -(2**20) - 1, 2**31 - 1, -(2**31), 2**31, 2**63, -(2**64)])
+def test_integer_bits_beyond_the_bound_are_refused(i):
+    with pytest.raises(ValueError, match=rf"Fixed: {I_BOUND}, got i={i}$"):
+        Fixed(16, i)
+    with pytest.raises(ValueError, match=rf"Fixed: {I_BOUND}, got i={i}$"):
+        Fixed.parse(f"ap_fixed<64,{i}>")
+    with pytest.raises(ValueError, match=rf"Fixed: {I_BOUND}"):
+        Fixed(8, 0).replace(i=i)
+
+
+@pytest.mark.parametrize("text", ["ap_fixed<64,-2147483648>", "ap_fixed<11,2147483647>", "ap_ufixed<8,2147483648>"])
+def test_integer_bits_beyond_the_bound_parsed(text):
+    with pytest.raises(ValueError, match=I_BOUND):
+        Fixed.parse(text)
+
+
+def test_integer_bits_at_the_bound_are_exact():
+    assert fx.format.MAX_INT_BITS == 2**20
+    for w in (1, 8, 64, 100, 1024):
+        for i in (2**20, -(2**20)):
+            fmt = Fixed(w, i)
+            assert fmt.f == w - i and Fixed.parse(str(fmt)) == fmt
+    # values below half an LSB of a far-left format: TRN floors -3.0 to raw -1, RND to 0
+    assert fx.array([-3.0, 3.0], Fixed(16, 2**20)).raw.tolist() == [-1, 0]
+    assert fx.array([-3.0, 3.0], Fixed(100, 2**20)).raw.tolist() == [-1, 0]
+    assert fx.array([-3.0, 3.0], Fixed(16, 2**20, q="RND")).raw.tolist() == [0, 0]
+    # one LSB of a far-right format is below every double: 0.0 (the sign kept), exactly
+    for w in (8, 100):
+        assert fx.from_raw([1, -1], Fixed(w, -(2**20))).to_float().tolist() == [0.0, -0.0]
+        assert fx.from_raw([1], Fixed(w, 2**20)).to_float().tolist() == [float("inf")]
+    # values saturate / wrap as ap_fixed does
+    assert fx.array([1.5], Fixed(8, -(2**20), o="SAT")).raw.tolist() == [127]
+    assert fx.array([1.5], Fixed(8, -(2**20))).raw.tolist() == [0]
+    assert fx.array([1.5], Fixed(8, 2**20)).raw.tolist() == [0]
+    assert fx.array([1.5], Fixed(8, 2**20, q="RND_INF")).raw.tolist() == [0]
+    # casts between the two ends
+    a = fx.from_raw([1, -5], Fixed(100, -(2**20)))
+    assert a.cast(Fixed(8, 2**20, q="RND_INF")).raw.tolist() == [0, 0]
+    assert a.cast(Fixed(8, 2**20, o="SAT", q="RND_INF")).raw.tolist() == [0, 0]
+    assert a.cast(Fixed(64, -(2**20) + 10)).raw.tolist() == [0, -1]
+
+
+def test_arithmetic_beyond_the_bound_names_the_result():
+    a = fx.from_raw([1], Fixed(8, 2**20))
+    with pytest.raises(ValueError, match=r"the exact result of \* needs 2097152 integer bits \(ap_fixed<16,2097152>\), "
+                                         r"outside the \[-2\*\*20, 2\*\*20\] bound on i"):
+        a * a
+    with pytest.raises(ValueError, match=r"fx\.result_format: the exact result of \* needs -2097152 integer bits"):
+        fx.result_format("mul", Fixed(8, -(2**20)), Fixed(8, -(2**20)))
+    with pytest.raises(ValueError, match=r"the exact result of \+ needs 1048577 integer bits"):
+        a + a
+
+
+@pytest.mark.parametrize("i", [2**20 + 1, -(2**20) - 1, 2**31 - 1, -(2**31)])
+def test_core_refuses_integer_bits_beyond_the_bound(i):
+    from fixedpoint import _core
+
+    msg = rf"Fixed: {I_BOUND}, got i={i}"
+    with pytest.raises(ValueError, match=msg):
+        _core.quantize(np.array([1.5]), 8, i, True, 0, 0, 0, 0, False)
+    with pytest.raises(ValueError, match=msg):
+        _core.to_double(np.array([1], np.int64), 8, i, True)
+    with pytest.raises(ValueError, match=msg):
+        _core.cast(np.array([1], np.int64), 8, i, True, 8, 0, True, 0, 0, 0, 0)
+    with pytest.raises(ValueError, match=msg):
+        _core.wide_to_double(np.zeros(2, np.uint64), 1, 100, i, True)
+    with pytest.raises(ValueError, match=msg):
+        _core.wide_from_double(np.array([1.5]), (100, i, True, 0, 0, 0), 0)

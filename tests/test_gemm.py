@@ -392,3 +392,17 @@ def test_gemm_i64_kernel_direct(isa, small):
         b = rng.integers(-(2**12), 2**12, (K, N))
         want = np.matmul(obj(a), obj(b)) if K else obj(np.zeros((M, N), dtype=np.int64))
         np.testing.assert_array_equal(obj(_core.gemm_i64(a, b, small)), want)
+
+
+def test_gemm_i64_checks_the_small_operands_flag():
+    """issue 22: the packed 32-bit path was taken on the caller's word; operands outside int32
+    now raise instead of being truncated."""
+    a = np.array([[2**31, 1]], dtype=np.int64)
+    b = np.ones((2, 1), dtype=np.int64)
+    with pytest.raises(ValueError, match=r"gemm_i64: small_operands=True but a holds 2147483648 \(flat index 0\), "
+                                         r"outside int32 \[-2147483648, 2147483647\]"):
+        _core.gemm_i64(a, b, True)
+    with pytest.raises(ValueError, match=r"gemm_i64: small_operands=True but b holds -2147483649 \(flat index 1\)"):
+        _core.gemm_i64(b.T.copy(), np.array([[1], [-(2**31) - 1]], dtype=np.int64), True)
+    assert _core.gemm_i64(a, b, False).tolist() == [[2**31 + 1]]
+    assert _core.gemm_i64(np.array([[-(2**31), 2**31 - 1]]), b, True).tolist() == [[-1]]

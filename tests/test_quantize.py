@@ -1481,3 +1481,43 @@ def test_repr_shows_values_and_format():
     assert str(a).replace(" ", "") == "[0.5-1.25]"
     w = fx.from_raw([2**98], fx.Fixed(100, 100))
     assert repr(w) == f"FixedArray([{float(2**98)!r}], fmt=ap_fixed<100,100>)"
+
+
+# -- inputs that were rejected with internal messages or read oddly (issue 22) ------------------
+def test_ragged_lists_are_refused_by_name():
+    with pytest.raises(ValueError, match=r"fx\.array: values must be a rectangular nested sequence .* got a ragged one"):
+        fx.array([[1.0, 2.0], [3.0]], "ap_fixed<8,4>")
+    with pytest.raises(ValueError, match=r"fx\.from_raw: values must be a rectangular nested sequence"):
+        fx.from_raw([[1, 2], [3]], "ap_fixed<8,4>")
+
+
+def test_set_isa_none_is_a_type_error():
+    with pytest.raises(TypeError, match=r"fx\.set_isa: name must be a string, one of 'scalar', 'avx2', 'avx512', "
+                                        r"got None"):
+        fx.set_isa(None)
+    with pytest.raises(ValueError, match=r"set_isa: unknown instruction set 'sse'"):
+        fx.set_isa("sse")
+
+
+@pytest.mark.parametrize("fmt", ["ap_fixed<16,6>", "ap_fixed<100,60,AP_RND>"])
+def test_list_of_fixed_arrays_is_stacked_exactly(fmt):
+    a = fx.from_raw([2**40 + 1, -3], "ap_fixed<60,50>")  # not exact in float64 (above 53 bits)
+    b = fx.from_raw([7, 2**45 - 1], "ap_fixed<62,50>")
+    got = fx.array([a, b], fmt)
+    want = fx.stack([a, b]).cast(fx.Fixed.parse(fmt))
+    assert got.shape == (2, 2) and got.fmt == want.fmt
+    assert got.raw.tolist() == want.raw.tolist()
+    assert fx.array((a,), fmt).shape == (1, 2)
+    for bad in ([[a]], [a, 1.0], [1, b]):
+        with pytest.raises(TypeError, match=r"fx\.array: a sequence holding FixedArrays would be read through float64"):
+            fx.array(bad, fmt)
+    with pytest.raises(TypeError, match=r"fx\.from_raw: a sequence holding FixedArrays"):
+        fx.from_raw([a], fmt)
+
+
+def test_bytes_and_bytearray_are_uint8():
+    for v in (bytearray(b"\x01\x80\xff"), b"\x01\x80\xff"):
+        a = fx.array(v, "ap_fixed<10,10>")
+        assert a.raw.tolist() == [1, 128, 255] and a.shape == (3,)
+        assert fx.from_raw(v, "ap_ufixed<8,8>").raw.tolist() == [1, 128, 255]
+    assert fx.array(b"", "ap_fixed<8,8>").shape == (0,)

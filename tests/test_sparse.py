@@ -456,3 +456,48 @@ def test_bsr_threads_agree():
                 np.testing.assert_array_equal(r, want)
     finally:
         fx.set_num_threads(old)
+
+
+@pytest.mark.parametrize("blocksize", [None, (1, 2)])
+def test_sparse_uint64_weights_through_linear_with_accum(blocksize):
+    """issue 22: a 64-bit unsigned SparseFixed weight above 2**63 reached the C++ accumulator
+    kernel as a uint64 array ('incompatible function arguments'); it matches the dense weight."""
+    w = fx.from_raw(np.array([[2**63 + 5, 3]], np.uint64), Fixed(64, -4, signed=False))
+    x = fx.from_raw([[1, 2]], Fixed(14, 2, signed=False))
+    sp = fx.SparseFixed.from_dense(w, blocksize=blocksize)
+    assert sp.to_dense().raw.tolist() == w.raw.tolist()
+    for accum in (Fixed(20, 10, q="TRN", o="SAT"), Fixed(90, -30, q="RND"), Fixed(40, 4, o="WRAP")):
+        got, want = fx.linear(x, sp, accum=accum), fx.linear(x, w, accum=accum)
+        assert got.fmt == want.fmt == accum
+        assert got.raw.tolist() == want.raw.tolist()
+    assert fx.linear(x, sp).raw.tolist() == fx.linear(x, w).raw.tolist() == [[2**63 + 11]]
+    assert (sp @ x.T).raw.tolist() == (w @ x.T).raw.tolist()
+
+
+def test_sparse_refuses_float_indices():
+    """issue 22: float index arrays were truncated ([0.9] became 0)."""
+    with pytest.raises(TypeError, match=r"fx\.SparseFixed: indices must be integers, got an array of dtype float64"):
+        fx.SparseFixed([0, 1], [0.9], [5], (1, 2), "ap_fixed<8,8>")
+    with pytest.raises(TypeError, match=r"fx\.SparseFixed: indptr must be integers, got an array of dtype float32"):
+        fx.SparseFixed(np.array([0, 1], np.float32), [1], [5], (1, 2), "ap_fixed<8,8>")
+    with pytest.raises(TypeError, match=r"fx\.SparseFixed: indices must be integers, got an array of dtype bool"):
+        fx.SparseFixed([0, 1], [True], [5], (1, 2), "ap_fixed<8,8>")
+    empty = fx.SparseFixed([0, 0], [], [], (1, 2), "ap_fixed<8,8>")  # [] is float64 to NumPy: an empty index
+    assert empty.to_dense().raw.tolist() == [[0, 0]]
+    ok = fx.SparseFixed(np.array([0, 1], np.uint32), np.array([1], np.int16), [5], (1, 2), "ap_fixed<8,8>")
+    assert ok.to_dense().raw.tolist() == [[0, 5]]
+
+
+def test_sparse_kernels_check_their_own_bounds():
+    """issue 22: gemm_csr_i64's small flag (int32 lanes) and gemm_bsr_i64's Mb * R were trusted."""
+    ip, ix = np.array([0, 2], np.int64), np.array([0, 1], np.int64)
+    vals = np.array([2**15, 2**15], np.int64)
+    x = np.full((2, 1), 2**15, np.int64)
+    with pytest.raises(ValueError, match=r"gemm_csr_i64: small=True but a row's sum of \|value\| times max\|x\| = "
+                                         r"65536 \* 32768 is not below 2\*\*31"):
+        fx._core.gemm_csr_i64(ip, ix, vals, 2, x, True)
+    assert fx._core.gemm_csr_i64(ip, ix, vals, 2, x, False).tolist() == [[2**31]]
+    assert fx._core.gemm_csr_i64(ip, ix, vals, 2, x - 1, True).tolist() == [[2**16 * (2**15 - 1)]]
+    blocks = np.zeros((0, 2**59, 1), np.int64)  # an empty array may claim a huge block shape
+    with pytest.raises(ValueError, match=r"gemm_bsr_i64: Mb \* R = 16 \* 576460752303423488 overflows int64"):
+        fx._core.gemm_bsr_i64(np.zeros(17, np.int64), np.zeros(0, np.int64), blocks, 1, np.zeros((1, 1), np.int64))

@@ -353,3 +353,46 @@ def test_two_limb_add_sub_every_isa(isa, fa, fb):
         assert (a - b).raw.tolist() == [ref.arith_raw("sub", x, ta, y, tb)[0] for x, y in zip(va, vb)]
     finally:
         fx.set_isa(old)
+
+
+@pytest.mark.parametrize("op", ["add", "subtract", "multiply"])
+def test_empty_wide_operand_broadcast_against_one_element(op):
+    """issue 22: an empty operand broadcast against a 1-element one on the wide path raised
+    'wide_elementwise: a 33-bit operand of 0 elements needs 0 limbs, got 1'."""
+    e = fx.from_raw(np.zeros(0, np.int64), "ap_fixed<70,10>")
+    one = fx.from_raw([1], "ap_fixed<33,3>")
+    fn = getattr(fx, op)
+    for a, b in ((e, one), (one, e)):
+        r = fn(a, b)
+        assert r.shape == (0,) and r.fmt == fx.result_format(op[:3] if op != "multiply" else "mul", a.fmt, b.fmt)
+    assert (e < one).shape == (0,)
+    e2 = fx.from_raw(np.zeros((0, 3), np.int64), "ap_fixed<100,10>")
+    assert fx.add(e2, fx.from_raw(5, "ap_fixed<90,2>")).shape == (0, 3)
+    from fixedpoint import _core
+
+    # the binding itself: a broadcast (stride 0) operand is one element, whatever the count
+    with pytest.raises(ValueError, match=r"wide_elementwise: a 33-bit operand of 0 elements needs 1 limbs, got 0"):
+        _core.wide_elementwise(0, np.zeros(0, np.uint64), 1, 70, 10, True, np.zeros(0, np.uint64), 0, 33, 3, True,
+                               0, 72, 12, True, None, 0)
+
+
+def test_wide_bindings_check_size_products():
+    """issue 22: unchecked count * limbs products: wide_sum_rows with rows * K wrapping to 0
+    segfaulted, wide_matmul with M = K = N = 2**32 wrapped to an empty result."""
+    from fixedpoint import _core
+
+    z = np.zeros(0, np.uint64)
+    with pytest.raises(ValueError, match=r"wide_sum_rows: rows \* K = 4611686018427387904 \* 4 is negative or "
+                                         r"overflows int64"):
+        _core.wide_sum_rows(z, 100, 0, True, 2**62, 4, 200)
+    with pytest.raises(ValueError, match=r"wide_matmul: M \* K = 4294967296 \* 4294967296 is negative or overflows"):
+        _core.wide_matmul(z, 100, 0, True, z, 100, 0, True, 2**32, 2**32, 2**32, 200, True)
+    with pytest.raises(ValueError, match=r"wide_cast: elements \* limbs = 4611686018427387904 \* 2"):
+        _core.wide_cast(z, 2**62, 100, 0, True, (100, 0, True, 0, 0, 0), 0)
+    with pytest.raises(ValueError, match=r"wide_elementwise: elements \* limbs = 4611686018427387904 \* 2"):
+        one = np.zeros(2, np.uint64)
+        _core.wide_elementwise(0, one, 0, 100, 0, True, one, 0, 100, 0, True, 2**62, 101, 1, True, None, 0)
+    with pytest.raises(ValueError, match=r"wide_elementwise: negative element count -1"):
+        _core.wide_elementwise(0, one, 0, 100, 0, True, one, 0, 100, 0, True, -1, 101, 1, True, None, 0)
+    with pytest.raises(ValueError, match=r"wide_to_double: elements \* limbs = -1 \* 2 is negative"):
+        _core.wide_to_double(z, -1, 100, 0, True)

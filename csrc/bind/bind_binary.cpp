@@ -21,10 +21,20 @@ std::string shape_str(const py::array& a) {
     return s + (a.ndim() == 1 ? ",)" : ")");
 }
 
-void require_words(const char* api, const char* what, const Words& a, int64_t words) {
+// Shape (rows, words) and zero padding bits (bits K.. of each row's last word): the kernels
+// count them, so a set padding bit would silently change the dot products.
+void require_words(const char* api, const char* what, const Words& a, int64_t words, int64_t K) {
     if (a.ndim() != 2 || a.shape(1) != words)
         throw py::value_error(std::string(api) + ": " + what + " must have shape (rows, " + std::to_string(words) +
                               ") words, got " + shape_str(a));
+    if (K % 64 == 0) return;
+    const uint64_t pad = ~((uint64_t(1) << (K % 64)) - 1);
+    const uint64_t* p = a.data();
+    for (py::ssize_t r = 0; r < a.shape(0); ++r)
+        if (p[r * words + words - 1] & pad)
+            throw py::value_error(std::string(api) + ": " + what + " row " + std::to_string(r) +
+                                  " has padding bits set (bits " + std::to_string(K) + ".." +
+                                  std::to_string(words * 64 - 1) + " must be 0)");
 }
 
 int64_t words_for(const char* api, int64_t K) {
@@ -36,8 +46,8 @@ int64_t words_for(const char* api, int64_t K) {
 py::array_t<int32_t> xnor_gemm_py(const Words& a, const Words& b, int64_t K) {
     const char* api = "xnor_gemm";
     const int64_t words = words_for(api, K);
-    require_words(api, "a", a, words);
-    require_words(api, "b", b, words);
+    require_words(api, "a", a, words, K);
+    require_words(api, "b", b, words, K);
     const int64_t M = a.shape(0), N = b.shape(0);
     py::array_t<int32_t> out({py::ssize_t(M), py::ssize_t(N)});
     const uint64_t *ap = a.data(), *bp = b.data();
@@ -52,9 +62,9 @@ py::array_t<int32_t> xnor_gemm_py(const Words& a, const Words& b, int64_t K) {
 py::array_t<int32_t> ternary_binary_gemm_py(const Words& tm, const Words& tp, const Words& b, int64_t K) {
     const char* api = "ternary_binary_gemm";
     const int64_t words = words_for(api, K);
-    require_words(api, "mask", tm, words);
-    require_words(api, "sign", tp, words);
-    require_words(api, "b", b, words);
+    require_words(api, "mask", tm, words, K);
+    require_words(api, "sign", tp, words, K);
+    require_words(api, "b", b, words, K);
     if (tm.shape(0) != tp.shape(0))
         throw py::value_error(std::string(api) + ": mask and sign planes differ: " + shape_str(tm) + " vs " +
                               shape_str(tp));
@@ -74,7 +84,7 @@ py::array_t<int64_t> binary_weight_gemm_py(const py::array_t<int64_t, py::array:
     if (x.ndim() != 2) throw py::value_error(std::string(api) + ": x must be (M, K), got " + shape_str(x));
     const int64_t M = x.shape(0), K = x.shape(1);
     const int64_t words = words_for(api, K);
-    require_words(api, "w", w, words);
+    require_words(api, "w", w, words, K);
     const int64_t N = w.shape(0);
     py::array_t<int64_t> out({py::ssize_t(M), py::ssize_t(N)});
     const int64_t* xp = x.data();

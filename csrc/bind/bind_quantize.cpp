@@ -12,7 +12,10 @@ using fpbind::make_format;
 
 namespace {
 
+// The element type of x, or false when the kernels cannot read it. Byte order counts: a
+// '>f8' array has kind 'f' and item size 8 but is not DType::f64 (quantize names it).
 bool dtype_of(const py::array& x, DType& dt) {
+    if (!py::cast<bool>(x.dtype().attr("isnative"))) return false;
     const char kind = x.dtype().kind();
     const auto size = x.dtype().itemsize();
     if (kind == 'f' && size == 4) dt = DType::f32;
@@ -33,6 +36,7 @@ bool dtype_of(const py::array& x, DType& dt) {
 py::tuple quantize(const py::array& x, int w, int i, bool s, int q, int o, int n, uint64_t seed, bool nan_ap) {
     const Format fm = make_format("quantize", w, i, s, q, o, n);
     fpbind::require_contiguous("quantize", x);
+    fpbind::require_native_order("quantize", x);
     DType dt;
     if (!dtype_of(x, dt))
         throw py::type_error("quantize: unsupported input dtype " + std::string(py::str(x.dtype())) +

@@ -15,6 +15,16 @@ namespace {
 
 using Limbs = py::array_t<uint64_t, py::array::c_style | py::array::forcecast>;
 
+// a * b for sizes and counts the caller gives: refused when negative or beyond int64 (a wrapped
+// product would pass the buffer-size check and let the kernel write past the output).
+int64_t checked_size(const char* api, const char* what, int64_t a, int64_t b) {
+    int64_t r;
+    if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &r))
+        throw py::value_error(std::string(api) + ": " + what + " = " + std::to_string(a) + " * " +
+                              std::to_string(b) + " is negative or overflows int64");
+    return r;
+}
+
 Format wide_format(const char* api, int w, int i, bool s, int q, int o, int n) {
     Format fm{w, i, s, QMode(q), OMode(o), n};
     try {
@@ -29,7 +39,9 @@ WideSource source(const char* api, const Limbs& buf, int64_t count, int64_t stri
     wide_format(api, w, i, s, 0, 0, 0);
     if (stride != 0 && stride != 1) throw py::value_error(std::string(api) + ": element stride must be 0 or 1");
     const int L = limbs_for(w);
-    const int64_t need = stride == 0 ? (count > 0 ? L : 0) : count * L;
+    // stride 0: one element broadcast to all count (also to none: an empty result)
+    const int64_t need = stride == 0 ? L : checked_size(api, "elements * limbs", count, L);
+    if (count < 0) throw py::value_error(std::string(api) + ": negative element count " + std::to_string(count));
     if (buf.ndim() != 1 || int64_t(buf.size()) != need)
         throw py::value_error(std::string(api) + ": a " + std::to_string(w) + "-bit operand of " +
                               std::to_string(count) + " elements needs " + std::to_string(need) + " limbs, got " +
@@ -46,7 +58,7 @@ Limbs py_wide_cast(const Limbs& src, int64_t n, int w2, int i2, bool s2, const p
     const char* api = "wide_cast";
     const WideSource ws = source(api, src, n, 1, w2, i2, s2);
     const Format fm = out_format(api, fmt);
-    Limbs out(py::ssize_t(n * limbs_for(fm.w)));
+    Limbs out(py::ssize_t(checked_size(api, "elements * limbs", n, limbs_for(fm.w))));
     uint64_t* o = out.mutable_data();
     {
         py::gil_scoped_release release;
@@ -58,7 +70,7 @@ Limbs py_wide_cast(const Limbs& src, int64_t n, int w2, int i2, bool s2, const p
 Limbs py_wide_from_double(const py::array_t<double, py::array::c_style>& x, const py::tuple& fmt, uint64_t seed) {
     const Format fm = out_format("wide_from_double", fmt);
     const int64_t n = int64_t(x.size());
-    Limbs out(py::ssize_t(n * limbs_for(fm.w)));
+    Limbs out(py::ssize_t(checked_size("wide_from_double", "elements * limbs", n, limbs_for(fm.w))));
     const double* xp = x.data();
     uint64_t* o = out.mutable_data();
     {
@@ -102,7 +114,7 @@ py::object py_wide_elementwise(int op, const Limbs& a, int64_t sa, int wa, int i
         }
         return py::object(std::move(out8));
     }
-    Limbs out(py::ssize_t(n * limbs_for(fmp ? fm.w : res_w)));
+    Limbs out(py::ssize_t(checked_size(api, "elements * limbs", n, limbs_for(fmp ? fm.w : res_w))));
     uint64_t* o = out.mutable_data();
     {
         py::gil_scoped_release release;
@@ -115,9 +127,10 @@ Limbs py_wide_matmul(const Limbs& a, int wa, int ia, bool sga, const Limbs& b, i
                   int64_t K, int64_t N, int res_w, bool res_s) {
     const char* api = "wide_matmul";
     if (M < 0 || K < 0 || N < 0) throw py::value_error("wide_matmul: negative dimension");
-    const WideSource A = source(api, a, M * K, 1, wa, ia, sga), B = source(api, b, K * N, 1, wb, ib, sgb);
+    const WideSource A = source(api, a, checked_size(api, "M * K", M, K), 1, wa, ia, sga),
+                     B = source(api, b, checked_size(api, "K * N", K, N), 1, wb, ib, sgb);
     wide_format(api, res_w, 0, res_s, 0, 0, 0);
-    Limbs out(py::ssize_t(M * N * limbs_for(res_w)));
+    Limbs out(py::ssize_t(checked_size(api, "M * N * limbs", checked_size(api, "M * N", M, N), limbs_for(res_w))));
     uint64_t* o = out.mutable_data();
     {
         py::gil_scoped_release release;
@@ -129,9 +142,9 @@ Limbs py_wide_matmul(const Limbs& a, int wa, int ia, bool sga, const Limbs& b, i
 Limbs py_wide_sum_rows(const Limbs& a, int w, int i, bool s, int64_t rows, int64_t K, int res_w) {
     const char* api = "wide_sum_rows";
     if (rows < 0 || K < 0) throw py::value_error("wide_sum_rows: negative dimension");
-    const WideSource A = source(api, a, rows * K, 1, w, i, s);
+    const WideSource A = source(api, a, checked_size(api, "rows * K", rows, K), 1, w, i, s);
     wide_format(api, res_w, 0, s, 0, 0, 0);
-    Limbs out(py::ssize_t(rows * limbs_for(res_w)));
+    Limbs out(py::ssize_t(checked_size(api, "rows * limbs", rows, limbs_for(res_w))));
     uint64_t* o = out.mutable_data();
     {
         py::gil_scoped_release release;

@@ -31,6 +31,10 @@ void Format::validate() const {
     if (w < 1 || w > kMaxWidth)
         throw std::invalid_argument("Fixed: w must be in [1, " + std::to_string(kMaxWidth) +
                                     "], got w=" + std::to_string(w));
+    if (i < -kMaxIntBits || i > kMaxIntBits)
+        throw std::invalid_argument("Fixed: i (integer bits) must be in [-2**20, 2**20] = [" +
+                                    std::to_string(-kMaxIntBits) + ", " + std::to_string(kMaxIntBits) +
+                                    "], got i=" + std::to_string(i));
     if (int(q) < 0 || int(q) > int(QMode::STOCH))
         throw std::invalid_argument("Fixed: unknown rounding mode q=" + std::to_string(int(q)));
     if (int(o) < 0 || int(o) > int(OMode::WRAP_SM))

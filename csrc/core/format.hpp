@@ -13,6 +13,10 @@ enum class OMode : int { WRAP = 0, SAT, SAT_ZERO, SAT_SYM, WRAP_SM };
 
 constexpr int kMaxWidth = 1024;     // ap_fixed's default AP_INT_MAX_W
 constexpr int kNativeMaxWidth = 64; // widths stored in one int64 per element
+// Bound on |i|: ap_fixed allows any I (also I > W, I < 0); with |i| <= 2^20 and w <= 1024 every
+// f = w - i, shift f2 - f1, natural width or exponent the kernels form from a few formats stays
+// far inside int (no overflow, so the results stay exact). fixedpoint.format.MAX_INT_BITS.
+constexpr int kMaxIntBits = 1 << 20;
 
 const char* qmode_name(QMode q);
 const char* omode_name(OMode o);
