@@ -19,7 +19,7 @@ import numpy as np
 from . import _reference as _ref
 from .array import (FixedArray, _as_format, _flat_limbs, _limbs, _mode_args, _native, _native_order, _seed_for,
                     _wrap_limbs)
-from .format import MAX_INT_BITS, MAX_WIDTH, Fixed
+from .format import MAX_INT_BITS, MAX_WIDTH, O_CODES, Q_CODES, Fixed, OMode, QMode
 
 from . import _core
 
@@ -902,9 +902,17 @@ def _matmul_accum(a: FixedArray, b: FixedArray, accum: Fixed, seed: int, api: st
     rb2 = rb.reshape((nb, K, N))
     out2 = out.reshape((nb, M, N))
     fast = _exact_product_wraps(fa, fb, accum)
+    # the vectorized kernel (the same sequential semantics, fused with an identity result cast)
+    # for native formats without STOCH; it also covers the wrapping fast path
+    kernel = native and max(fa.w, fb.w, accum.w) <= 63 and accum.q is not QMode.STOCH
+    ident = (accum.w, accum.i, accum.signed, Q_CODES[QMode.TRN], O_CODES[OMode.WRAP], 0)
     for t in range(nb):
         base = t * M * N * K * 2
-        if fast:
+        if kernel:
+            out2[t] = _core.dense_accum(np.asarray(ra2[t], order="C"), fa.w, fa.i, fa.signed,
+                                        np.asarray(rb2[t], order="C"), fb.w, fb.i, fb.signed,
+                                        *_mode_args(accum), None, *ident)
+        elif fast:
             out2[t] = _accum_wrap_gemm(ra2[t], fa, rb2[t], fb, accum, None)
         elif native:
             out2[t] = _core.matmul_accum(np.asarray(ra2[t], order="C"), fa.w, fa.i, fa.signed,

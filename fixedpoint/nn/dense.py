@@ -234,12 +234,35 @@ class DenseOp:
             out[:, cols] = self._sequential(x[:, perm], x_fmt, self.w[perm][:, cols], self.b_acc[cols])
         return out
 
+    def _fusable(self, x: np.ndarray, x_fmt: Fixed) -> bool:
+        """The C++ kernel ``dense_accum`` (the sequential semantics, vectorized across output
+        columns, fused with the result cast) takes native formats without STOCH."""
+        return (not is_wide(x) and raw_ok(x_fmt, self.w_fmt, self.acc_t, self.res_t)
+                and x_fmt.w + self.w_fmt.w <= 126 and "STOCH" not in (self.acc_t.q.value, self.res_t.q.value))
+
+    def _fused(self, x: np.ndarray, x_fmt: Fixed, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+        wf = self.w_fmt
+        return _core.dense_accum(np.ascontiguousarray(x), x_fmt.w, x_fmt.i, x_fmt.signed, np.ascontiguousarray(w),
+                                 wf.w, wf.i, wf.signed, *_mode_args(self.acc_t), np.ascontiguousarray(b),
+                                 *_mode_args(self.res_t))
+
+    def result(self, x: np.ndarray, x_fmt: Fixed) -> np.ndarray:
+        """``(result_t) acc`` for x (M, K) -> (M, N) stored integers, through the fused kernel."""
+        if self._groups is None:
+            return self._fused(x, x_fmt, self.w, self.b_acc)
+        out = np.empty((x.shape[0], self.w.shape[1]), np.int64)
+        for perm, cols in self._groups:
+            out[:, cols] = self._fused(x[:, perm], x_fmt, self.w[perm][:, cols], self.b_acc[cols])
+        return out
+
     def __call__(self, x, x_fmt):
         if (x_fmt.w, x_fmt.i, x_fmt.signed) == (1, 1, False) == (self.w_fmt.w, self.w_fmt.i, self.w_fmt.signed):
             # nnet::cast has a special case for ap_uint<1> inputs and weights (XNOR popcount)
             raise NotImplementedError("dense: ap_uint<1> inputs with ap_uint<1> weights (the binary cast)")
         shape = x.shape
         x = x.reshape(-1, self.w.shape[0])
+        if self._fusable(x, x_fmt):
+            return self.result(x, x_fmt).reshape(shape[:-1] + (self.w.shape[1],)), self.res_t
         if is_wide(x) or not raw_ok(x_fmt, self.w_fmt, self.acc_t, self.res_t):  # wide formats: the generic path
             if self._groups is not None:
                 raise NotImplementedError(f"dense: a {self.acc_t} accumulator in the Resource order beyond 63 bits")
@@ -264,6 +287,17 @@ def _from_hls4ml(view) -> DenseOp:
     w_t, b_t = view.fmt("weight_t"), view.fmt("bias_t")
     acc_t, res_t = view.fmt("accum_t"), view.fmt("result_t")
     n_in, n_out = int(view.attr("n_in")), int(view.attr("n_out"))
+    rf = int(view.attr("reuse_factor", 1) or 1)
+    kernel = None
+    cpp = view.attr("config_cpp", None)
+    if cpp:  # what the firmware was generated with: it must agree with the attributes read here
+        cfg = {k: int(v) for k, v in re.findall(r"static const unsigned (\w+) = (\d+);", str(cpp))}
+        for key, have in (("n_in", n_in), ("n_out", n_out), ("reuse_factor", rf)):
+            if key in cfg and cfg[key] != have:
+                view.unsupported(f"{key}={have} in the layer's attributes but {cfg[key]} in its generated config "
+                                 "(changed after conversion?)")
+        m = re.search(r"using kernel = nnet::(\w+)<", str(cpp))
+        kernel = m.group(1) if m else None
     in_shape = view.in_shapes[0]
     if int(np.prod(in_shape)) % n_in or in_shape[-1] != n_in:
         view.unsupported(f"input shape {in_shape} for n_in={n_in}")
@@ -272,12 +306,15 @@ def _from_hls4ml(view) -> DenseOp:
     w = view.literal("weight", w_t)
     if w.size != n_in * n_out:
         raise ValueError(f"{view.api}: layer {view.name!r} has {w.size} weights for n_in={n_in}, n_out={n_out}")
+    expected = {"latency": ("DenseLatency",),
+                "resource": ("DenseResource_rf_leq_nin", "DenseResource_rf_gt_nin_rem0", "DenseResource_rf_gt_nin")}
+    if kernel is not None and strategy in expected and kernel not in expected[strategy]:
+        view.unsupported(f"kernel {kernel!r} under strategy {strategy!r}")
     order = None
     if strategy == "latency":
         w = w.reshape(n_in, n_out)
     else:
         w = w.reshape(n_out, n_in).T
-        rf = int(view.attr("reuse_factor", 1) or 1)
         if not _order_free(acc_t):
             if strategy == "resource_unrolled":
                 view.unsupported(f"strategy resource_unrolled with accumulator {acc_t} (its addition order)")
