@@ -84,7 +84,7 @@ def config(model, input_shape, *, default="fixed<16,6>", layers=None, model_cfg=
     cfg = hls4ml.utils.config_from_pytorch_model(model, input_shape=input_shape, granularity=granularity,
                                                  default_precision=default)
     for name, entry in (layers or {}).items():
-        if not any(k[:1].isupper() for k in entry):
+        if not any(k[:1].isupper() or k.endswith("_t") for k in entry):
             entry = {"Precision": entry}
         slot = cfg["LayerName"].setdefault(name, {})
         for k, v in entry.items():
