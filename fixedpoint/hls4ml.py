@@ -177,6 +177,7 @@ def _signature(layers, io_type) -> tuple:
     sig = [io_type]
     for layer in layers:
         attrs = getattr(layer, "attributes", {})
+        attrs = getattr(attrs, "attributes", attrs)  # hls4ml's AttributeDict wraps a plain dict
         items = attrs.items() if hasattr(attrs, "items") else []
         data = []
         for key, var in sorted((getattr(layer, "weights", None) or {}).items()):

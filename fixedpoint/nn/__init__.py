@@ -2,8 +2,10 @@
 
 - :mod:`.graph`: :class:`Graph` and :class:`Node` (DAG order, several inputs and outputs);
 - :mod:`.registry`: which builder makes the op of which hls4ml layer class;
-- layer families, each holding what its hls4ml template computes: :mod:`.dense`,
-  :mod:`.activation`, :mod:`.batchnorm`, :mod:`.reshape`, and the rest as they land.
+- layer families, each holding what its hls4ml template computes: :mod:`.dense`, :mod:`.conv`,
+  :mod:`.pool` (pooling, padding, cropping, resizing), :mod:`.activation` (including the lookup
+  tables), :mod:`.softmax`, :mod:`.merge`, :mod:`.batchnorm`, :mod:`.reshape`. A new family is
+  one module with ``@hls4ml_layer`` builders plus its name in the import line below.
 
 Frontends build graphs: :mod:`fixedpoint.hls4ml` (a converted ``ModelGraph``) and
 :class:`fixedpoint.Network`.
@@ -11,18 +13,8 @@ Frontends build graphs: :mod:`fixedpoint.hls4ml` (a converted ``ModelGraph``) an
 
 from __future__ import annotations
 
-import importlib
-
+from . import activation, batchnorm, conv, dense, merge, pool, reshape, softmax  # noqa: F401 - registers builders
 from .graph import Graph, Node
 from .registry import HLS4ML, hls4ml_layer
 
-# every layer family registers its builders on import
-FAMILIES = ("dense", "activation", "batchnorm", "reshape", "conv", "pool", "merge", "softmax")
-for _family in FAMILIES:
-    try:
-        importlib.import_module(f"{__name__}.{_family}")
-    except ModuleNotFoundError as _exc:  # a family not written yet
-        if _exc.name != f"{__name__}.{_family}":
-            raise
-
-__all__ = ["Graph", "Node", "HLS4ML", "hls4ml_layer", "FAMILIES"]
+__all__ = ["Graph", "Node", "HLS4ML", "hls4ml_layer"]

@@ -207,16 +207,23 @@ class DenseOp:
         return _core.matmul_accum(np.ascontiguousarray(x), x_fmt.w, x_fmt.i, x_fmt.signed, np.ascontiguousarray(w),
                                   w_fmt.w, w_fmt.i, w_fmt.signed, *_mode_args(self.acc_t), np.ascontiguousarray(b), 0, 0)
 
-    def accumulate(self, x: np.ndarray, x_fmt: Fixed) -> np.ndarray:
-        """The accumulator's stored integers after the last addition, x (M, K) -> (M, N). When
-        :meth:`_path` proves that no cast can round or overflow (from x's format, else from x's
-        actual range), an exact matrix product gives the same integers."""
+    def _exact_path(self, x: np.ndarray, x_fmt: Fixed):
+        """:meth:`_path` from x's format (cached), else from x's actual range."""
         shift = self.acc_t.f - (x_fmt.f + self.w_fmt.f)
         path = self._paths.get(x_fmt, False)
         if path is False:
             path = self._paths[x_fmt] = self._path(x_fmt.raw_min, x_fmt.raw_max, shift)
-        if path is None and x.size:
+        if path is None and x.size and not is_wide(x):
             path = self._path(int(x.min()), int(x.max()), shift)
+        return path
+
+    def accumulate(self, x: np.ndarray, x_fmt: Fixed) -> np.ndarray:
+        """The accumulator's stored integers after the last addition, x (M, K) -> (M, N). When
+        :meth:`_path` proves that no cast can round or overflow (from x's format, else from x's
+        actual range), an exact matrix product gives the same integers (float64 BLAS, which
+        beats the sequential kernel on these shapes, or NumPy int64)."""
+        shift = self.acc_t.f - (x_fmt.f + self.w_fmt.f)
+        path = self._exact_path(x, x_fmt)
         if path == "f64":  # integers below 2^53 throughout: BLAS is exact
             out = x.astype(np.float64) @ (self.w_f64 * float(2**shift))
             out += self.b_acc
@@ -261,7 +268,8 @@ class DenseOp:
             raise NotImplementedError("dense: ap_uint<1> inputs with ap_uint<1> weights (the binary cast)")
         shape = x.shape
         x = x.reshape(-1, self.w.shape[0])
-        if self._fusable(x, x_fmt):
+        if self._fusable(x, x_fmt) and self._exact_path(x, x_fmt) is None:
+            # the sequential semantics (some cast may round or overflow): the fused kernel
             return self.result(x, x_fmt).reshape(shape[:-1] + (self.w.shape[1],)), self.res_t
         if is_wide(x) or not raw_ok(x_fmt, self.w_fmt, self.acc_t, self.res_t):  # wide formats: the generic path
             if self._groups is not None:

@@ -10,18 +10,20 @@ hold the arithmetic of their layer family; the graph only wires them.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
+from .._runtime import get_num_threads
 from ..format import Fixed
 
 __all__ = ["Node", "Graph", "Value"]
 
 Value = tuple  # (raw: np.ndarray with the samples first, fmt: Fixed)
 
-CHUNK = 4096  # samples per pass: keeps each layer's intermediates in the CPU cache
+CHUNK = 2048  # samples per pass: keeps each layer's intermediates in the CPU caches (2048 measured best of 256-4096)
 
 
 @dataclass
@@ -106,7 +108,17 @@ class Graph:
             raise ValueError(f"{self.api}: {len(self.inputs)} inputs expected, got {len(xs)}")
         n = len(xs[0]) if xs else 0
         if n > chunk:
-            parts = [self.run_raw([x[k:k + chunk] for x in xs], keep=keep, chunk=chunk) for k in range(0, n, chunk)]
+            starts = range(0, n, chunk)
+
+            def part(k):
+                return self.run_raw([x[k:k + chunk] for x in xs], keep=keep, chunk=chunk)
+
+            threads = min(get_num_threads(), len(starts))
+            if threads > 1:  # chunks on several threads: NumPy and the kernels release the GIL
+                with ThreadPoolExecutor(max_workers=threads) as pool:
+                    parts = list(pool.map(part, starts))
+            else:
+                parts = [part(k) for k in starts]
             return {t: (np.concatenate([p[t][0] for p in parts]), parts[0][t][1]) for t in parts[0]}
         values: dict[str, Value] = {name: (x, fmt) for (name, _, fmt), x in zip(self.inputs, xs)}
         for k, node in enumerate(self.nodes):
