@@ -8,61 +8,15 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from _hls4ml import assert_bits_equal, check, compile_cached, config, hls4ml, inputs, nontrivial, torch
+from _hls4ml import assert_bits_equal, check_traced, differs, inputs, nontrivial, torch, traced
 
 import fixedpoint as fx
-from fixedpoint.nn._raw import quantize_input
 from fixedpoint.nn.conv import ConvOp
 from fixedpoint.nn.dense import DenseOp
 
 nn = torch.nn
 
 SAT = "fixed<10,3,RND,SAT>"  # accumulators: narrow, rounding the products, saturating the sums
-
-
-def traced(model, shape, path, io_type, layers, default="fixed<16,6>"):
-    """Convert with every layer traced and compile (cached): ``check_traced`` then compares every
-    layer's output, not only the model's."""
-    model = model.eval()
-    cfg = config(model, shape, default=default, layers=layers)
-    for entry in cfg["LayerName"].values():
-        entry["Trace"] = True
-    hm = hls4ml.converters.convert_from_pytorch_model(model, hls_config=cfg, output_dir=str(path), backend="Vivado",
-                                                      io_type=io_type)
-    hm.config.trace_output = True
-    return compile_cached(hm)
-
-
-def check_traced(hm, x):
-    """emulate == predict, and every traced layer's C-simulation output equals the emulated
-    tensor bit for bit. Returns (output, {layer: values compared})."""
-    out = check(hm, x)
-    hm.compile = lambda: None  # trace() recompiles; the cached library already has the tracing
-    _, trace = hm.trace(x)
-    g = fx.hls4ml.to_graph(hm)
-    n = len(x)
-    raws = [quantize_input(x.reshape((n,) + shape), fmt) for _, shape, fmt in g.inputs]
-    values = g.run_raw(raws, keep=True)
-    counts = {}
-    for name, want in trace.items():
-        raw, fmt = values[name]
-        got = fx.FixedArray(raw.reshape(n, -1), fmt, _trusted=True).to_float().astype(want.dtype)
-        assert_bits_equal(got, want.reshape(n, -1))
-        counts[name] = got.size
-        nontrivial(want, 3)  # every traced layer's output varies
-    hm._fx_values, hm._fx_trace = values, trace
-    return out, counts
-
-
-def differs(hm, name, op):
-    """The alternative ``op`` on layer ``name``'s emulated input gives another result than the
-    C-simulation's trace: the setting it changes matters on these inputs."""
-    g = fx.hls4ml.to_graph(hm)
-    node = g.node(name)
-    raw, fmt = op(*(part for t in node.inputs for part in hm._fx_values[t]))
-    n = raw.shape[0]
-    got = fx.FixedArray(raw.reshape(n, -1), fmt, _trusted=True).to_float()
-    return bool((got != hm._fx_trace[name].reshape(n, -1)).any())
 
 
 def _reordered(op: ConvOp, order) -> ConvOp:

@@ -24,7 +24,7 @@ import numpy as np
 from .. import _core
 from ..array import FixedArray, _mode_args
 from ..format import Fixed
-from ._raw import F64_EXACT, cast_raw, is_wide, literal_raw, raw_ok, storage, wrap
+from ._raw import F64_EXACT, cast_raw, is_wide, raw_ok, storage, wrap
 from .registry import hls4ml_layer
 
 __all__ = ["DenseOp", "dense_accum", "resource_order"]
