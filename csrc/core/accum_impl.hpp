@@ -641,7 +641,7 @@ struct BlockScratch {
     AlignedBuf<V64> a64;  // (N, kBR) accumulators
     AlignedBuf<V32> a32;
     void init(int64_t K, int64_t N) {
-        g.resize(size_t(std::max<int64_t>(1, K * kNR64)));
+        g.resize(size_t(K * kNR64 + 1));  // + one vector: slack for the conv path's overlapping copies
         s.resize(size_t(std::max<int64_t>(1, K * kNR32)));
         a64.resize(size_t(std::max<int64_t>(1, N * kNR64)));
         a32.resize(size_t(std::max<int64_t>(1, N * kNR32)));
@@ -679,6 +679,9 @@ inline void finish_block(const Plan& pl, bool free_row, int defer, const T* t, c
         }
 }
 
+int compute_block(const Plan& pl, int nr, const int64_t* bias, int64_t xlo, int64_t xhi, BlockScratch& sc,
+                  int64_t* dst);
+
 // Rows r < nr (nr <= kBR) with operand k at rp[r][off[k]]: their N accum raws into dst, laid out
 // (N, kBR) (lanes past nr hold row 0's).
 // Vector gathers (lane offsets rp[r] - rp[0]); rows past nr repeat row 0 (their outputs are
@@ -714,6 +717,15 @@ int do_block(const Plan& pl, const int64_t* const* rp, int nr, const int64_t* of
         }
     }
 #endif
+    return compute_block(pl, nr, bias, xlo, xhi, sc, dst);
+}
+
+// The block's operands are in sc.g ((K, kBR) int64; lanes past nr repeat real rows): their N accum
+// raws into dst (N, kBR). Returns the first row holding a raw outside x's format, else -1.
+int compute_block(const Plan& pl, int nr, const int64_t* bias, int64_t xlo, int64_t xhi, BlockScratch& sc,
+                  int64_t* dst) {
+    const int64_t K = pl.K, N = pl.N;
+    int64_t* g = reinterpret_cast<int64_t*>(sc.g.data());
     // scan: range, per-row sum of |x| >> xshift, max |x| (lanes are rows)
     const V64* gv = sc.g.data();
     V64 mn = V64{}, mx = V64{};
@@ -741,7 +753,7 @@ int do_block(const Plan& pl, const int64_t* const* rp, int nr, const int64_t* of
     if (pl.fx.w < 64 && (mnv < xlo || mxv > xhi)) {
         for (int r = 0; r < nr; ++r)
             for (int64_t k = 0; k < K; ++k) {
-                const int64_t v = rp[r][off[k]];
+                const int64_t v = g[k * kBR + r];
                 if (v < xlo || v > xhi) return r;
             }
     }
@@ -845,7 +857,117 @@ struct RowCursor {  // row i's base pointer, advanced without divisions
             }
         }
     }
+    void advance(int64_t len) {  // conv rows only, len <= OW - ow
+        i += len;
+        ow += len;
+        if (ow == src.g->OW) {
+            ow = 0;
+            if (++oh == src.g->OH) {
+                oh = 0;
+                ++s;
+            }
+        }
+    }
 };
+
+// The conv row path without gathers: a block's output pixels are runs of consecutive ow within
+// one (s, oh), and for operand k = (dh, dw, c) a run's lanes x[s, oh*sh + dh, (ow0 + t)*sw + dw, c],
+// t < len, are contiguous in the "phase plane" P[s][c][dw % sw][h][w'] = x[s, h, w'*sw + dw % sw, c]
+// at w' = ow0 + t + dw / sw. With C = 1 and sw = 1 the planes are x itself; otherwise each thread
+// builds them for the samples of its current range of rows (a copy of x, not of the windows). Runs
+// are copied a vector at a time: the spill past a run lands in lanes written afterwards (later
+// runs, the next operand, the padding lanes or the scratch's slack vector).
+struct ConvPlanes {
+    const ConvGeom* g = nullptr;
+    const int64_t* x = nullptr;
+    const int64_t* xend = nullptr;
+    bool direct = false;
+    int64_t Wq = 0, psz = 0, ssz = 0;  // plane row width, plane size, planes per sample (C*sw) * psz
+    int64_t s0 = 0;
+    std::vector<int64_t> buf;
+    void init(const ConvGeom& geo, const int64_t* xp) {
+        g = &geo;
+        x = xp;
+        xend = x + geo.S * geo.Hp * geo.Wp * geo.C;
+        direct = geo.C == 1 && geo.sw == 1;
+        Wq = (geo.Wp + geo.sw - 1) / geo.sw;
+        psz = geo.Hp * Wq;
+        ssz = geo.C * geo.sw * psz;
+    }
+    void build(int64_t sa, int64_t sb) {  // samples sa..sb
+        if (direct) return;
+        const ConvGeom& G = *g;
+        s0 = sa;
+        buf.resize(size_t((sb - sa + 1) * ssz + kL64));
+        const int64_t C = G.C, sw = G.sw, cstep = sw * psz;
+        for (int64_t s = sa; s <= sb; ++s) {
+            const int64_t* xv = x + s * G.Hp * G.Wp * C;
+            int64_t* d = buf.data() + (s - s0) * ssz;
+            for (int64_t h = 0; h < G.Hp; ++h) {
+                int64_t ph = 0, wq = 0;
+                for (int64_t w = 0; w < G.Wp; ++w, xv += C) {
+                    int64_t* dv = d + ph * psz + h * Wq + wq;
+                    for (int64_t c = 0; c < C; ++c) dv[c * cstep] = xv[c];
+                    if (++ph == sw) {
+                        ph = 0;
+                        ++wq;
+                    }
+                }
+            }
+        }
+    }
+    // Where row (s, oh, ow) reads operand k: run_base(s, oh, ow) + koff[k].
+    const int64_t* run_base(int64_t s, int64_t oh, int64_t ow) const {
+        if (direct) return x + (s * g->Hp + oh * g->sh) * g->Wp + ow;
+        return buf.data() + (s - s0) * ssz + oh * g->sh * Wq + ow;
+    }
+    std::vector<int64_t> koffs() const {
+        std::vector<int64_t> o;
+        for (int64_t dh = 0; dh < g->kh; ++dh)
+            for (int64_t dw = 0; dw < g->kw; ++dw)
+                for (int64_t c = 0; c < g->C; ++c)
+                    o.push_back(direct ? dh * g->Wp + dw : (c * g->sw + dw % g->sw) * psz + dh * Wq + dw / g->sw);
+        return o;
+    }
+};
+
+struct Run {
+    int r, len;
+    const int64_t* base;
+};
+
+template <class VC>
+inline void copy_run(int64_t* dst, const int64_t* src, int n) {
+    constexpr int L = int(sizeof(VC) / 8);
+    for (int t = 0; t < n; t += L) vstore(dst + t, vload<VC>(src + t));
+}
+
+void fill_conv_block(const ConvPlanes& P, const int64_t* koff, int64_t K, const Run* run, int nrun, int nr,
+                     BlockScratch& sc) {
+#ifdef FP_ACC_VB
+    typedef int64_t V64h __attribute__((vector_size(FP_ACC_VB / 2)));
+#else
+    typedef int64_t V64h;
+#endif
+    int64_t* gk = reinterpret_cast<int64_t*>(sc.g.data());
+    for (int64_t k = 0; k < K; ++k, gk += kBR) {
+        const int64_t o = koff[k];
+        for (int u = 0; u < nrun; ++u) {
+            const int64_t* src = run[u].base + o;
+            int64_t* dst = gk + run[u].r;
+            const int n = run[u].len;
+            const int64_t reach = n <= kL64 / 2 ? kL64 / 2 : (n + kL64 - 1) / kL64 * kL64;  // elements read
+            if (P.direct && src + reach > P.xend) {
+                for (int t = 0; t < n; ++t) dst[t] = src[t];
+            } else if (n <= kL64 / 2) {
+                vstore(dst, vload<V64h>(src));
+            } else {
+                copy_run<V64>(dst, src, n);
+            }
+        }
+        for (int r = nr; r < kBR; ++r) gk[r] = gk[0];
+    }
+}
 
 void accum_run(const RowSrc& src, int64_t M, const SourceFormat& fx, const int64_t* w, const SourceFormat& fw,
                int64_t N, const Format& acc, const int64_t* bias_in, const Format& res, int64_t* out) {
@@ -891,25 +1013,47 @@ void accum_run(const RowSrc& src, int64_t M, const SourceFormat& fx, const int64
         }
         std::vector<int64_t> blk(size_t(rb * N)), xrow(size_t(gather ? K : 0));
         const int64_t* rp[kBR];
+        Run run[kBR];
+        ConvPlanes planes;
+        std::vector<int64_t> koff;
+        if (rows && gather) {
+            planes.init(*src.g, src.x);
+            koff = planes.koffs();
+        }
         RowCursor cur(src, r0);
         for (int64_t b0 = r0; b0 < r1; b0 += rb) {
             const int64_t b1 = std::min(r1, b0 + rb);
             if (rows) {
+                if (gather) planes.build(cur.s, (b1 - 1) / (src.g->OH * src.g->OW));
                 // blocks (N, kBR) each, cast in place (elementwise), then transposed into out
                 for (int64_t i = b0; i < b1; i += kBR) {
                     const int nr = int(std::min<int64_t>(kBR, b1 - i));
-                    for (int r = 0; r < nr; ++r, cur.next()) rp[r] = cur.ptr();
-                    const int br = do_block(pl, rp, nr, src.off.data(), bias, xlo, xhi, bs, blk.data() + (i - b0) * N);
+                    int64_t* bdst = blk.data() + (i - b0) * N;
+                    int br;
+                    if (gather) {
+                        int nrun = 0;
+                        for (int r = 0; r < nr;) {
+                            const int len = int(std::min<int64_t>(nr - r, src.g->OW - cur.ow));
+                            run[nrun++] = Run{r, len, planes.run_base(cur.s, cur.oh, cur.ow)};
+                            r += len;
+                            cur.advance(len);
+                        }
+                        fill_conv_block(planes, koff.data(), K, run, nrun, nr, bs);
+                        br = compute_block(pl, nr, bias, xlo, xhi, bs, bdst);
+                    } else {
+                        for (int r = 0; r < nr; ++r, cur.next()) rp[r] = cur.ptr();
+                        br = do_block(pl, rp, nr, src.off.data(), bias, xlo, xhi, bs, bdst);
+                    }
                     if (br >= 0) record(i + br);
                 }
-                const int64_t nb = (b1 - b0 + kBR - 1) / kBR;
-                final_fn(blk.data(), nb * kBR * N, fc, blk.data());
+                const int64_t nb = (b1 - b0 + kBR - 1) / kBR, n_ = N;
+                final_fn(blk.data(), nb * kBR * n_, fc, blk.data());
                 for (int64_t i = b0; i < b1; i += kBR) {
                     const int nr = int(std::min<int64_t>(kBR, b1 - i));
-                    const int64_t* bt = blk.data() + (i - b0) * N;
-                    int64_t* o = out + i * N;
-                    for (int r = 0; r < nr; ++r)
-                        for (int64_t j = 0; j < N; ++j) o[r * N + j] = bt[j * kBR + r];
+                    const int64_t* bt = blk.data() + (i - b0) * n_;
+                    int64_t* o = out + i * n_;
+                    for (int r = 0; r < nr; ++r, o += n_)
+                        for (int64_t j = 0; j < n_; ++j) o[j] = bt[j * kBR + r];
                 }
                 continue;
             } else {
