@@ -18,7 +18,8 @@
 //  * column lanes (N >= the int32 lane count L32: 16 under AVX-512, 8 under AVX2; and every N in
 //    the scalar build): one row at a time, lanes over output columns j, x[i,k] broadcast;
 //  * row lanes (N < L32): blocks of 2*L32 rows transposed into a (K, rows) scratch (vector
-//    gathers), lanes over rows, w[k,j] broadcast; the variant (int16/int32/int64 lanes, free /
+//    register transposes for dense rows, contiguous runs for conv windows), lanes over rows,
+//    w[k,j] broadcast; the variant (int16/int32/int64 lanes, free /
 //    clamped) is chosen per block from the block's maxima of sum|x| and max|x|.
 // conv_accum feeds the same code with the im2col windows of a convolution, gathered straight
 // from the padded input (no window matrix).

@@ -682,29 +682,76 @@ inline void finish_block(const Plan& pl, bool free_row, int defer, const T* t, c
 int compute_block(const Plan& pl, int nr, const int64_t* bias, int64_t xlo, int64_t xhi, BlockScratch& sc,
                   int64_t* dst);
 
+// In-register transposes of kL64 x kL64 int64 tiles (the dense row path's block fill).
+#if defined(__AVX512F__)
+typedef __m512i VI;
+inline VI load_vi(const int64_t* p) { return _mm512_loadu_si512(p); }
+inline VI load_vi_masked(const int64_t* p, int n) { return _mm512_maskz_loadu_epi64(__mmask8((1u << n) - 1), p); }
+inline void transpose_vi(VI* a) {
+    VI t[8], u[8];
+    for (int i = 0; i < 4; ++i) {
+        t[2 * i] = _mm512_unpacklo_epi64(a[2 * i], a[2 * i + 1]);      // (a0[2L], a1[2L]) per 128-bit lane L
+        t[2 * i + 1] = _mm512_unpackhi_epi64(a[2 * i], a[2 * i + 1]);  // (a0[2L+1], a1[2L+1])
+    }
+    for (int h = 0; h < 2; ++h) {  // rows 4h..4h+3
+        u[4 * h + 0] = _mm512_shuffle_i64x2(t[4 * h + 0], t[4 * h + 2], 0x88);  // k = 0, 4
+        u[4 * h + 1] = _mm512_shuffle_i64x2(t[4 * h + 0], t[4 * h + 2], 0xdd);  // k = 2, 6
+        u[4 * h + 2] = _mm512_shuffle_i64x2(t[4 * h + 1], t[4 * h + 3], 0x88);  // k = 1, 5
+        u[4 * h + 3] = _mm512_shuffle_i64x2(t[4 * h + 1], t[4 * h + 3], 0xdd);  // k = 3, 7
+    }
+    a[0] = _mm512_shuffle_i64x2(u[0], u[4], 0x88);
+    a[4] = _mm512_shuffle_i64x2(u[0], u[4], 0xdd);
+    a[2] = _mm512_shuffle_i64x2(u[1], u[5], 0x88);
+    a[6] = _mm512_shuffle_i64x2(u[1], u[5], 0xdd);
+    a[1] = _mm512_shuffle_i64x2(u[2], u[6], 0x88);
+    a[5] = _mm512_shuffle_i64x2(u[2], u[6], 0xdd);
+    a[3] = _mm512_shuffle_i64x2(u[3], u[7], 0x88);
+    a[7] = _mm512_shuffle_i64x2(u[3], u[7], 0xdd);
+}
+#elif defined(__AVX2__)
+typedef __m256i VI;
+inline VI load_vi(const int64_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+inline VI load_vi_masked(const int64_t* p, int n) {
+    const __m256i m = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+    return _mm256_maskload_epi64(reinterpret_cast<const long long*>(p), m);
+}
+inline void transpose_vi(VI* a) {
+    const VI t0 = _mm256_unpacklo_epi64(a[0], a[1]), t1 = _mm256_unpackhi_epi64(a[0], a[1]);
+    const VI t2 = _mm256_unpacklo_epi64(a[2], a[3]), t3 = _mm256_unpackhi_epi64(a[2], a[3]);
+    a[0] = _mm256_permute2x128_si256(t0, t2, 0x20);
+    a[1] = _mm256_permute2x128_si256(t1, t3, 0x20);
+    a[2] = _mm256_permute2x128_si256(t0, t2, 0x31);
+    a[3] = _mm256_permute2x128_si256(t1, t3, 0x31);
+}
+#endif
+
 // Rows r < nr (nr <= kBR) with operand k at rp[r][off[k]]: their N accum raws into dst, laid out
 // (N, kBR) (lanes past nr hold row 0's).
-// Vector gathers (lane offsets rp[r] - rp[0]); rows past nr repeat row 0 (their outputs are
-// dropped; as copies of a real row they change neither the range check nor the block bounds).
+// Dense rows (off[k] = k): tiles transposed in registers; rows past nr repeat row 0 (their outputs
+// are dropped; as copies of a real row they change neither the range check nor the block bounds).
 // Returns the first row holding a raw outside x's format (nothing computed), else -1.
 int do_block(const Plan& pl, const int64_t* const* rp, int nr, const int64_t* off, const int64_t* bias,
              int64_t xlo, int64_t xhi, BlockScratch& sc, int64_t* dst) {
-    const int64_t K = pl.K, N = pl.N;
+    const int64_t K = pl.K;
     int64_t* g = reinterpret_cast<int64_t*>(sc.g.data());
 #if defined(__AVX512F__) || defined(__AVX2__)
-    {
-        V64 idx[kNR64];
-        for (int r = 0; r < kNR64; ++r)
-            for (int l = 0; l < kL64; ++l) idx[r][l] = r * kL64 + l < nr ? rp[r * kL64 + l] - rp[0] : 0;
-        V64* gv = sc.g.data();
-        for (int64_t k = 0; k < K; ++k) {
-            const long long* p = reinterpret_cast<const long long*>(rp[0] + off[k]);
-            for (int r = 0; r < kNR64; ++r)
-#if defined(__AVX512F__)
-                gv[k * kNR64 + r] = V64(_mm512_i64gather_epi64(__m512i(idx[r]), p, 8));
-#else
-                gv[k * kNR64 + r] = V64(_mm256_i64gather_epi64(p, __m256i(idx[r]), 8));
-#endif
+    // dense rows (off[k] = k): kL64 x kL64 tiles of (rows, k) loaded row-wise (masked past K),
+    // transposed in registers, stored as (k, rows)
+    (void)off;
+    constexpr int L = kL64;
+    for (int q = 0; q < kBR; q += L) {
+        const int64_t* rows[L];
+        for (int t = 0; t < L; ++t) rows[t] = rp[q + t < nr ? q + t : 0];
+        for (int64_t k0 = 0; k0 < K; k0 += L) {
+            const int rem = int(std::min<int64_t>(L, K - k0));
+            VI a[L];
+            if (rem == L) {
+                for (int t = 0; t < L; ++t) a[t] = load_vi(rows[t] + k0);
+            } else {
+                for (int t = 0; t < L; ++t) a[t] = load_vi_masked(rows[t] + k0, rem);
+            }
+            transpose_vi(a);
+            for (int u = 0; u < rem; ++u) vstore(g + (k0 + u) * kBR + q, a[u]);
         }
     }
 #else
