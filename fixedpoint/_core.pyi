@@ -84,6 +84,35 @@ def dense_accum(
     res_o: int,
     res_n: int,
 ) -> npt.NDArray[np.int64]: ...
+def conv_accum(
+    x: npt.NDArray[np.int64],
+    kh: int,
+    kw: int,
+    sh: int,
+    sw: int,
+    OH: int,
+    OW: int,
+    xw: int,
+    xi: int,
+    xsigned: bool,
+    w: npt.NDArray[np.int64],
+    ww: int,
+    wi: int,
+    wsigned: bool,
+    acc_w: int,
+    acc_i: int,
+    acc_signed: bool,
+    acc_q: int,
+    acc_o: int,
+    acc_n: int,
+    bias_acc: npt.NDArray[np.int64] | None,
+    res_w: int,
+    res_i: int,
+    res_signed: bool,
+    res_q: int,
+    res_o: int,
+    res_n: int,
+) -> npt.NDArray[np.int64]: ...
 def xnor_gemm(a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64], k: int) -> npt.NDArray[np.int32]: ...
 def ternary_binary_gemm(
     mask: npt.NDArray[np.uint64], sign: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64], k: int

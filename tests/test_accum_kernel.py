@@ -275,3 +275,227 @@ def _args(**over):
 def test_validation(over, match):
     with pytest.raises(ValueError, match=match):
         _core.dense_accum(**_args(**over))
+
+
+# --- the row path (small N: lanes over blocks of rows) -------------------------------------
+# Under AVX-512 (AVX2) dense_accum runs N < 16 (N < 8) across blocks of 32 (16) rows, the
+# variant chosen per block. Shapes span several blocks plus a remainder; rows of mixed
+# magnitude put "safe" and clamping rows into one block.
+ROW_NS = [1, 2, 3, 4, 5, 8]
+ROW_CLASSES = {  # (x fmt, w fmt, accum (w, i, s, q, o, n)): which lane variant the plan picks
+    "i16-madd-rnd-sat": ((16, 6, True), (16, 6, True), mode_args(18, 8, True, fx.QMode.RND, fx.OMode.SAT, 0)),
+    "i16-madd-trn-sat": ((16, 6, True), (16, 6, True), mode_args(20, 8, True, fx.QMode.TRN, fx.OMode.SAT, 0)),
+    "i16-wrap-trn": ((16, 6, True), (16, 6, True), mode_args(16, 6, True, fx.QMode.TRN, fx.OMode.WRAP, 0)),
+    "i16-wrap-rnd": ((16, 6, True), (16, 6, True), mode_args(16, 6, True, fx.QMode.RND, fx.OMode.WRAP, 0)),
+    "i16-pair-sat": ((12, 4, True), (10, 2, True), mode_args(24, 8, True, fx.QMode.RND, fx.OMode.SAT, 0)),
+    "i16-pair-wrap": ((12, 4, True), (10, 2, True), mode_args(20, 6, True, fx.QMode.TRN, fx.OMode.WRAP, 0)),
+    "i16-left-sat": ((8, 4, True), (8, 4, False), mode_args(16, 4, True, fx.QMode.RND, fx.OMode.SAT, 0)),
+    "lo32-sat": ((20, 5, True), (12, 3, True), mode_args(24, 14, True, fx.QMode.RND, fx.OMode.SAT, 0)),
+    "lo32-wrap": ((20, 5, True), (12, 3, False), mode_args(30, 14, True, fx.QMode.TRN, fx.OMode.WRAP, 0)),
+    "i64-small-sat": ((24, 8, True), (24, 8, True), mode_args(40, 16, True, fx.QMode.RND, fx.OMode.SAT, 0)),
+    "i64-small-wrap": ((24, 8, True), (24, 8, True), mode_args(38, 18, True, fx.QMode.TRN, fx.OMode.WRAP, 0)),
+    "i64-wide-sat": ((40, 20, True), (16, 6, True), mode_args(44, 20, True, fx.QMode.RND, fx.OMode.SAT, 0)),
+    "i64-wide-wrap": ((40, 20, True), (16, 6, True), mode_args(60, 30, True, fx.QMode.TRN, fx.OMode.WRAP, 0)),
+    "unsigned-sat": ((9, 3, False), (7, 1, False), mode_args(14, 6, False, fx.QMode.TRN, fx.OMode.SAT, 0)),
+    "scalar-sat-sym": ((16, 6, True), (16, 6, True), mode_args(18, 8, True, fx.QMode.RND_CONV, fx.OMode.SAT_SYM, 0)),
+    "scalar-wrap-n1": ((16, 6, True), (16, 6, True), mode_args(18, 8, True, fx.QMode.RND, fx.OMode.WRAP, 1)),
+}
+ROW_RES = mode_args(16, 6, True, fx.QMode.RND, fx.OMode.SAT, 0)
+
+
+def mixed_rows(rng, w, s, shape):
+    """Raws with per-row magnitude: some rows tiny (provably in range), some full range."""
+    v = rng_raws(rng, w, s, shape)
+    if len(shape) == 2 and shape[0] > 1:
+        shift = rng.integers(0, max(1, w - 1), size=(shape[0], 1))
+        shift[rng.random(shape[0]) < 0.5] = 0
+        v = v >> shift
+    return v
+
+
+@pytest.mark.parametrize("cls", list(ROW_CLASSES))
+@pytest.mark.parametrize("N", ROW_NS)
+def test_row_path_every_class(cls, N):
+    xf, wf, acc = ROW_CLASSES[cls]
+    rng = np.random.default_rng(hash((cls, N)) % 2**32)
+    for K, M in [(9, 2 * 32 * 40 + 13), (36, 3 * 32 + 7), (1, 40), (2, 33), (0, 35), (7, 31)]:
+        for data in ("full", "small", "mixed"):
+            if data == "mixed":
+                x = mixed_rows(rng, xf[0], xf[2], (M, K))
+            else:
+                x = rng_raws(rng, xf[0], xf[2], (M, K), data == "small")
+            w = rng_raws(rng, wf[0], wf[2], (K, N), data == "small")
+            b = rng_raws(rng, acc[0], acc[2], (N,), data == "small")
+            check(x, xf, w, wf, acc, b, ROW_RES, threads=(1, 2) if M > 2000 else (1,))
+
+
+@st.composite
+def row_cases(draw):
+    xf, wf, acc, res, (_, K, _), small, seed = draw(dense_cases())
+    M = draw(st.sampled_from([1, 15, 16, 17, 31, 32, 33, 64, 100]))
+    N = draw(st.sampled_from(ROW_NS))
+    mixed = draw(st.booleans())
+    return xf, wf, acc, res, (M, K, N), small, mixed, seed
+
+
+@settings(max_examples=300, deadline=None)
+@given(row_cases())
+def test_hypothesis_row_path(case):
+    xf, wf, acc, res, (M, K, N), small, mixed, seed = case
+    rng = np.random.default_rng(seed)
+    x = mixed_rows(rng, xf[0], xf[2], (M, K)) if mixed else rng_raws(rng, xf[0], xf[2], (M, K), small)
+    w = rng_raws(rng, wf[0], wf[2], (K, N), small)
+    b = rng_raws(rng, acc[0], acc[2], (N,), small)
+    check(x, xf, w, wf, acc, b, res)
+
+
+def test_row_path_x_out_of_range_reports_first():
+    x = np.zeros((100, 9), np.int64)
+    x[70, 3] = 1 << 15
+    x[90, 0] = -(1 << 15) - 1
+    w = np.ones((9, 4), np.int64)
+    for isa in ISAS:
+        fx.set_isa(isa)
+        with pytest.raises(ValueError, match=r"dense_accum: x\[70, 3\] = 32768 is outside"):
+            _core.dense_accum(x, 16, 6, True, w, 16, 6, True, *ROW_CLASSES["i16-madd-rnd-sat"][2], None, *ROW_RES)
+
+
+# --- conv_accum: the fused im2col ------------------------------------------------------------
+def im2col_ref(x, kh, kw, sh, sw, OH, OW):
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    S, Hp, Wp, C = x.shape
+    win = sliding_window_view(x, (kh, kw), axis=(1, 2))[:, : (OH - 1) * sh + 1 : sh, : (OW - 1) * sw + 1 : sw]
+    return np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3)).reshape(S * OH * OW, kh * kw * C)
+
+
+def check_conv(x, geom, xf, w, wf, acc, bias, res, threads=(1, 2)):
+    kh, kw, sh, sw, OH, OW = geom
+    S = x.shape[0]
+    cols = im2col_ref(x, kh, kw, sh, sw, OH, OW)
+    want = reference(cols, xf, w, wf, acc, bias, res).reshape(S, OH, OW, w.shape[1])
+    for isa in ISAS:
+        fx.set_isa(isa)
+        for nt in threads:
+            fx.set_num_threads(nt)
+            got = _core.conv_accum(x, kh, kw, sh, sw, OH, OW, *xf, w, *wf, *acc, bias, *res)
+            assert got.dtype == np.int64 and got.shape == want.shape
+            if not np.array_equal(got, want):
+                bad = np.argwhere(got != want)[0]
+                raise AssertionError(f"isa={isa} threads={nt} geom={geom} x{x.shape} w{w.shape} acc{acc}: first "
+                                     f"mismatch at {tuple(bad)}: got {got[tuple(bad)]} want {want[tuple(bad)]}")
+            dense = _core.dense_accum(cols, *xf, w, *wf, *acc, bias, *res)
+            assert np.array_equal(dense.reshape(want.shape), want)
+
+
+CONV_GEOMS = [  # (S, Hp, Wp, C, kh, kw, sh, sw)
+    (50, 10, 10, 1, 3, 3, 1, 1),  # conv1 of the small CNN (padded 8x8)
+    (40, 6, 6, 4, 3, 3, 1, 1),  # conv2 (padded 4x4, 4 channels)
+    (7, 9, 11, 3, 3, 2, 2, 3),  # strides, non-square kernel, OW not a multiple of anything
+    (5, 1, 40, 2, 1, 5, 1, 2),  # 1-D (Hp = 1)
+    (3, 8, 8, 5, 1, 1, 2, 1),  # pointwise, strided
+    (2, 5, 5, 1, 5, 5, 1, 1),  # the kernel covers the input: one window per sample
+    (1, 4, 37, 1, 2, 3, 1, 1),  # one sample, long rows
+    (0, 6, 6, 4, 3, 3, 1, 1),  # no samples
+]
+
+
+@pytest.mark.parametrize("geom", CONV_GEOMS, ids=[str(g) for g in CONV_GEOMS])
+@pytest.mark.parametrize("N", [1, 3, 4, 8, 16, 33])
+def test_conv_accum_matches_im2col(geom, N):
+    S, Hp, Wp, C, kh, kw, sh, sw = geom
+    OH, OW = (Hp - kh) // sh + 1, (Wp - kw) // sw + 1
+    rng = np.random.default_rng(hash((geom, N)) % 2**32)
+    for cls in ("i16-madd-rnd-sat", "i16-wrap-trn", "i16-pair-sat", "lo32-wrap", "i64-small-sat", "scalar-sat-sym"):
+        xf, wf, acc = ROW_CLASSES[cls]
+        for small in (False, True):
+            x = rng_raws(rng, xf[0], xf[2], (S, Hp, Wp, C), small)
+            w = rng_raws(rng, wf[0], wf[2], (kh * kw * C, N), small)
+            b = rng_raws(rng, acc[0], acc[2], (N,), small)
+            check_conv(x, (kh, kw, sh, sw, OH, OW), xf, w, wf, acc, b, ROW_RES)
+
+
+def test_conv_accum_threads_split():
+    """Enough windows for parallel_for to split mid-sample and mid-row across 2 threads."""
+    rng = np.random.default_rng(5)
+    for N, C in [(4, 1), (8, 4), (20, 2)]:
+        x = rng_raws(rng, 16, True, (300, 9, 7, C))
+        w = rng_raws(rng, 16, True, (9 * C, N))
+        for cls in ("i16-madd-rnd-sat", "i16-wrap-trn"):
+            xf, wf, acc = ROW_CLASSES[cls]
+            check_conv(x, (3, 3, 1, 1, 7, 5), xf, w, wf, acc, None, ROW_RES)
+
+
+@st.composite
+def conv_cases(draw):
+    xf, wf, acc, res, _, small, seed = draw(dense_cases())
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    Hp, Wp = draw(st.integers(kh, kh + 6)), draw(st.integers(kw, kw + 9))
+    C = draw(st.integers(1, 4))
+    S = draw(st.integers(0, 4))
+    N = draw(st.sampled_from([1, 2, 3, 4, 5, 8, 16, 17]))
+    return xf, wf, acc, res, (S, Hp, Wp, C, kh, kw, sh, sw, N), small, seed
+
+
+@settings(max_examples=200, deadline=None)
+@given(conv_cases())
+def test_hypothesis_conv_accum(case):
+    xf, wf, acc, res, (S, Hp, Wp, C, kh, kw, sh, sw, N), small, seed = case
+    rng = np.random.default_rng(seed)
+    x = rng_raws(rng, xf[0], xf[2], (S, Hp, Wp, C), small)
+    w = rng_raws(rng, wf[0], wf[2], (kh * kw * C, N), small)
+    b = rng_raws(rng, acc[0], acc[2], (N,), small)
+    check_conv(x, (kh, kw, sh, sw, (Hp - kh) // sh + 1, (Wp - kw) // sw + 1), xf, w, wf, acc, b, res, threads=(1,))
+
+
+def _conv_args(**over):
+    a = dict(
+        x=np.zeros((2, 6, 6, 4), np.int64), kh=3, kw=3, sh=1, sw=1, OH=4, OW=4, xw=16, xi=6, xsigned=True,
+        w=np.zeros((36, 8), np.int64), ww=16, wi=6, wsigned=True, acc_w=18, acc_i=8, acc_signed=True,
+        acc_q=Q[fx.QMode.RND], acc_o=O[fx.OMode.SAT], acc_n=0, bias_acc=np.zeros(8, np.int64), res_w=16, res_i=6,
+        res_signed=True, res_q=0, res_o=0, res_n=0,
+    )
+    a.update(over)
+    return a
+
+
+def _bad_x():
+    x = np.zeros((2, 6, 6, 4), np.int64)
+    x[1, 2, 3, 1] = 1 << 15
+    return x
+
+
+@pytest.mark.parametrize(
+    "over,match",
+    [
+        (dict(x=np.zeros((2, 6, 24), np.int64)), r"conv_accum: x must be \(S, Hp, Wp, C\)"),
+        (dict(w=np.zeros(36, np.int64)), r"conv_accum: w must be \(kh\*kw\*C, N\)"),
+        (dict(x=np.zeros((2, 6, 6, 0), np.int64)), r"conv_accum: x is \(2, 6, 6, 0\): Hp, Wp and C must be >= 1"),
+        (dict(kh=0), "conv_accum: kernel kh, kw = 0, 3 must be >= 1"),
+        (dict(sw=0), "conv_accum: strides sh, sw = 1, 0 must be >= 1"),
+        (dict(kh=7, w=np.zeros((84, 8), np.int64)), "conv_accum: kernel 7x3 does not fit the padded input 6x6"),
+        (dict(OH=5), r"conv_accum: OH, OW = 5, 4 but .* gives OH = \(Hp - kh\) // sh \+ 1 = 4"),
+        (dict(sh=2), r"conv_accum: OH, OW = 4, 4 but .* OH = \(Hp - kh\) // sh \+ 1 = 2"),
+        (dict(w=np.zeros((35, 8), np.int64)), r"conv_accum: w is \(35, 8\) but the window length kh\*kw\*C = 3\*3\*4 = 36"),
+        (dict(acc_q=Q[fx.QMode.STOCH]), "conv_accum: STOCH"),
+        (dict(res_w=0), "conv_accum: result format"),
+        (dict(xw=64, ww=64), r"conv_accum: product width xw \+ ww = 64 \+ 64 exceeds 126"),
+        (dict(bias_acc=np.zeros(3, np.int64)), r"conv_accum: bias_acc must have shape \(N,\) = \(8,\)"),
+        (dict(w=np.full((36, 8), -(1 << 15) - 1, np.int64)), r"conv_accum: w\[0, 0\] = -32769 is outside"),
+        (dict(x=_bad_x()), r"conv_accum: x\[1, 2, 3, 1\] = 32768 is outside the raw range \[-32768, 32767\]"),
+    ],
+)
+def test_conv_validation(over, match):
+    with pytest.raises(ValueError, match=match):
+        _core.conv_accum(**_conv_args(**over))
+
+
+def test_conv_accepts_noncontiguous_and_bias_none():
+    rng = np.random.default_rng(9)
+    x = rng_raws(rng, 16, True, (3, 6, 12, 4))[:, :, ::2]  # a strided view: converted to C order
+    w = rng_raws(rng, 16, True, (36, 8))
+    a = _conv_args(x=x, w=w, bias_acc=None)
+    got = _core.conv_accum(**a)
+    want = _core.conv_accum(**dict(a, x=np.ascontiguousarray(x), bias_acc=np.zeros(8, np.int64)))
+    assert np.array_equal(got, want)

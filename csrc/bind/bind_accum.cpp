@@ -1,5 +1,6 @@
 // Bindings for dense_accum (the hls4ml Dense emulation: accumulator-accurate matmul fused
-// with the cast into the result format). Validates every argument, releases the GIL, calls core.
+// with the cast into the result format) and conv_accum (the same on a convolution's im2col
+// windows, built inside the kernel). Validate every argument, release the GIL, call core.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -14,9 +15,7 @@ using namespace fixedpoint;
 
 namespace {
 
-constexpr const char* kApi = "dense_accum";
-
-Format format_arg(const char* what, int w, int i, bool s, int q, int o, int n) {
+Format format_arg(const char* kApi, const char* what, int w, int i, bool s, int q, int o, int n) {
     if (w > kNativeMaxWidth)
         throw py::value_error(std::string(kApi) + ": " + what + " format: w must be <= " +
                               std::to_string(kNativeMaxWidth) + ", got w=" + std::to_string(w));
@@ -28,7 +27,7 @@ Format format_arg(const char* what, int w, int i, bool s, int q, int o, int n) {
 }
 
 // Every raw of v (n values) within the w-bit (signed or unsigned) range; names the first offender.
-void check_raws(const char* what, const int64_t* v, int64_t n, int w, bool s, int64_t ncols) {
+void check_raws(const char* kApi, const char* what, const int64_t* v, int64_t n, int w, bool s, int64_t ncols) {
     if (w >= 64) return;  // a 64-bit format spans every int64 (uint64 bit patterns when unsigned)
     const int64_t lo = int64_t(raw_min(w, s)), hi = int64_t(raw_max(w, s));
     for (int64_t k = 0; k < n; ++k)
@@ -41,23 +40,54 @@ void check_raws(const char* what, const int64_t* v, int64_t n, int w, bool s, in
         }
 }
 
-py::array_t<int64_t> dense_accum_py(const py::array_t<int64_t, py::array::c_style>& x, int xw, int xi, bool xs,
-                                    const py::array_t<int64_t, py::array::c_style>& w, int ww, int wi, bool ws,
-                                    int acc_w, int acc_i, bool acc_s, int acc_q, int acc_o, int acc_n,
-                                    const py::object& bias, int res_w, int res_i, bool res_s, int res_q, int res_o,
-                                    int res_n) {
-    format_arg("x", xw, xi, xs, 0, 0, 0);
-    format_arg("w", ww, wi, ws, 0, 0, 0);
-    const Format acc = format_arg("accum", acc_w, acc_i, acc_s, acc_q, acc_o, acc_n);
-    const Format res = format_arg("result", res_w, res_i, res_s, res_q, res_o, res_n);
-    if (acc.q == QMode::STOCH || res.q == QMode::STOCH)
+struct Common {
+    SourceFormat fx{}, fw{};
+    Format acc{}, res{};
+    py::array_t<int64_t, py::array::c_style> bias_arr;
+    const int64_t* biasp = nullptr;
+};
+
+// The formats, STOCH, product width, bias and w checks shared by dense_accum and conv_accum.
+Common check_common(const char* kApi, int xw, int xi, bool xs, const py::array_t<int64_t, py::array::c_style>& w,
+                    int ww, int wi, bool ws, int acc_w, int acc_i, bool acc_s, int acc_q, int acc_o, int acc_n,
+                    const py::object& bias, int res_w, int res_i, bool res_s, int res_q, int res_o, int res_n) {
+    Common c;
+    format_arg(kApi, "x", xw, xi, xs, 0, 0, 0);
+    format_arg(kApi, "w", ww, wi, ws, 0, 0, 0);
+    c.acc = format_arg(kApi, "accum", acc_w, acc_i, acc_s, acc_q, acc_o, acc_n);
+    c.res = format_arg(kApi, "result", res_w, res_i, res_s, res_q, res_o, res_n);
+    if (c.acc.q == QMode::STOCH || c.res.q == QMode::STOCH)
         throw py::value_error(std::string(kApi) + ": STOCH rounding is not supported (accum q=" +
-                              qmode_name(acc.q) + ", result q=" + qmode_name(res.q) +
+                              qmode_name(c.acc.q) + ", result q=" + qmode_name(c.res.q) +
                               "); use matmul_accum and cast");
     if (xw + ww > kDenseAccumMaxProductWidth)
         throw py::value_error(std::string(kApi) + ": product width xw + ww = " + std::to_string(xw) + " + " +
                               std::to_string(ww) + " exceeds " + std::to_string(kDenseAccumMaxProductWidth) +
                               " bits");
+    if (w.ndim() == 2) {
+        const int64_t N = w.shape(1);
+        if (!bias.is_none()) {
+            c.bias_arr = bias.cast<py::array_t<int64_t, py::array::c_style | py::array::forcecast>>();
+            if (c.bias_arr.ndim() != 1 || c.bias_arr.shape(0) != N)
+                throw py::value_error(std::string(kApi) + ": bias_acc must have shape (N,) = (" + std::to_string(N) +
+                                      ",), got " + std::to_string(c.bias_arr.ndim()) + "-d array of " +
+                                      std::to_string(c.bias_arr.size()) + " values");
+            c.biasp = c.bias_arr.data();
+            check_raws(kApi, "bias_acc", c.biasp, N, c.acc.w, c.acc.is_signed, 0);
+        }
+        check_raws(kApi, "w", w.data(), w.shape(0) * N, ww, ws, N);
+    }
+    c.fx = SourceFormat{xw, xi, xs};
+    c.fw = SourceFormat{ww, wi, ws};
+    return c;
+}
+
+py::array_t<int64_t> dense_accum_py(const py::array_t<int64_t, py::array::c_style>& x, int xw, int xi, bool xs,
+                                    const py::array_t<int64_t, py::array::c_style>& w, int ww, int wi, bool ws,
+                                    int acc_w, int acc_i, bool acc_s, int acc_q, int acc_o, int acc_n,
+                                    const py::object& bias, int res_w, int res_i, bool res_s, int res_q, int res_o,
+                                    int res_n) {
+    const char* kApi = "dense_accum";
     if (x.ndim() != 2 || w.ndim() != 2)
         throw py::value_error(std::string(kApi) + ": x must be (M, K) and w (K, N), got " +
                               std::to_string(x.ndim()) + "-d and " + std::to_string(w.ndim()) + "-d arrays");
@@ -65,28 +95,91 @@ py::array_t<int64_t> dense_accum_py(const py::array_t<int64_t, py::array::c_styl
         throw py::value_error(std::string(kApi) + ": x is (" + std::to_string(x.shape(0)) + ", " +
                               std::to_string(x.shape(1)) + ") but w is (" + std::to_string(w.shape(0)) + ", " +
                               std::to_string(w.shape(1)) + "): x.shape[1] must equal w.shape[0]");
+    const Common c = check_common(kApi, xw, xi, xs, w, ww, wi, ws, acc_w, acc_i, acc_s, acc_q, acc_o, acc_n, bias,
+                                  res_w, res_i, res_s, res_q, res_o, res_n);
     const int64_t M = x.shape(0), K = x.shape(1), N = w.shape(1);
-    py::array_t<int64_t, py::array::c_style> bias_arr;
-    const int64_t* biasp = nullptr;
-    if (!bias.is_none()) {
-        bias_arr = bias.cast<py::array_t<int64_t, py::array::c_style | py::array::forcecast>>();
-        if (bias_arr.ndim() != 1 || bias_arr.shape(0) != N)
-            throw py::value_error(std::string(kApi) + ": bias_acc must have shape (N,) = (" + std::to_string(N) +
-                                  ",), got " + std::to_string(bias_arr.ndim()) + "-d array of " +
-                                  std::to_string(bias_arr.size()) + " values");
-        biasp = bias_arr.data();
-        check_raws("bias_acc", biasp, N, acc.w, acc.is_signed, 0);
-    }
-    check_raws("w", w.data(), K * N, ww, ws, N);
     // x's raws are range-checked inside the kernel's single pass over x (ValueError after it).
     py::array_t<int64_t> out({py::ssize_t(M), py::ssize_t(N)});
-    const SourceFormat fx{xw, xi, xs}, fw{ww, wi, ws};
     const int64_t* xp = x.data();
     const int64_t* wp = w.data();
     int64_t* dst = out.mutable_data();
     {
         py::gil_scoped_release release;
-        dense_accum(xp, fx, wp, fw, M, K, N, acc, biasp, res, dst);
+        dense_accum(xp, c.fx, wp, c.fw, M, K, N, c.acc, c.biasp, c.res, dst);
+    }
+    return out;
+}
+
+std::string shape_str(const py::array& a) {
+    std::string s = "(";
+    for (py::ssize_t d = 0; d < a.ndim(); ++d) s += (d ? ", " : "") + std::to_string(a.shape(d));
+    return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+py::array_t<int64_t> conv_accum_py(const py::array_t<int64_t, py::array::c_style>& x, int64_t kh, int64_t kw,
+                                   int64_t sh, int64_t sw, int64_t OH, int64_t OW, int xw, int xi, bool xs,
+                                   const py::array_t<int64_t, py::array::c_style>& w, int ww, int wi, bool ws,
+                                   int acc_w, int acc_i, bool acc_s, int acc_q, int acc_o, int acc_n,
+                                   const py::object& bias, int res_w, int res_i, bool res_s, int res_q, int res_o,
+                                   int res_n) {
+    const char* kApi = "conv_accum";
+    auto fail = [&](const std::string& m) { throw py::value_error(std::string(kApi) + ": " + m); };
+    if (x.ndim() != 4)
+        fail("x must be (S, Hp, Wp, C) (zero-padded, channels last; Hp = 1 for a 1-D conv), got a " +
+             std::to_string(x.ndim()) + "-d array");
+    if (w.ndim() != 2) fail("w must be (kh*kw*C, N), got a " + std::to_string(w.ndim()) + "-d array");
+    ConvGeom g;
+    g.S = x.shape(0);
+    g.Hp = x.shape(1);
+    g.Wp = x.shape(2);
+    g.C = x.shape(3);
+    g.kh = kh;
+    g.kw = kw;
+    g.sh = sh;
+    g.sw = sw;
+    g.OH = OH;
+    g.OW = OW;
+    if (g.Hp < 1 || g.Wp < 1 || g.C < 1) fail("x is " + shape_str(x) + ": Hp, Wp and C must be >= 1");
+    if (kh < 1 || kw < 1) fail("kernel kh, kw = " + std::to_string(kh) + ", " + std::to_string(kw) + " must be >= 1");
+    if (sh < 1 || sw < 1) fail("strides sh, sw = " + std::to_string(sh) + ", " + std::to_string(sw) + " must be >= 1");
+    if (kh > g.Hp || kw > g.Wp)
+        fail("kernel " + std::to_string(kh) + "x" + std::to_string(kw) + " does not fit the padded input " +
+             std::to_string(g.Hp) + "x" + std::to_string(g.Wp) + " (x is " + shape_str(x) + ")");
+    const int64_t eoh = (g.Hp - kh) / sh + 1, eow = (g.Wp - kw) / sw + 1;
+    if (OH != eoh || OW != eow)
+        fail("OH, OW = " + std::to_string(OH) + ", " + std::to_string(OW) + " but the padded input " +
+             std::to_string(g.Hp) + "x" + std::to_string(g.Wp) + " with kernel " + std::to_string(kh) + "x" +
+             std::to_string(kw) + " and strides " + std::to_string(sh) + ", " + std::to_string(sw) +
+             " gives OH = (Hp - kh) // sh + 1 = " + std::to_string(eoh) + ", OW = (Wp - kw) // sw + 1 = " +
+             std::to_string(eow));
+    const int64_t K = kh * kw * g.C;
+    if (w.shape(0) != K)
+        fail("w is " + shape_str(w) + " but the window length kh*kw*C = " + std::to_string(kh) + "*" +
+             std::to_string(kw) + "*" + std::to_string(g.C) + " = " + std::to_string(K) + " must equal w.shape[0]");
+    const Common c = check_common(kApi, xw, xi, xs, w, ww, wi, ws, acc_w, acc_i, acc_s, acc_q, acc_o, acc_n, bias,
+                                  res_w, res_i, res_s, res_q, res_o, res_n);
+    // x's raws: one pass over the (small) input, naming the offender by its 4-d index
+    if (xw < 64) {
+        const int64_t lo = int64_t(raw_min(xw, xs)), hi = int64_t(raw_max(xw, xs));
+        const int64_t* xp = x.data();
+        const int64_t n = int64_t(x.size());
+        for (int64_t t = 0; t < n; ++t)
+            if (xp[t] < lo || xp[t] > hi) {
+                const int64_t ch = t % g.C, q = t / g.C, ww_ = q % g.Wp, hh = (q / g.Wp) % g.Hp, s = q / (g.Wp * g.Hp);
+                fail("x[" + std::to_string(s) + ", " + std::to_string(hh) + ", " + std::to_string(ww_) + ", " +
+                     std::to_string(ch) + "] = " + std::to_string(xp[t]) + " is outside the raw range [" +
+                     std::to_string(lo) + ", " + std::to_string(hi) + "] of a " + std::to_string(xw) + "-bit " +
+                     (xs ? "signed" : "unsigned") + " format");
+            }
+    }
+    const int64_t N = w.shape(1);
+    py::array_t<int64_t> out({py::ssize_t(g.S), py::ssize_t(OH), py::ssize_t(OW), py::ssize_t(N)});
+    const int64_t* xp = x.data();
+    const int64_t* wp = w.data();
+    int64_t* dst = out.mutable_data();
+    {
+        py::gil_scoped_release release;
+        conv_accum(xp, g, c.fx, wp, c.fw, N, c.acc, c.biasp, c.res, dst);
     }
     return out;
 }
@@ -103,4 +196,16 @@ void bind_accum(py::module_& m) {
           "acc = (accum)(acc + (accum)(x[i,k] * w[k,j])) for k in order; out[i,j] = (result)(acc).\n"
           "Bit for bit cast(matmul_accum(...)). x (M,K), w (K,N) int64 raws; returns (M,N) result raws.\n"
           "Raises ValueError for bad shapes/formats, raws outside their formats, or STOCH rounding.");
+    m.def("conv_accum", &conv_accum_py, py::arg("x"), py::arg("kh"), py::arg("kw"), py::arg("sh"), py::arg("sw"),
+          py::arg("OH"), py::arg("OW"), py::arg("xw"), py::arg("xi"), py::arg("xsigned"), py::arg("w"), py::arg("ww"),
+          py::arg("wi"), py::arg("wsigned"), py::arg("acc_w"), py::arg("acc_i"), py::arg("acc_signed"),
+          py::arg("acc_q"), py::arg("acc_o"), py::arg("acc_n"), py::arg("bias_acc"), py::arg("res_w"),
+          py::arg("res_i"), py::arg("res_signed"), py::arg("res_q"), py::arg("res_o"), py::arg("res_n"),
+          "hls4ml Conv emulation: dense_accum on the im2col windows of x, built inside the kernel.\n"
+          "x (S, Hp, Wp, C) int64 raws, already zero-padded, channels last (Hp = 1 for a 1-D conv);\n"
+          "window row (s, oh, ow) holds x[s, oh*sh + dh, ow*sw + dw, c] at k = (dh*kw + dw)*C + c (k in\n"
+          "that order, as hls4ml's Latency templates add); w (kh*kw*C, N); OH = (Hp - kh) // sh + 1,\n"
+          "OW = (Wp - kw) // sw + 1. Returns (S, OH, OW, N) result raws, bit for bit\n"
+          "dense_accum(im2col(x), ...). Raises ValueError for bad shapes/geometry/formats, raws outside\n"
+          "their formats, or STOCH rounding.");
 }

@@ -443,6 +443,51 @@ struct Scratch {
     std::vector<int64_t> t64;
 };
 
+// The variant for rows whose sum_k (|x_k| >> xshift) is at most xs and max_k |x_k| at most xm
+// (one row, or the maxima over a block of rows: every bound below grows with xs and xm, so a
+// variant valid for the block's maxima is valid for each of its rows).
+int choose_var(const Plan& pl, uint64_t xs, uint64_t xm) {
+    const int64_t K = pl.K;
+    const int xsh = pl.xshift;
+    // bounds (double, with margins): P = sum |p| (product units), B = sum |round(p)| (accum units)
+    const double xsum = (double(xs) + double(K)) * std::ldexp(1.0, xsh) * kMargin;
+    const double P = std::min(xsum * pl.wmax, double(xm) * pl.wsum) * kMargin;
+    const double B = (pl.psh > 0 ? std::ldexp(P, -pl.psh) + double(K) : std::ldexp(P, -pl.psh)) * kMargin + 1.0;
+    const double pmax = (pl.psh > 0 ? std::ldexp(double(xm) * pl.wmax, -pl.psh) + 1.0
+                                    : std::ldexp(double(xm) * pl.wmax, -pl.psh)) * kMargin + 1.0;
+    const double T = pl.psh > 0 ? B : P * kMargin + 1.0;  // what a free int32 lane holds
+    const bool t32 = T < 2147483647.0;
+    int var;
+    if (pl.sat) {
+        const bool safe = B <= pl.lim && pl.bmax + B <= double(pl.hi) && pl.bmin - B >= double(pl.lo);
+        const bool noclamp = pmax <= pl.lim;
+        if (safe) var = (pl.p32 >= 0 && t32) ? (pl.p32 == P_MADD && pl.psh <= 0 ? V_I32_PAIR : V_I32_FREE) : V_I64_FREE;
+        else if (pl.i32sat) var = noclamp ? V_I32_SATNC : V_I32_SAT;
+        else var = noclamp ? V_I64_SATNC : V_I64_SAT;
+    } else {
+        if (pl.p32 >= 0 && (pl.wrap_mod32 || t32)) var = (pl.p32 == P_MADD && pl.psh <= 0) ? V_I32_PAIR : V_I32_FREE;
+        else var = V_I64_FREE;
+    }
+    return var;
+}
+
+inline bool is_free(int var) { return var == V_I32_FREE || var == V_I32_PAIR || var == V_I64_FREE; }
+inline bool is_i64(int var) { return var == V_I64_FREE || var == V_I64_SAT || var == V_I64_SATNC; }
+
+// A lane's (free or not) sum t into the accumulator raw: free rows hold sum round(p) (times
+// 2^-defer), to which the bias is added, WRAP reducing modulo 2^w once.
+inline int64_t finish_lane(const Plan& pl, bool free_row, int defer, int64_t t, int64_t bias) {
+    if (!free_row) return t;
+    uint64_t v = uint64_t(t) << defer;
+    v += uint64_t(bias);
+    if (!pl.sat) {
+        const int wsh = 64 - pl.acc.w;
+        v <<= wsh;
+        v = pl.acc.is_signed ? uint64_t(int64_t(v) >> wsh) : (v >> wsh);
+    }
+    return int64_t(v);
+}
+
 // Row i into dst (N accum raws). Returns false when x has a raw outside its format.
 bool do_row(const Plan& pl, const int64_t* xr, const int64_t* w, const int64_t* bias, int64_t xlo, int64_t xhi,
             Scratch& sc, int64_t* dst) {
@@ -464,25 +509,7 @@ bool do_row(const Plan& pl, const int64_t* xr, const int64_t* w, const int64_t* 
         pl.scalar_fn(xr, w, K, N, pl.fx, pl.fw, pl.acc, pl.tacc, pl.narrow, bias, dst);
         return true;
     }
-    // bounds (double, with margins): P = sum |p| (product units), B = sum |round(p)| (accum units)
-    const double xsum = (double(xs) + double(K)) * std::ldexp(1.0, xsh) * kMargin;
-    const double P = std::min(xsum * pl.wmax, double(xm) * pl.wsum) * kMargin;
-    const double B = (pl.psh > 0 ? std::ldexp(P, -pl.psh) + double(K) : std::ldexp(P, -pl.psh)) * kMargin + 1.0;
-    const double pmax = (pl.psh > 0 ? std::ldexp(double(xm) * pl.wmax, -pl.psh) + 1.0
-                                    : std::ldexp(double(xm) * pl.wmax, -pl.psh)) * kMargin + 1.0;
-    const double T = pl.psh > 0 ? B : P * kMargin + 1.0;  // what a free int32 lane holds
-    const bool t32 = T < 2147483647.0;
-    int var;
-    if (pl.sat) {
-        const bool safe = B <= pl.lim && pl.bmax + B <= double(pl.hi) && pl.bmin - B >= double(pl.lo);
-        const bool noclamp = pmax <= pl.lim;
-        if (safe) var = (pl.p32 >= 0 && t32) ? (pl.p32 == P_MADD && pl.psh <= 0 ? V_I32_PAIR : V_I32_FREE) : V_I64_FREE;
-        else if (pl.i32sat) var = noclamp ? V_I32_SATNC : V_I32_SAT;
-        else var = noclamp ? V_I64_SATNC : V_I64_SAT;
-    } else {
-        if (pl.p32 >= 0 && (pl.wrap_mod32 || t32)) var = (pl.p32 == P_MADD && pl.psh <= 0) ? V_I32_PAIR : V_I32_FREE;
-        else var = V_I64_FREE;
-    }
+    const int var = choose_var(pl, xs, xm);
     const bool free_row = var == V_I32_FREE || var == V_I32_PAIR || var == V_I64_FREE;
     int kind, sh, defer;
     if (var == V_I64_FREE || var == V_I64_SAT || var == V_I64_SATNC) {
@@ -534,27 +561,464 @@ bool do_row(const Plan& pl, const int64_t* xr, const int64_t* w, const int64_t* 
         }
         for (int64_t j = 0; j < N; ++j) sc.t64[size_t(j)] = al[j];  // sign-extended
     }
-    if (!free_row) {
-        for (int64_t j = 0; j < N; ++j) dst[j] = sc.t64[size_t(j)];
-        return true;
-    }
-    // free rows: acc = bias + (T << defer), then WRAP reduces modulo 2^w once
-    const int wsh = 64 - pl.acc.w;
-    for (int64_t j = 0; j < N; ++j) {
-        uint64_t v = uint64_t(sc.t64[size_t(j)]) << defer;
-        v += uint64_t(bias[j]);
-        if (!pl.sat) {
-            v <<= wsh;
-            v = pl.acc.is_signed ? uint64_t(int64_t(v) >> wsh) : (v >> wsh);
-        }
-        dst[j] = int64_t(v);
-    }
+    for (int64_t j = 0; j < N; ++j) dst[j] = finish_lane(pl, free_row, defer, sc.t64[size_t(j)], bias[j]);
     return true;
 }
 
-void dense_accum_impl(const int64_t* x, const SourceFormat& fx, const int64_t* w, const SourceFormat& fw, int64_t M,
-                      int64_t K, int64_t N, const Format& acc, const int64_t* bias_in, const Format& res,
-                      int64_t* out) {
+// ---------------------------------------------------------------------------
+// The row path (small N): lanes over a block of kBR rows instead of over output columns.
+// Column lanes leave N - ceil(N/L)*L lanes idle per step; for N < L32 (the int32 lane count:
+// 16 under AVX-512, 8 under AVX2) the kernel instead transposes kBR = 2*L32 rows of x into a
+// (K, kBR) scratch and, per column j and step k, broadcasts w[k, j] across the rows' lanes.
+// Every lane runs the same Step as the column kernel (same products, casts and clamps), so
+// each output is bit for bit the column kernel's. The variant is chosen once per block from
+// the block's maxima of sum |x| and max |x| (see choose_var), which is valid for every row.
+#ifdef FP_ACC_VB
+constexpr bool kRowPath = true;
+#else
+constexpr bool kRowPath = false;
+#endif
+constexpr int kL32 = Lane<V32>::n, kL64 = Lane<V64>::n;
+constexpr int kBR = 2 * kL32;                       // rows per block of the row path
+constexpr int kNR32 = kBR / kL32, kNR64 = kBR / kL64;  // vectors per block operand
+
+// NJ columns over the block: xs[k*NR + r] is vector r of the rows' operand k, w[k*ws + j] the
+// weight broadcast to every row; acc[j*NR + r] in/out.
+template <int NJ, class V, class St>
+inline void rtile(const V* xs, int64_t Kx, const typename Lane<V>::S* w, int64_t ws, V* acc, const St& st) {
+    constexpr int NR = kBR / Lane<V>::n;
+    V a[NJ][NR];
+    for (int j = 0; j < NJ; ++j)
+        for (int r = 0; r < NR; ++r) a[j][r] = acc[j * NR + r];
+    for (int64_t k = 0; k < Kx; ++k) {
+        V xv[NR];
+        for (int r = 0; r < NR; ++r) xv[r] = xs[k * NR + r];
+        const typename Lane<V>::S* wr = w + k * ws;
+        for (int j = 0; j < NJ; ++j) {
+            const V wb = bcast<V>(wr[j]);
+            for (int r = 0; r < NR; ++r) a[j][r] = st(a[j][r], st.prod(xv[r], wb));
+        }
+    }
+    for (int j = 0; j < NJ; ++j)
+        for (int r = 0; r < NR; ++r) acc[j * NR + r] = a[j][r];
+}
+
+template <class V, class St>
+void run_rows(const V* xs, int64_t Kx, const typename Lane<V>::S* w, int64_t ws, int64_t N, V* acc, const St& st) {
+    constexpr int NR = kBR / Lane<V>::n;
+    int64_t j = 0;
+    if constexpr (NR <= 2)
+        for (; j + 4 <= N; j += 4) rtile<4>(xs, Kx, w + j, ws, acc + j * NR, st);
+    for (; j + 2 <= N; j += 2) rtile<2>(xs, Kx, w + j, ws, acc + j * NR, st);
+    if (j < N) rtile<1>(xs, Kx, w + j, ws, acc + j * NR, st);
+}
+
+template <class V, int P, int MODE>
+void run_rows_shift(const Plan& pl, int shkind, int sh, const V* xs, int64_t Kx, const typename Lane<V>::S* w,
+                    int64_t ws, int64_t N, V* acc) {
+    const int64_t half = (shkind == SH_RND) ? (int64_t(1) << (sh - 1)) : 0;
+    switch (shkind) {
+        case SH_NONE: run_rows(xs, Kx, w, ws, N, acc, make_step<V, P, SH_NONE, MODE>(pl.lo, pl.hi, 0, 0)); break;
+        case SH_RND: run_rows(xs, Kx, w, ws, N, acc, make_step<V, P, SH_RND, MODE>(pl.lo, pl.hi, half, sh)); break;
+        case SH_TRN: run_rows(xs, Kx, w, ws, N, acc, make_step<V, P, SH_TRN, MODE>(pl.lo, pl.hi, 0, sh)); break;
+        default: run_rows(xs, Kx, w, ws, N, acc, make_step<V, P, SH_LEFT, MODE>(pl.lo, pl.hi, 0, sh)); break;
+    }
+}
+
+template <class V>
+inline auto lane_of(const V& v, int l) {  // lane l of a vector (the value itself in the scalar build)
+    if constexpr (std::is_arithmetic_v<V>) {
+        (void)l;
+        return v;
+    } else {
+        return v[l];
+    }
+}
+
+struct BlockScratch {
+    AlignedBuf<V64> g;    // (K, kBR) int64 operands
+    AlignedBuf<V32> s;    // (K or K/2, kBR) int32 lanes (int16 operands, pairs or int32)
+    AlignedBuf<V64> a64;  // (N, kBR) accumulators
+    AlignedBuf<V32> a32;
+    void init(int64_t K, int64_t N) {
+        g.resize(size_t(K * kNR64 + 1));  // + one vector: slack for the conv path's overlapping copies
+        s.resize(size_t(std::max<int64_t>(1, K * kNR32)));
+        a64.resize(size_t(std::max<int64_t>(1, N * kNR64)));
+        a32.resize(size_t(std::max<int64_t>(1, N * kNR32)));
+    }
+};
+
+// kL64 lanes of int64 (or int32, sign-extended) from p.
+inline V64 widen(const int64_t* p) { return vload<V64>(p); }
+inline V64 widen(const int32_t* p) {
+#ifdef FP_ACC_VB
+    typedef int32_t V32h __attribute__((vector_size(FP_ACC_VB / 2)));
+    return __builtin_convertvector(vload<V32h>(p), V64);
+#else
+    return int64_t(*p);
+#endif
+}
+
+// The block's lane sums t (N, kBR) into accumulator raws dst (N, kBR) (finish_lane, in lanes).
+template <class T>
+inline void finish_block(const Plan& pl, bool free_row, int defer, const T* t, const int64_t* bias, int64_t* dst) {
+    const int64_t N = pl.N;
+    const int wsh = 64 - pl.acc.w;
+    for (int64_t j = 0; j < N; ++j)
+        for (int q = 0; q < kBR; q += kL64) {
+            V64 v = widen(t + j * kBR + q);
+            if (free_row) {
+                U64 u = (U64(v) << defer) + U64(bcast<V64>(bias[j]));
+                if (!pl.sat) {
+                    u <<= wsh;
+                    u = pl.acc.is_signed ? U64(V64(u) >> wsh) : (u >> wsh);
+                }
+                v = V64(u);
+            }
+            vstore(dst + j * kBR + q, v);
+        }
+}
+
+int compute_block(const Plan& pl, int nr, const int64_t* bias, int64_t xlo, int64_t xhi, BlockScratch& sc,
+                  int64_t* dst);
+
+// In-register transposes of kL64 x kL64 int64 tiles (the dense row path's block fill).
+#if defined(__AVX512F__)
+typedef __m512i VI;
+inline VI load_vi(const int64_t* p) { return _mm512_loadu_si512(p); }
+inline VI load_vi_masked(const int64_t* p, int n) { return _mm512_maskz_loadu_epi64(__mmask8((1u << n) - 1), p); }
+inline void transpose_vi(VI* a) {
+    VI t[8], u[8];
+    for (int i = 0; i < 4; ++i) {
+        t[2 * i] = _mm512_unpacklo_epi64(a[2 * i], a[2 * i + 1]);      // (a0[2L], a1[2L]) per 128-bit lane L
+        t[2 * i + 1] = _mm512_unpackhi_epi64(a[2 * i], a[2 * i + 1]);  // (a0[2L+1], a1[2L+1])
+    }
+    for (int h = 0; h < 2; ++h) {  // rows 4h..4h+3
+        u[4 * h + 0] = _mm512_shuffle_i64x2(t[4 * h + 0], t[4 * h + 2], 0x88);  // k = 0, 4
+        u[4 * h + 1] = _mm512_shuffle_i64x2(t[4 * h + 0], t[4 * h + 2], 0xdd);  // k = 2, 6
+        u[4 * h + 2] = _mm512_shuffle_i64x2(t[4 * h + 1], t[4 * h + 3], 0x88);  // k = 1, 5
+        u[4 * h + 3] = _mm512_shuffle_i64x2(t[4 * h + 1], t[4 * h + 3], 0xdd);  // k = 3, 7
+    }
+    a[0] = _mm512_shuffle_i64x2(u[0], u[4], 0x88);
+    a[4] = _mm512_shuffle_i64x2(u[0], u[4], 0xdd);
+    a[2] = _mm512_shuffle_i64x2(u[1], u[5], 0x88);
+    a[6] = _mm512_shuffle_i64x2(u[1], u[5], 0xdd);
+    a[1] = _mm512_shuffle_i64x2(u[2], u[6], 0x88);
+    a[5] = _mm512_shuffle_i64x2(u[2], u[6], 0xdd);
+    a[3] = _mm512_shuffle_i64x2(u[3], u[7], 0x88);
+    a[7] = _mm512_shuffle_i64x2(u[3], u[7], 0xdd);
+}
+#elif defined(__AVX2__)
+typedef __m256i VI;
+inline VI load_vi(const int64_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+inline VI load_vi_masked(const int64_t* p, int n) {
+    const __m256i m = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+    return _mm256_maskload_epi64(reinterpret_cast<const long long*>(p), m);
+}
+inline void transpose_vi(VI* a) {
+    const VI t0 = _mm256_unpacklo_epi64(a[0], a[1]), t1 = _mm256_unpackhi_epi64(a[0], a[1]);
+    const VI t2 = _mm256_unpacklo_epi64(a[2], a[3]), t3 = _mm256_unpackhi_epi64(a[2], a[3]);
+    a[0] = _mm256_permute2x128_si256(t0, t2, 0x20);
+    a[1] = _mm256_permute2x128_si256(t1, t3, 0x20);
+    a[2] = _mm256_permute2x128_si256(t0, t2, 0x31);
+    a[3] = _mm256_permute2x128_si256(t1, t3, 0x31);
+}
+#endif
+
+// Rows r < nr (nr <= kBR) with operand k at rp[r][off[k]]: their N accum raws into dst, laid out
+// (N, kBR) (lanes past nr hold row 0's).
+// Dense rows (off[k] = k): tiles transposed in registers; rows past nr repeat row 0 (their outputs
+// are dropped; as copies of a real row they change neither the range check nor the block bounds).
+// Returns the first row holding a raw outside x's format (nothing computed), else -1.
+int do_block(const Plan& pl, const int64_t* const* rp, int nr, const int64_t* off, const int64_t* bias,
+             int64_t xlo, int64_t xhi, BlockScratch& sc, int64_t* dst) {
+    const int64_t K = pl.K;
+    int64_t* g = reinterpret_cast<int64_t*>(sc.g.data());
+#if defined(__AVX512F__) || defined(__AVX2__)
+    // dense rows (off[k] = k): kL64 x kL64 tiles of (rows, k) loaded row-wise (masked past K),
+    // transposed in registers, stored as (k, rows)
+    (void)off;
+    constexpr int L = kL64;
+    for (int q = 0; q < kBR; q += L) {
+        const int64_t* rows[L];
+        for (int t = 0; t < L; ++t) rows[t] = rp[q + t < nr ? q + t : 0];
+        for (int64_t k0 = 0; k0 < K; k0 += L) {
+            const int rem = int(std::min<int64_t>(L, K - k0));
+            VI a[L];
+            if (rem == L) {
+                for (int t = 0; t < L; ++t) a[t] = load_vi(rows[t] + k0);
+            } else {
+                for (int t = 0; t < L; ++t) a[t] = load_vi_masked(rows[t] + k0, rem);
+            }
+            transpose_vi(a);
+            for (int u = 0; u < rem; ++u) vstore(g + (k0 + u) * kBR + q, a[u]);
+        }
+    }
+#else
+    {
+        for (int64_t k = 0; k < K; ++k) {
+            const int64_t o = off[k];
+            int64_t* gk = g + k * kBR;
+            for (int r = 0; r < nr; ++r) gk[r] = rp[r][o];
+            for (int r = nr; r < kBR; ++r) gk[r] = gk[0];
+        }
+    }
+#endif
+    return compute_block(pl, nr, bias, xlo, xhi, sc, dst);
+}
+
+// The block's operands are in sc.g ((K, kBR) int64; lanes past nr repeat real rows): their N accum
+// raws into dst (N, kBR). Returns the first row holding a raw outside x's format, else -1.
+int compute_block(const Plan& pl, int nr, const int64_t* bias, int64_t xlo, int64_t xhi, BlockScratch& sc,
+                  int64_t* dst) {
+    const int64_t K = pl.K, N = pl.N;
+    int64_t* g = reinterpret_cast<int64_t*>(sc.g.data());
+    // scan: range, per-row sum of |x| >> xshift, max |x| (lanes are rows)
+    const V64* gv = sc.g.data();
+    V64 mn = V64{}, mx = V64{};
+    U64 m = U64{}, sum[kNR64];
+    for (int r = 0; r < kNR64; ++r) sum[r] = U64{};
+    const int xsh = pl.xshift;
+    for (int64_t k = 0; k < K; ++k)
+        for (int r = 0; r < kNR64; ++r) {
+            const V64 v = gv[k * kNR64 + r];
+            mn = vmin(mn, v);
+            mx = vmax(mx, v);
+            const V64 sg = v >> 63;
+            const U64 a = U64(v ^ sg) - U64(sg);
+            sum[r] += a >> xsh;
+            m = vmax(m, a);
+        }
+    int64_t mnv = 0, mxv = 0;
+    uint64_t xs = 0, xm = 0;
+    for (int l = 0; l < kL64; ++l) {
+        mnv = std::min<int64_t>(mnv, int64_t(lane_of(mn, l)));
+        mxv = std::max<int64_t>(mxv, int64_t(lane_of(mx, l)));
+        xm = std::max<uint64_t>(xm, uint64_t(lane_of(m, l)));
+        for (int r = 0; r < kNR64; ++r) xs = std::max<uint64_t>(xs, uint64_t(lane_of(sum[r], l)));
+    }
+    if (pl.fx.w < 64 && (mnv < xlo || mxv > xhi)) {
+        for (int r = 0; r < nr; ++r)
+            for (int64_t k = 0; k < K; ++k) {
+                const int64_t v = g[k * kBR + r];
+                if (v < xlo || v > xhi) return r;
+            }
+    }
+    const int var = choose_var(pl, xs, xm);
+    const bool free_row = is_free(var);
+    int kind, sh, defer;
+    if (is_i64(var)) {
+        shift_of(pl, free_row, false, kind, sh, defer);
+        V64* a = sc.a64.data();
+        int64_t* al = reinterpret_cast<int64_t*>(a);
+        for (int64_t j = 0; j < N; ++j)
+            for (int r = 0; r < kBR; ++r) al[j * kBR + r] = free_row ? 0 : bias[j];
+        const int64_t* wp = reinterpret_cast<const int64_t*>(pl.w64.data());
+        const int64_t ws = pl.nv64 * kL64;
+        auto go = [&](auto pc) {
+            constexpr int PK = decltype(pc)::value;
+            if (var == V_I64_FREE) run_rows_shift<V64, PK, M_FREE>(pl, kind, sh, gv, K, wp, ws, N, a);
+            else if (var == V_I64_SAT) run_rows_shift<V64, PK, M_SAT>(pl, kind, sh, gv, K, wp, ws, N, a);
+            else run_rows_shift<V64, PK, M_SATNC>(pl, kind, sh, gv, K, wp, ws, N, a);
+        };
+        if (pl.small64) go(std::integral_constant<int, P_SMALL>{});
+        else go(std::integral_constant<int, P_64>{});
+        finish_block(pl, free_row, defer, al, bias, dst);
+        return -1;
+    }
+    V32* a = sc.a32.data();
+    int32_t* al = reinterpret_cast<int32_t*>(a);
+    for (int64_t j = 0; j < N; ++j)
+        for (int r = 0; r < kBR; ++r) al[j * kBR + r] = free_row ? 0 : int32_t(bias[j]);
+    int32_t* s32 = reinterpret_cast<int32_t*>(sc.s.data());
+    const int64_t ws = pl.nv32 * kL32;
+    if (var == V_I32_PAIR) {
+        for (int64_t q = 0; q < pl.kp; ++q) {
+            const int64_t* g0 = g + 2 * q * kBR;
+            int32_t* sq = s32 + q * kBR;
+            if (2 * q + 1 < K) {
+                const int64_t* g1 = g0 + kBR;
+                for (int r = 0; r < kBR; ++r) sq[r] = int32_t(uint32_t(uint16_t(g0[r])) | (uint32_t(uint16_t(g1[r])) << 16));
+            } else {
+                for (int r = 0; r < kBR; ++r) sq[r] = int32_t(uint32_t(uint16_t(g0[r])));
+            }
+        }
+        shift_of(pl, true, false, kind, sh, defer);
+        run_rows(sc.s.data(), pl.kp, pl.w32p.data() ? reinterpret_cast<const int32_t*>(pl.w32p.data()) : nullptr, ws,
+                 N, a, make_step<V32, P_MADD, SH_NONE, M_FREE>(0, 0, 0, 0));
+    } else {
+        if (pl.p32 == P_MADD) {
+            const uint32_t hi = uint32_t(pl.c1) << 16;
+            for (int64_t q = 0; q < K * kBR; ++q) s32[q] = int32_t(uint32_t(uint16_t(g[q])) | hi);
+        } else {
+            for (int64_t q = 0; q < K * kBR; ++q) s32[q] = int32_t(g[q]);
+        }
+        shift_of(pl, free_row, pl.fold, kind, sh, defer);
+        const int32_t* wp = reinterpret_cast<const int32_t*>(pl.w32.data());
+        auto go = [&](auto pc) {
+            constexpr int PK = decltype(pc)::value;
+            if (var == V_I32_FREE) run_rows_shift<V32, PK, M_FREE>(pl, kind, sh, sc.s.data(), K, wp, ws, N, a);
+            else if (var == V_I32_SAT) run_rows_shift<V32, PK, M_SAT>(pl, kind, sh, sc.s.data(), K, wp, ws, N, a);
+            else run_rows_shift<V32, PK, M_SATNC>(pl, kind, sh, sc.s.data(), K, wp, ws, N, a);
+        };
+        if (pl.p32 == P_MADD) go(std::integral_constant<int, P_MADD>{});
+        else go(std::integral_constant<int, P_LO32>{});
+    }
+    finish_block(pl, free_row, defer, al, bias, dst);
+    return -1;
+}
+
+// ---------------------------------------------------------------------------
+// Where the rows come from: dense rows x + i*K, or the im2col windows of a convolution (row
+// (s, oh, ow) based at x[s, oh*sh, ow*sw, 0], operand k at base[off[k]]).
+struct RowSrc {
+    const int64_t* x = nullptr;
+    int64_t K = 0;
+    const ConvGeom* g = nullptr;
+    std::vector<int64_t> off;
+};
+
+struct RowCursor {  // row i's base pointer, advanced without divisions
+    const RowSrc& src;
+    int64_t i, s = 0, oh = 0, ow = 0;
+    RowCursor(const RowSrc& r, int64_t i0) : src(r), i(i0) {
+        if (src.g) {
+            const int64_t P = src.g->OH * src.g->OW;
+            s = i0 / P;
+            oh = (i0 % P) / src.g->OW;
+            ow = i0 % src.g->OW;
+        }
+    }
+    const int64_t* ptr() const {
+        if (!src.g) return src.x + i * src.K;
+        const ConvGeom& g = *src.g;
+        return src.x + ((s * g.Hp + oh * g.sh) * g.Wp + ow * g.sw) * g.C;
+    }
+    void next() {
+        ++i;
+        if (src.g && ++ow == src.g->OW) {
+            ow = 0;
+            if (++oh == src.g->OH) {
+                oh = 0;
+                ++s;
+            }
+        }
+    }
+    void advance(int64_t len) {  // conv rows only, len <= OW - ow
+        i += len;
+        ow += len;
+        if (ow == src.g->OW) {
+            ow = 0;
+            if (++oh == src.g->OH) {
+                oh = 0;
+                ++s;
+            }
+        }
+    }
+};
+
+// The conv row path without gathers: a block's output pixels are runs of consecutive ow within
+// one (s, oh), and for operand k = (dh, dw, c) a run's lanes x[s, oh*sh + dh, (ow0 + t)*sw + dw, c],
+// t < len, are contiguous in the "phase plane" P[s][c][dw % sw][h][w'] = x[s, h, w'*sw + dw % sw, c]
+// at w' = ow0 + t + dw / sw. With C = 1 and sw = 1 the planes are x itself; otherwise each thread
+// builds them for the samples of its current range of rows (a copy of x, not of the windows). Runs
+// are copied a vector at a time: the spill past a run lands in lanes written afterwards (later
+// runs, the next operand, the padding lanes or the scratch's slack vector).
+struct ConvPlanes {
+    const ConvGeom* g = nullptr;
+    const int64_t* x = nullptr;
+    const int64_t* xend = nullptr;
+    bool direct = false;
+    int64_t Wq = 0, psz = 0, ssz = 0;  // plane row width, plane size, planes per sample (C*sw) * psz
+    int64_t s0 = 0;
+    std::vector<int64_t> buf;
+    void init(const ConvGeom& geo, const int64_t* xp) {
+        g = &geo;
+        x = xp;
+        xend = x + geo.S * geo.Hp * geo.Wp * geo.C;
+        direct = geo.C == 1 && geo.sw == 1;
+        Wq = (geo.Wp + geo.sw - 1) / geo.sw;
+        psz = geo.Hp * Wq;
+        ssz = geo.C * geo.sw * psz;
+    }
+    void build(int64_t sa, int64_t sb) {  // samples sa..sb
+        if (direct) return;
+        const ConvGeom& G = *g;
+        s0 = sa;
+        buf.resize(size_t((sb - sa + 1) * ssz + kL64));
+        const int64_t C = G.C, sw = G.sw, cstep = sw * psz;
+        for (int64_t s = sa; s <= sb; ++s) {
+            const int64_t* xv = x + s * G.Hp * G.Wp * C;
+            int64_t* d = buf.data() + (s - s0) * ssz;
+            for (int64_t h = 0; h < G.Hp; ++h) {
+                int64_t ph = 0, wq = 0;
+                for (int64_t w = 0; w < G.Wp; ++w, xv += C) {
+                    int64_t* dv = d + ph * psz + h * Wq + wq;
+                    for (int64_t c = 0; c < C; ++c) dv[c * cstep] = xv[c];
+                    if (++ph == sw) {
+                        ph = 0;
+                        ++wq;
+                    }
+                }
+            }
+        }
+    }
+    // Where row (s, oh, ow) reads operand k: run_base(s, oh, ow) + koff[k].
+    const int64_t* run_base(int64_t s, int64_t oh, int64_t ow) const {
+        if (direct) return x + (s * g->Hp + oh * g->sh) * g->Wp + ow;
+        return buf.data() + (s - s0) * ssz + oh * g->sh * Wq + ow;
+    }
+    std::vector<int64_t> koffs() const {
+        std::vector<int64_t> o;
+        for (int64_t dh = 0; dh < g->kh; ++dh)
+            for (int64_t dw = 0; dw < g->kw; ++dw)
+                for (int64_t c = 0; c < g->C; ++c)
+                    o.push_back(direct ? dh * g->Wp + dw : (c * g->sw + dw % g->sw) * psz + dh * Wq + dw / g->sw);
+        return o;
+    }
+};
+
+struct Run {
+    int r, len;
+    const int64_t* base;
+};
+
+template <class VC>
+inline void copy_run(int64_t* dst, const int64_t* src, int n) {
+    constexpr int L = int(sizeof(VC) / 8);
+    for (int t = 0; t < n; t += L) vstore(dst + t, vload<VC>(src + t));
+}
+
+void fill_conv_block(const ConvPlanes& P, const int64_t* koff, int64_t K, const Run* run, int nrun, int nr,
+                     BlockScratch& sc) {
+#ifdef FP_ACC_VB
+    typedef int64_t V64h __attribute__((vector_size(FP_ACC_VB / 2)));
+#else
+    typedef int64_t V64h;
+#endif
+    int64_t* gk = reinterpret_cast<int64_t*>(sc.g.data());
+    for (int64_t k = 0; k < K; ++k, gk += kBR) {
+        const int64_t o = koff[k];
+        for (int u = 0; u < nrun; ++u) {
+            const int64_t* src = run[u].base + o;
+            int64_t* dst = gk + run[u].r;
+            const int n = run[u].len;
+            const int64_t reach = n <= kL64 / 2 ? kL64 / 2 : (n + kL64 - 1) / kL64 * kL64;  // elements read
+            if (P.direct && src + reach > P.xend) {
+                for (int t = 0; t < n; ++t) dst[t] = src[t];
+            } else if (n <= kL64 / 2) {
+                vstore(dst, vload<V64h>(src));
+            } else {
+                copy_run<V64>(dst, src, n);
+            }
+        }
+        for (int r = nr; r < kBR; ++r) gk[r] = gk[0];
+    }
+}
+
+void accum_run(const RowSrc& src, int64_t M, const SourceFormat& fx, const int64_t* w, const SourceFormat& fw,
+               int64_t N, const Format& acc, const int64_t* bias_in, const Format& res, int64_t* out) {
+    const int64_t K = src.K;
     if (M <= 0 || N <= 0) return;
     std::vector<int64_t> zero_bias;
     const int64_t* bias = bias_in;
@@ -571,23 +1035,82 @@ void dense_accum_impl(const int64_t* x, const SourceFormat& fx, const int64_t* w
     // x's raw range (a 64-bit format spans every int64; its check is skipped in do_row)
     const int64_t xlo = fx.w >= 64 ? std::numeric_limits<int64_t>::min() : int64_t(raw_min(fx.w, fx.is_signed));
     const int64_t xhi = fx.w >= 64 ? std::numeric_limits<int64_t>::max() : int64_t(raw_max(fx.w, fx.is_signed));
+    // The path: row lanes when N is below the int32 lane count (see the row path above).
+    const bool rows = kRowPath && pl.vec && N < kL32;
+    const bool gather = src.g != nullptr;
     std::atomic<int64_t> bad{-1};
-    const int64_t rb = std::max<int64_t>(1, std::min<int64_t>(256, 4096 / N));  // rows per block
+    int64_t rb = std::max<int64_t>(1, std::min<int64_t>(256, 4096 / N));  // rows per final-cast block
+    if (rows) rb = std::max<int64_t>(1, rb / kBR) * kBR;
     const int64_t grain = std::max<int64_t>(rb, (int64_t(1) << 15) / std::max<int64_t>(1, K * N));
+    auto record = [&](int64_t i) {
+        int64_t cur = bad.load();
+        while ((cur < 0 || i < cur) && !bad.compare_exchange_weak(cur, i)) {
+        }
+    };
     parallel_for(M, grain, [&](int64_t r0, int64_t r1) {
         Scratch sc;
-        sc.a64.resize(size_t(std::max<int64_t>(1, pl.nv64)));
-        sc.a32.resize(size_t(std::max<int64_t>(1, pl.nv32)));
-        sc.xk32.assign(size_t(K + 2), 0);
-        sc.t64.assign(size_t(N), 0);
-        std::vector<int64_t> blk(size_t(rb * N));
+        BlockScratch bs;
+        if (rows) {
+            bs.init(K, N);
+        } else {
+            sc.a64.resize(size_t(std::max<int64_t>(1, pl.nv64)));
+            sc.a32.resize(size_t(std::max<int64_t>(1, pl.nv32)));
+            sc.xk32.assign(size_t(K + 2), 0);
+            sc.t64.assign(size_t(N), 0);
+        }
+        std::vector<int64_t> blk(size_t(rb * N)), xrow(size_t(gather ? K : 0));
+        const int64_t* rp[kBR];
+        Run run[kBR];
+        ConvPlanes planes;
+        std::vector<int64_t> koff;
+        if (rows && gather) {
+            planes.init(*src.g, src.x);
+            koff = planes.koffs();
+        }
+        RowCursor cur(src, r0);
         for (int64_t b0 = r0; b0 < r1; b0 += rb) {
             const int64_t b1 = std::min(r1, b0 + rb);
-            for (int64_t i = b0; i < b1; ++i) {
-                if (!do_row(pl, x + i * K, w, bias, xlo, xhi, sc, blk.data() + (i - b0) * N)) {
-                    int64_t cur = bad.load();
-                    while ((cur < 0 || i < cur) && !bad.compare_exchange_weak(cur, i)) {
+            if (rows) {
+                if (gather) planes.build(cur.s, (b1 - 1) / (src.g->OH * src.g->OW));
+                // blocks (N, kBR) each, cast in place (elementwise), then transposed into out
+                for (int64_t i = b0; i < b1; i += kBR) {
+                    const int nr = int(std::min<int64_t>(kBR, b1 - i));
+                    int64_t* bdst = blk.data() + (i - b0) * N;
+                    int br;
+                    if (gather) {
+                        int nrun = 0;
+                        for (int r = 0; r < nr;) {
+                            const int len = int(std::min<int64_t>(nr - r, src.g->OW - cur.ow));
+                            run[nrun++] = Run{r, len, planes.run_base(cur.s, cur.oh, cur.ow)};
+                            r += len;
+                            cur.advance(len);
+                        }
+                        fill_conv_block(planes, koff.data(), K, run, nrun, nr, bs);
+                        br = compute_block(pl, nr, bias, xlo, xhi, bs, bdst);
+                    } else {
+                        for (int r = 0; r < nr; ++r, cur.next()) rp[r] = cur.ptr();
+                        br = do_block(pl, rp, nr, src.off.data(), bias, xlo, xhi, bs, bdst);
                     }
+                    if (br >= 0) record(i + br);
+                }
+                const int64_t nb = (b1 - b0 + kBR - 1) / kBR, n_ = N;
+                final_fn(blk.data(), nb * kBR * n_, fc, blk.data());
+                for (int64_t i = b0; i < b1; i += kBR) {
+                    const int nr = int(std::min<int64_t>(kBR, b1 - i));
+                    const int64_t* bt = blk.data() + (i - b0) * n_;
+                    int64_t* o = out + i * n_;
+                    for (int r = 0; r < nr; ++r, o += n_)
+                        for (int64_t j = 0; j < n_; ++j) o[j] = bt[j * kBR + r];
+                }
+                continue;
+            } else {
+                for (int64_t i = b0; i < b1; ++i, cur.next()) {
+                    const int64_t* xr = cur.ptr();
+                    if (gather) {
+                        for (int64_t k = 0; k < K; ++k) xrow[size_t(k)] = xr[src.off[size_t(k)]];
+                        xr = xrow.data();
+                    }
+                    if (!do_row(pl, xr, w, bias, xlo, xhi, sc, blk.data() + (i - b0) * N)) record(i);
                 }
             }
             final_fn(blk.data(), (b1 - b0) * N, fc, out + b0 * N);
@@ -595,15 +1118,51 @@ void dense_accum_impl(const int64_t* x, const SourceFormat& fx, const int64_t* w
     });
     if (bad.load() >= 0) {
         const int64_t i = bad.load();
+        RowCursor c(src, i);
+        const int64_t* xr = c.ptr();
         for (int64_t k = 0; k < K; ++k) {
-            const int64_t v = x[i * K + k];
-            if (v < xlo || v > xhi)
-                throw std::invalid_argument("dense_accum: x[" + std::to_string(i) + ", " + std::to_string(k) +
-                                            "] = " + std::to_string(v) + " is outside the raw range [" +
-                                            std::to_string(xlo) + ", " + std::to_string(xhi) + "] of x's format");
+            const int64_t v = xr[src.off[size_t(k)]];
+            if (v >= xlo && v <= xhi) continue;
+            std::string where;
+            if (src.g) {
+                const ConvGeom& g = *src.g;
+                const int64_t ch = k % g.C, dw = (k / g.C) % g.kw, dh = k / (g.C * g.kw);
+                where = "conv_accum: x[" + std::to_string(c.s) + ", " + std::to_string(c.oh * g.sh + dh) + ", " +
+                        std::to_string(c.ow * g.sw + dw) + ", " + std::to_string(ch) + "]";
+            } else {
+                where = "dense_accum: x[" + std::to_string(i) + ", " + std::to_string(k) + "]";
+            }
+            throw std::invalid_argument(where + " = " + std::to_string(v) + " is outside the raw range [" +
+                                        std::to_string(xlo) + ", " + std::to_string(xhi) + "] of x's format");
         }
-        throw std::invalid_argument("dense_accum: x holds a raw outside its format's range");
+        throw std::invalid_argument(std::string(src.g ? "conv_accum" : "dense_accum") +
+                                    ": x holds a raw outside its format's range");
     }
+}
+
+void dense_accum_impl(const int64_t* x, const SourceFormat& fx, const int64_t* w, const SourceFormat& fw, int64_t M,
+                      int64_t K, int64_t N, const Format& acc, const int64_t* bias, const Format& res,
+                      int64_t* out) {
+    RowSrc src;
+    src.x = x;
+    src.K = K;
+    src.off.resize(size_t(K));
+    for (int64_t k = 0; k < K; ++k) src.off[size_t(k)] = k;
+    accum_run(src, M, fx, w, fw, N, acc, bias, res, out);
+}
+
+void conv_accum_impl(const int64_t* x, const ConvGeom& g, const SourceFormat& fx, const int64_t* w,
+                     const SourceFormat& fw, int64_t N, const Format& acc, const int64_t* bias, const Format& res,
+                     int64_t* out) {
+    RowSrc src;
+    src.x = x;
+    src.K = g.kh * g.kw * g.C;
+    src.g = &g;
+    src.off.reserve(size_t(src.K));
+    for (int64_t dh = 0; dh < g.kh; ++dh)
+        for (int64_t dw = 0; dw < g.kw; ++dw)
+            for (int64_t c = 0; c < g.C; ++c) src.off.push_back((dh * g.Wp + dw) * g.C + c);
+    accum_run(src, g.S * g.OH * g.OW, fx, w, fw, N, acc, bias, res, out);
 }
 
 }  // namespace
@@ -611,7 +1170,7 @@ void dense_accum_impl(const int64_t* x, const SourceFormat& fx, const int64_t* w
 }  // namespace FP_ISA_NS
 
 const AccumTable& FP_TABLE_FN() {
-    static const AccumTable table{&FP_ISA_NS::dense_accum_impl};
+    static const AccumTable table{&FP_ISA_NS::dense_accum_impl, &FP_ISA_NS::conv_accum_impl};
     return table;
 }
 
