@@ -36,6 +36,8 @@ import re
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .. import _core
+from ..array import _mode_args
 from .dense import DenseOp, _order_free, resource_order
 from .registry import hls4ml_layer
 
@@ -58,8 +60,10 @@ def im2col(x: np.ndarray, kernel, stride, pad, out_hw) -> np.ndarray:
 
 
 class ConvOp:
-    """A convolution on channels-last samples: :func:`im2col` windows, then ``dense`` (a
-    :class:`~fixedpoint.nn.dense.DenseOp`) on all windows of all samples at once.
+    """A convolution on channels-last samples: ``dense`` (a :class:`~fixedpoint.nn.dense.DenseOp`)
+    on every window of every sample, in the (kh, kw, c) order. The C++ kernel ``conv_accum``
+    builds the windows itself where the fused dense kernel applies; otherwise :func:`im2col`
+    windows go through ``dense``.
 
     ``in_shape``: per-sample (H, W, C) or (L, C); ``kernel``, ``stride``: (h, w); ``pad``:
     (top, bottom, left, right); ``out_shape``: per-sample (OH, OW, F) or (OL, F)."""
@@ -78,9 +82,25 @@ class ConvOp:
                                       "weights (the template's ap_uint<1> cast) is not emulated")
         n = x.shape[0]
         out_hw = (1,) + self.out_shape[:1] if len(self.out_shape) == 2 else self.out_shape[:2]
+        d = self.dense
+        if d._groups is None and d._fusable(x, x_fmt):  # the fused kernel builds the windows itself
+            return self._fused(x.reshape((n,) + self._hw), x_fmt, out_hw).reshape((n,) + self.out_shape), d.res_t
         cols = im2col(x.reshape((n,) + self._hw), self.kernel, self.stride, self.pad, out_hw)
         raw, fmt = self.dense(cols, x_fmt)
         return raw.reshape((n,) + self.out_shape), fmt
+
+
+    def _fused(self, x: np.ndarray, x_fmt, out_hw) -> np.ndarray:
+        """``conv_accum``: the same windows in the same (kh, kw, c) order and the same
+        accumulator semantics as im2col + ``dense_accum``, without materializing the windows."""
+        (kh, kw), (sh, sw), (pt, pb, pl, pr), (oh, ow) = self.kernel, self.stride, self.pad, out_hw
+        if pt or pb or pl or pr:
+            x = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+        x = x[:, :(oh - 1) * sh + kh, :(ow - 1) * sw + kw, :]  # the rows and columns the windows read
+        d, wf = self.dense, self.dense.w_fmt
+        return _core.conv_accum(np.ascontiguousarray(x), kh, kw, sh, sw, oh, ow, x_fmt.w, x_fmt.i, x_fmt.signed, d.w,
+                                wf.w, wf.i, wf.signed, *_mode_args(d.acc_t), np.ascontiguousarray(d.b_acc),
+                                *_mode_args(d.res_t))
 
 
 _KERNEL = re.compile(r"using\s+kernel\s*=\s*nnet::([A-Za-z_0-9]+)\s*<")

@@ -126,6 +126,20 @@ def _windows(x, pool, stride, pad, out_hw, fill):
     return win.reshape(win.shape[:4] + (ph * pw,))
 
 
+def _window_max(x, pool, stride, pad, out_hw, fill):
+    """(n, OH, OW, C): the maximum of each pooling window of x (n, H, W, C), as one elementwise
+    maximum per window offset (a reduction over the small window axes is several times slower)."""
+    (ph, pw), (sh, sw), (pt, pb, pl, pr), (oh, ow) = pool, stride, pad, out_hw
+    if pt or pb or pl or pr:
+        x = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=fill)
+    m = None
+    for dh in range(ph):
+        for dw in range(pw):
+            part = x[:, dh:dh + (oh - 1) * sh + 1:sh, dw:dw + (ow - 1) * sw + 1:sw, :]
+            m = part.copy() if m is None else np.maximum(m, part, out=m)
+    return m
+
+
 class PoolOp:
     """Max or average pooling on channels-last samples (see the module docstring); ``stream``
     selects the io_stream arithmetic."""
@@ -154,11 +168,13 @@ class PoolOp:
         acc_t, res_t = self.acc_t, self.res_t
         if self.op == "max":
             _check_native_compare(x_fmt if not self.stream else acc_t)
-            win = _windows(x, self.pool, self.stride, self.pad, self.out_hw, _pad_val(x_fmt))
-            if self.stream:  # pool_window is accum_t: cast, then compare
-                m = cast_raw(np.ascontiguousarray(win), x_fmt, acc_t).max(axis=-1)
+            if self.stream:  # pool_window is accum_t: cast (every value a window reads), then compare
+                if any(self.pad):
+                    raise NotImplementedError("fx.hls4ml.emulate: io_stream max pooling with padding")
+                m = _window_max(cast_raw(x, x_fmt, acc_t), self.pool, self.stride, self.pad, self.out_hw, 0)
             else:  # max() compares data_T values and returns accum_t
-                m = cast_raw(np.ascontiguousarray(win.max(axis=-1)), x_fmt, acc_t)
+                m = cast_raw(_window_max(x, self.pool, self.stride, self.pad, self.out_hw, _pad_val(x_fmt)), x_fmt,
+                             acc_t)
             out = cast_raw(m, acc_t, res_t)
         else:
             win = _windows(x, self.pool, self.stride, self.pad, self.out_hw, 0)
