@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -63,3 +64,39 @@ def test_keras_functional_residual_add_two_outputs(tmp_path):
     got = check(hm, x)
     assert isinstance(got, list) and len(got) == 2
     nontrivial(got)
+
+
+def test_keras_depthwise_cropping_average_dot(tmp_path):
+    """Layers the PyTorch converter does not produce: DepthwiseConv2D (with a narrow saturating
+    accumulator, so the per-channel addition order matters), Cropping2D, and the Average and Dot
+    merges, in one model with three outputs."""
+    _seeded(3)
+    inp = keras.Input((6, 6, 3))
+    dw = keras.layers.DepthwiseConv2D(3, padding="same")(inp)
+    crop = keras.layers.Cropping2D(((1, 0), (0, 2)))(inp)
+    flat_a = keras.layers.Flatten()(keras.layers.Cropping2D(((0, 0), (0, 3)))(dw))  # (6, 3, 3) -> 54
+    flat_b = keras.layers.Flatten()(keras.layers.Cropping2D(((0, 0), (3, 0)))(dw))
+    avg = keras.layers.Average()([flat_a, flat_b])
+    dot = keras.layers.Dot(axes=1)([flat_a, flat_b])
+    m = keras.Model(inp, [crop, avg, dot])
+    layers = {"depthwise_conv2d": {"accum": "fixed<10,4,RND,SAT>", "result": "fixed<12,5>"},
+              "average": {"result": "fixed<10,4,RND,SAT>"}, "dot": {"result": "fixed<14,8,RND,SAT>"}}
+    hm = _convert(m, tmp_path / "prj", layers=layers)
+    kinds = {layer.class_name for layer in hm.get_layers()}
+    assert {"DepthwiseConv2D", "Cropping2D", "Merge", "Dot"} <= kinds
+    x = inputs((6, 6, 3), n=300)
+    nontrivial(check(hm, x))
+    # the narrow saturating accumulator matters: with a wide one the outputs differ
+    import fixedpoint as fx
+    from fixedpoint.nn._raw import quantize_input
+    from fixedpoint.nn.dense import DenseOp
+
+    graph = fx.hls4ml.to_graph(hm)
+    node = graph.node("depthwise_conv2d")
+    d = node.op.dense
+    wide = fx.Fixed(40, 20)
+    node.op.dense = DenseOp(d.w, d.w_fmt, d.b_acc, d.acc_t, wide, d.res_t)
+    (name, shape, fmt), = graph.inputs
+    raw, out_fmt = graph.run_raw([quantize_input(x.reshape((len(x),) + shape), fmt)])[graph.outputs[1]]
+    assert (fx.FixedArray(raw, out_fmt, _trusted=True).to_float().astype(np.float32) != hm.predict(x)[1]).any()
+    fx.hls4ml._PLANS.pop(hm, None)  # the edited graph is not the model's

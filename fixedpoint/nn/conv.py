@@ -212,3 +212,65 @@ def _from_hls4ml(view) -> ConvOp:
     dense = DenseOp(w, w_t, b, b_t, acc_t, res_t, order=order)
     binary = (w_t.w, w_t.i, w_t.signed) == (1, 1, False)
     return ConvOp(dense, in_shape, (kh, kw), (sh, sw), (pt, pb, pl, pr), out_shape, binary_cast_check=binary)
+
+
+@hls4ml_layer("DepthwiseConv1D", "DepthwiseConv2D")
+def _depthwise(view) -> ConvOp:
+    """``depthwise_conv_{1,2}d_latency_cl``: per output pixel, ``mult[k] = (accum_t)(x[k] * w[k])``
+    over the window in (kh, kw, c) order; ``acc[c] = (accum_t) bias[c]``, then
+    ``acc[c] += mult[p * C + c]`` for the window positions p in order; ``(result_t) acc[c]``. That
+    is the Dense sequence on the window with a block-diagonal weight matrix: the zero weights
+    add ``(accum_t) 0``, which leaves every accumulator unchanged, so channel c sees exactly its
+    own products in position order."""
+    two_d = view.class_name.endswith("2D")
+    fn = view.function()
+    want = "depthwise_conv_2d_cl" if two_d else "depthwise_conv_1d_cl"
+    if fn != want:
+        view.unsupported(f"function {fn!r} (expected {want!r})")
+    if view.io_type != "io_parallel":
+        view.unsupported(f"io_type {view.io_type!r}")
+    if str(view.attr("data_format", "channels_last")) != "channels_last":
+        view.unsupported(f"data_format {view.attr('data_format')!r}")
+    strategy = str(view.attr("strategy", "latency")).lower()
+    if strategy != "latency":
+        view.unsupported(f"strategy {strategy!r} (the template supports Latency only)")
+    cfg = str(view.attr("config_cpp", "") or "")
+    prod = _PRODUCT.search(cfg)
+    if prod is None or prod.group(1) != "mult":
+        view.unsupported(f"product {prod.group(1) if prod else 'unknown'!r} (only nnet::product::mult)")
+    c, f = _int(view, "n_chan"), _int(view, "n_filt")
+    if c != f:
+        view.unsupported(f"a depth multiplier other than 1 (n_chan={c}, n_filt={f})")
+    kw, sw = _int(view, "filt_width"), _int(view, "stride_width")
+    pl, pr = _int(view, "pad_left", 0), _int(view, "pad_right", 0)
+    w_in = _int(view, "in_width")
+    if two_d:
+        kh, sh = _int(view, "filt_height"), _int(view, "stride_height")
+        pt, pb = _int(view, "pad_top", 0), _int(view, "pad_bottom", 0)
+        h_in = _int(view, "in_height")
+        in_shape = (h_in, w_in, c)
+    else:
+        kh, sh, pt, pb, h_in = 1, 1, 0, 0, 1
+        in_shape = (w_in, c)
+    if tuple(view.in_shapes[0]) != in_shape:
+        view.unsupported(f"input shape {view.in_shapes[0]} for the configured {in_shape}")
+    oh = (h_in + pt + pb - kh) // sh + 1
+    ow = (w_in + pl + pr - kw) // sw + 1
+    out_shape = (oh, ow, f) if two_d else (ow, f)
+    if tuple(view.out_shape) != out_shape:
+        view.unsupported(f"output shape {view.out_shape} (the windows give {out_shape})")
+    w_t, b_t = view.fmt("weight_t"), view.fmt("bias_t")
+    acc_t, res_t = view.fmt("accum_t"), view.fmt("result_t")
+    taps = kh * kw
+    w = view.literal("weight", w_t)
+    if w.size != taps * c:
+        view.unsupported(f"{w.size} weights for a {kh}x{kw} depthwise kernel over {c} channels")
+    full = np.zeros((taps * c, c), np.int64)
+    rows = np.arange(taps * c)
+    full[rows, rows % c] = w.reshape(-1)
+    b = view.literal("bias", b_t).reshape(-1) if view.has_weight("bias") else np.zeros(c, np.int64)
+    if b.size != c:
+        view.unsupported(f"{b.size} biases for {c} channels")
+    dense = DenseOp(full, w_t, b, b_t, acc_t, res_t)
+    binary = (w_t.w, w_t.i, w_t.signed) == (1, 1, False)
+    return ConvOp(dense, in_shape, (kh, kw), (sh, sw), (pt, pb, pl, pr), out_shape, binary_cast_check=binary)
