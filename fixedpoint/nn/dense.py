@@ -210,6 +210,8 @@ class DenseOp:
     def _exact_path(self, x: np.ndarray, x_fmt: Fixed):
         """:meth:`_path` from x's format (cached), else from x's actual range."""
         shift = self.acc_t.f - (x_fmt.f + self.w_fmt.f)
+        if self.w_f64 is None or not 0 <= shift < 62:  # products lose bits: never exact (no data scan)
+            return None
         path = self._paths.get(x_fmt, False)
         if path is False:
             path = self._paths[x_fmt] = self._path(x_fmt.raw_min, x_fmt.raw_max, shift)
