@@ -499,3 +499,17 @@ def test_conv_accepts_noncontiguous_and_bias_none():
     got = _core.conv_accum(**a)
     want = _core.conv_accum(**dict(a, x=np.ascontiguousarray(x), bias_acc=np.zeros(8, np.int64)))
     assert np.array_equal(got, want)
+
+
+def test_sat_bias_at_the_limit_is_clamped():
+    """Regression (found by hypothesis in CI): a bias one below the top of a 56-bit saturating
+    accumulator plus one product: the double bound bias + sum rounded back to the limit, the
+    kernel skipped the clamp and the sum overflowed (the result cast then kept the wrong bit)."""
+    x = np.array([[1]], np.int64)
+    w = np.array([[1]], np.int64)
+    acc = (56, 54, True, Q[fx.QMode.TRN], O[fx.OMode.SAT], 0)
+    res = (1, 42, False, Q[fx.QMode.TRN], O[fx.OMode.WRAP], 0)
+    for b in (2**55 - 1, 2**55 - 2, -(2**55), -(2**55) + 1):
+        bias = np.array([b], np.int64)
+        check(x, (1, 0, False), w, (1, 0, False), acc, bias, res)
+        check(-x, (2, 1, True), w, (1, 0, False), acc, bias, res)

@@ -291,6 +291,7 @@ struct Plan {
     int64_t lo = 0, hi = 0;
     double lim = 0;        // min(hi, -lo): the magnitude every product and partial sum may take
     double bmin = 0, bmax = 0;
+    __int128 bmin_i = 0, bmax_i = 0;  // the same bias extrema, exact
     double wmax = 0, wsum = 0;  // max |w|, sum_k max_j |w[k, j]|
     int xshift = 0;        // |x| >> xshift summed in uint64 without overflow
     int64_t nv64 = 0, nv32 = 0, kp = 0;
@@ -384,6 +385,9 @@ void build_plan(Plan& pl, const int64_t* w, int64_t K, int64_t N, const SourceFo
             const double b = acc.is_signed ? double(bias[j]) : double(uint64_t(bias[j]));
             pl.bmin = std::min(pl.bmin, b);
             pl.bmax = std::max(pl.bmax, b);
+            const __int128 bi = acc.is_signed ? __int128(bias[j]) : __int128(uint64_t(bias[j]));
+            pl.bmin_i = std::min(pl.bmin_i, bi);
+            pl.bmax_i = std::max(pl.bmax_i, bi);
         }
     pl.wmax = 0;
     pl.wsum = 0;
@@ -459,8 +463,13 @@ int choose_var(const Plan& pl, uint64_t xs, uint64_t xm) {
     const bool t32 = T < 2147483647.0;
     int var;
     if (pl.sat) {
-        const bool safe = B <= pl.lim && pl.bmax + B <= double(pl.hi) && pl.bmin - B >= double(pl.lo);
-        const bool noclamp = pmax <= pl.lim;
+        // The double bounds stay conservative only far below 2^53 (beyond, their +1 margins vanish
+        // in rounding); the bias is compared exactly (a bias next to the accumulator's limit plus a
+        // small product sum rounded back under it, and the clamp was skipped).
+        const bool fits = B < 0x1p50 && pmax < 0x1p50;
+        const __int128 Bi = fits ? __int128(std::ceil(B)) : 0;
+        const bool safe = fits && B <= pl.lim && pl.bmax_i + Bi <= __int128(pl.hi) && pl.bmin_i - Bi >= __int128(pl.lo);
+        const bool noclamp = fits && pmax <= pl.lim;
         if (safe) var = (pl.p32 >= 0 && t32) ? (pl.p32 == P_MADD && pl.psh <= 0 ? V_I32_PAIR : V_I32_FREE) : V_I64_FREE;
         else if (pl.i32sat) var = noclamp ? V_I32_SATNC : V_I32_SAT;
         else var = noclamp ? V_I64_SATNC : V_I64_SAT;
