@@ -55,13 +55,6 @@ class Dense:
 _ReluOp, _DenseOp, _storage, _wrap = ReluOp, DenseOp, storage, wrap  # the scanner's names
 
 
-def _run_raw(x: np.ndarray, x_fmt: Fixed, ops) -> tuple[np.ndarray, Fixed]:
-    """Run a chain of ops on stored integers (the scanner's inner loop, without a graph)."""
-    for op in ops:
-        x, x_fmt = op(x, x_fmt)
-    return x, x_fmt
-
-
 class Network:
     """A sequential MLP of :class:`Dense` layers, evaluated in float or emulated bit-exactly.
 

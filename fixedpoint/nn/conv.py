@@ -114,6 +114,41 @@ def _int(view, key, default=None):
     return int(v)
 
 
+def _config_cpp(view) -> str:
+    """The generated config, after checking that its product is the plain ``mult``."""
+    cfg = str(view.attr("config_cpp", "") or "")
+    prod = _PRODUCT.search(cfg)
+    if prod is None or prod.group(1) != "mult":
+        view.unsupported(f"product {prod.group(1) if prod else 'unknown'!r} (only nnet::product::mult)")
+    return cfg
+
+
+def _geometry(view, two_d: bool):
+    """(n_chan, n_filt, kernel, stride, pad (top, bottom, left, right), in_shape, out_shape) of a
+    convolution, checked against the layer's input and output shapes: the windows fill_buffer
+    generates (dilation 1), output pixels in row-major order."""
+    c, f = _int(view, "n_chan"), _int(view, "n_filt")
+    kw, sw = _int(view, "filt_width"), _int(view, "stride_width")
+    pl, pr = _int(view, "pad_left", 0), _int(view, "pad_right", 0)
+    w_in = _int(view, "in_width")
+    if two_d:
+        kh, sh = _int(view, "filt_height"), _int(view, "stride_height")
+        pt, pb = _int(view, "pad_top", 0), _int(view, "pad_bottom", 0)
+        h_in = _int(view, "in_height")
+        in_shape = (h_in, w_in, c)
+    else:
+        kh, sh, pt, pb, h_in = 1, 1, 0, 0, 1
+        in_shape = (w_in, c)
+    if tuple(view.in_shapes[0]) != in_shape:
+        view.unsupported(f"input shape {view.in_shapes[0]} for the configured {in_shape}")
+    oh = (h_in + pt + pb - kh) // sh + 1
+    ow = (w_in + pl + pr - kw) // sw + 1
+    out_shape = (oh, ow, f) if two_d else (ow, f)
+    if tuple(view.out_shape) != out_shape:
+        view.unsupported(f"output shape {view.out_shape} (the windows give {out_shape})")
+    return c, f, (kh, kw), (sh, sw), (pt, pb, pl, pr), in_shape, out_shape
+
+
 @hls4ml_layer("Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D")
 def _from_hls4ml(view) -> ConvOp:
     two_d = view.class_name.endswith("2D")
@@ -127,36 +162,14 @@ def _from_hls4ml(view) -> ConvOp:
     strategy = str(view.attr("strategy", "latency")).lower()
     if strategy not in ("latency", "resource", "resource_unrolled"):
         view.unsupported(f"strategy {strategy!r}")
-    cfg = str(view.attr("config_cpp", "") or "")
-    prod = _PRODUCT.search(cfg)
-    if prod is None or prod.group(1) != "mult":
-        view.unsupported(f"product {prod.group(1) if prod else 'unknown'!r} (only nnet::product::mult)")
+    cfg = _config_cpp(view)
     if int(view.attr("dilation", 1) or 1) != 1 or int(view.attr("dilation_width", 1) or 1) != 1 \
             or int(view.attr("dilation_height", 1) or 1) != 1:
         view.unsupported("dilation != 1")
 
-    c, f = _int(view, "n_chan"), _int(view, "n_filt")
-    kw, sw = _int(view, "filt_width"), _int(view, "stride_width")
-    pl, pr = _int(view, "pad_left", 0), _int(view, "pad_right", 0)
-    w_in = _int(view, "in_width")
-    if two_d:
-        kh, sh = _int(view, "filt_height"), _int(view, "stride_height")
-        pt, pb = _int(view, "pad_top", 0), _int(view, "pad_bottom", 0)
-        h_in = _int(view, "in_height")
-        in_shape = (h_in, w_in, c)
-    else:
-        kh, sh, pt, pb, h_in = 1, 1, 0, 0, 1
-        in_shape = (w_in, c)
+    c, f, (kh, kw), (sh, sw), (pt, pb, pl, pr), in_shape, out_shape = _geometry(view, two_d)
     if pointwise and kh * kw != 1:
         view.unsupported(f"a pointwise layer with a {kh}x{kw} kernel")
-    if tuple(view.in_shapes[0]) != in_shape:
-        view.unsupported(f"input shape {view.in_shapes[0]} for the configured {in_shape}")
-    # the windows fill_buffer generates (dilation 1), row-major output pixels
-    oh = (h_in + pt + pb - kh) // sh + 1
-    ow = (w_in + pl + pr - kw) // sw + 1
-    out_shape = (oh, ow, f) if two_d else (ow, f)
-    if tuple(view.out_shape) != out_shape:
-        view.unsupported(f"output shape {view.out_shape} (the windows give {out_shape})")
 
     stream = view.io_type == "io_stream"
     if stream and (pt or pb or pl or pr):
@@ -234,31 +247,11 @@ def _depthwise(view) -> ConvOp:
     strategy = str(view.attr("strategy", "latency")).lower()
     if strategy != "latency":
         view.unsupported(f"strategy {strategy!r} (the template supports Latency only)")
-    cfg = str(view.attr("config_cpp", "") or "")
-    prod = _PRODUCT.search(cfg)
-    if prod is None or prod.group(1) != "mult":
-        view.unsupported(f"product {prod.group(1) if prod else 'unknown'!r} (only nnet::product::mult)")
+    _config_cpp(view)  # the product must be the plain mult
     c, f = _int(view, "n_chan"), _int(view, "n_filt")
     if c != f:
         view.unsupported(f"a depth multiplier other than 1 (n_chan={c}, n_filt={f})")
-    kw, sw = _int(view, "filt_width"), _int(view, "stride_width")
-    pl, pr = _int(view, "pad_left", 0), _int(view, "pad_right", 0)
-    w_in = _int(view, "in_width")
-    if two_d:
-        kh, sh = _int(view, "filt_height"), _int(view, "stride_height")
-        pt, pb = _int(view, "pad_top", 0), _int(view, "pad_bottom", 0)
-        h_in = _int(view, "in_height")
-        in_shape = (h_in, w_in, c)
-    else:
-        kh, sh, pt, pb, h_in = 1, 1, 0, 0, 1
-        in_shape = (w_in, c)
-    if tuple(view.in_shapes[0]) != in_shape:
-        view.unsupported(f"input shape {view.in_shapes[0]} for the configured {in_shape}")
-    oh = (h_in + pt + pb - kh) // sh + 1
-    ow = (w_in + pl + pr - kw) // sw + 1
-    out_shape = (oh, ow, f) if two_d else (ow, f)
-    if tuple(view.out_shape) != out_shape:
-        view.unsupported(f"output shape {view.out_shape} (the windows give {out_shape})")
+    c, f, (kh, kw), (sh, sw), (pt, pb, pl, pr), in_shape, out_shape = _geometry(view, two_d)
     w_t, b_t = view.fmt("weight_t"), view.fmt("bias_t")
     acc_t, res_t = view.fmt("accum_t"), view.fmt("result_t")
     taps = kh * kw

@@ -236,11 +236,17 @@ class DenseOp:
                 out <<= shift
             out += self.b_acc
             return out
+        return self._in_order(self._sequential, x, x_fmt)
+
+    def _in_order(self, kernel, x: np.ndarray, x_fmt: Fixed) -> np.ndarray:
+        """``kernel(x, x_fmt, w, bias)`` in the layer's addition order: at once for the ascending
+        order, else per group of columns that share one order, with x's columns and w's rows
+        permuted into it."""
         if self._groups is None:
-            return self._sequential(x, x_fmt, self.w, self.b_acc)
+            return kernel(x, x_fmt, self.w, self.b_acc)
         out = np.empty((x.shape[0], self.w.shape[1]), np.int64)
         for perm, cols in self._groups:
-            out[:, cols] = self._sequential(x[:, perm], x_fmt, self.w[perm][:, cols], self.b_acc[cols])
+            out[:, cols] = kernel(x[:, perm], x_fmt, self.w[perm][:, cols], self.b_acc[cols])
         return out
 
     def _fusable(self, x: np.ndarray, x_fmt: Fixed) -> bool:
@@ -257,12 +263,7 @@ class DenseOp:
 
     def result(self, x: np.ndarray, x_fmt: Fixed) -> np.ndarray:
         """``(result_t) acc`` for x (M, K) -> (M, N) stored integers, through the fused kernel."""
-        if self._groups is None:
-            return self._fused(x, x_fmt, self.w, self.b_acc)
-        out = np.empty((x.shape[0], self.w.shape[1]), np.int64)
-        for perm, cols in self._groups:
-            out[:, cols] = self._fused(x[:, perm], x_fmt, self.w[perm][:, cols], self.b_acc[cols])
-        return out
+        return self._in_order(self._fused, x, x_fmt)
 
     def __call__(self, x, x_fmt):
         if (x_fmt.w, x_fmt.i, x_fmt.signed) == (1, 1, False) == (self.w_fmt.w, self.w_fmt.i, self.w_fmt.signed):

@@ -168,9 +168,7 @@ class PoolOp:
         acc_t, res_t = self.acc_t, self.res_t
         if self.op == "max":
             _check_native_compare(x_fmt if not self.stream else acc_t)
-            if self.stream:  # pool_window is accum_t: cast (every value a window reads), then compare
-                if any(self.pad):
-                    raise NotImplementedError("fx.hls4ml.emulate: io_stream max pooling with padding")
+            if self.stream:  # pool_window is accum_t: cast (every value a window reads; no padding), then compare
                 m = _window_max(cast_raw(x, x_fmt, acc_t), self.pool, self.stride, self.pad, self.out_hw, 0)
             else:  # max() compares data_T values and returns accum_t
                 m = cast_raw(_window_max(x, self.pool, self.stride, self.pad, self.out_hw, _pad_val(x_fmt)), x_fmt,
