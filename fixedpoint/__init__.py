@@ -32,7 +32,8 @@ from ._ops import (  # noqa: E402
     unify_formats,
     where,
 )
-from .network import Dense, Network, ScanResult, scan  # noqa: E402
+from .network import Dense, Network, ScanResult  # noqa: E402
+from .scanner import GraphScanResult, scan  # noqa: E402
 from . import hls4ml  # noqa: E402  (fx.hls4ml.emulate; hls4ml itself is optional)
 from .sparse import SparseFixed  # noqa: E402
 from ._runtime import build_info, get_isa, get_num_threads, set_isa, set_num_threads  # noqa: E402
@@ -44,6 +45,7 @@ __all__ = [
     "Dense",
     "Fixed",
     "FixedArray",
+    "GraphScanResult",
     "Network",
     "OMode",
     "QMode",

@@ -216,22 +216,42 @@ def to_graph(hls_model) -> nn.Graph:
         cached = None
     if cached is not None and cached[0] == sig:
         return cached[1]
-    inputs, nodes, shapes = [], [], {}
+    graph = build_graph(hls_model, layer_views(hls_model, layers, io_type))
+    try:
+        _PLANS[hls_model] = (sig, graph)
+    except TypeError:
+        pass
+    return graph
+
+
+def layer_views(hls_model, layers=None, io_type=None) -> list:
+    """One :class:`LayerView` per layer, in the model's order (Input layers included), with
+    the per-sample shapes of every tensor resolved."""
+    layers = list(hls_model.get_layers()) if layers is None else layers
+    io_type = _io_type(hls_model) if io_type is None else io_type
+    views, shapes = [], {}
     for layer in layers:
         view = LayerView(layer, hls_model, io_type, shapes)
-        if layer.class_name in ("Input", "InputLayer"):
-            fmt = view.fmt("result_t")
-            for t in view.outputs:
-                inputs.append((t, view.out_shape, fmt))
-                shapes[t] = view.out_shape
-            continue
-        if len(view.in_shapes) != len(view.inputs):
+        if layer.class_name not in ("Input", "InputLayer") and len(view.in_shapes) != len(view.inputs):
             raise NotImplementedError(f"{_API}: layer {layer.name!r} reads {view.inputs}, not all produced by "
                                       "earlier layers")
-        op = nn.HLS4ML[layer.class_name](view)
-        nodes.append(nn.Node(layer.name, op, view.inputs, view.outputs, kind=layer.class_name))
         for t in view.outputs:
             shapes[t] = view.out_shape
+        views.append(view)
+    return views
+
+
+def build_graph(hls_model, views, op_for=None) -> nn.Graph:
+    """The graph of ``views`` (from :func:`layer_views`); ``op_for(view)`` builds each op
+    (default: the registered builder), so that a caller can build ops from modified views."""
+    inputs, nodes = [], []
+    for view in views:
+        if view.class_name in ("Input", "InputLayer"):
+            fmt = view.fmt("result_t")
+            inputs.extend((t, view.out_shape, fmt) for t in view.outputs)
+            continue
+        op = op_for(view) if op_for is not None else nn.HLS4ML[view.class_name](view)
+        nodes.append(nn.Node(view.name, op, view.inputs, view.outputs, kind=view.class_name))
     if not inputs:
         raise NotImplementedError(f"{_API}: the model has no Input layer")
     order = list(getattr(hls_model, "inputs", None) or [t for t, _, _ in inputs])
@@ -240,12 +260,7 @@ def to_graph(hls_model) -> nn.Graph:
     if missing:
         raise NotImplementedError(f"{_API}: model inputs {missing} have no Input layer")
     outputs = list(getattr(hls_model, "outputs", None) or [nodes[-1].outputs[0] if nodes else inputs[-1][0]])
-    graph = nn.Graph([by_name[t] for t in order], nodes, outputs, api=_API)
-    try:
-        _PLANS[hls_model] = (sig, graph)
-    except TypeError:
-        pass
-    return graph
+    return nn.Graph([by_name[t] for t in order], nodes, outputs, api=_API)
 
 
 def emulate(hls_model, X):
