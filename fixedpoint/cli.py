@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("-n", type=int, default=6000, help="number of samples (half calibrate, half test)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--tolerance", type=float, default=0.01, help="allowed accuracy loss (default 0.01)")
-    demo.add_argument("--mode", choices=("layer", "global"), default="layer",
+    demo.add_argument("--mode", choices=("layer", "global"), default="global",
                       help="fraction-bit search: greedy layer by layer (default), or all knobs together then refined")
     demo.add_argument("--percentile", type=float, default=100.0,
                       help="integer bits hold this percentile of |value| on the calibration data (default 100: max)")

@@ -32,7 +32,7 @@ from .array import FixedArray
 from .format import Fixed
 from .nn._raw import literal_raw, quantize_input
 
-__all__ = ["emulate", "layer_formats", "to_graph"]
+__all__ = ["apply", "emulate", "layer_formats", "to_graph"]
 
 _API = "fx.hls4ml.emulate"
 
@@ -316,3 +316,39 @@ def emulate(hls_model, X):
     if n == 1:
         outs = [o[0] for o in outs]  # predict returns one row for a single sample
     return outs[0] if len(outs) == 1 else outs
+
+
+def apply(hls_model, result, *, output_dir=None):
+    """A new hls4ml ``ModelGraph`` of the same model with the types ``result`` chose.
+
+    ``result`` is what :func:`fixedpoint.scan` returned for ``hls_model`` (or for the PyTorch
+    or Keras model it was converted from). The model is converted again, from the float model
+    hls4ml keeps in ``hls_model.config`` and with ``result.to_hls4ml_config()`` as its config,
+    with the same backend and io type; ``write()``/``compile()`` of the returned model build
+    firmware whose C-simulation equals ``fx.hls4ml.emulate`` (and the scan's own emulation) bit
+    for bit. ``output_dir`` defaults to a new temporary folder (hls4ml writes nothing until
+    ``write()``).
+
+    Raises:
+        TypeError: ``result`` is not a scan result of a graph model.
+        ValueError: ``hls_model`` keeps neither a PyTorch nor a Keras model to convert again.
+    """
+    import tempfile  # noqa: PLC0415
+
+    import hls4ml as _h  # noqa: PLC0415
+
+    if not hasattr(result, "to_hls4ml_config") or not hasattr(result, "knobs"):
+        raise TypeError(f"fx.hls4ml.apply: result must be what fx.scan returned for an hls4ml or PyTorch model, got "
+                        f"{type(result).__name__}")
+    full = getattr(getattr(hls_model, "config", None), "config", None) or {}
+    cfg = result.to_hls4ml_config()
+    kw = {"hls_config": cfg, "output_dir": str(output_dir or tempfile.mkdtemp(prefix="fixedpoint-hls4ml-")),
+          "backend": str(full.get("Backend", "Vivado")), "io_type": _io_type(hls_model)}
+    if full.get("Part"):
+        kw["part"] = full["Part"]
+    if full.get("PytorchModel") is not None:
+        return _h.converters.convert_from_pytorch_model(full["PytorchModel"], **kw)
+    if full.get("KerasModel") is not None:
+        return _h.converters.convert_from_keras_model(full["KerasModel"], **kw)
+    raise ValueError("fx.hls4ml.apply: the model keeps no PyTorch or Keras model in its config to convert again; "
+                     "pass result.to_hls4ml_config() as hls_config to the converter you used")

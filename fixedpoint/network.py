@@ -384,7 +384,7 @@ def _accum_overflows(x_raw, x_fmt: Fixed, op: _DenseOp) -> tuple[int, int, int]:
     return final_bad, any_bad, x_raw.shape[0] * op.w.shape[1]
 
 
-def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: str = "layer", max_frac: int = 18,
+def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: str = "global", max_frac: int = 18,
          percentile: float = 100.0, int_margin: int = 0, rounding: str = "TRN", overflow: str = "WRAP",
          result_rounding: str | None = None, result_overflow: str | None = None, accum=None,
          accum_width: int | None = None, accum_rounding: str = "TRN", accum_overflow: str = "WRAP",
@@ -400,9 +400,10 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: 
        formats' modes say: ``overflow`` for the input, ``result_overflow`` for the results
        (SAT clips, WRAP wraps).
     3. **Fraction bits** of every knob (the input, each layer's weight, bias and result):
+       ``mode="global"`` (the default) first lowers all knobs together to the fewest common
+       fraction bits that pass, then refines each knob downward from there;
        ``mode="layer"`` starts all at ``max_frac`` and binary-searches the knobs one by one
-       (greedy); ``mode="global"`` first lowers all knobs together to the fewest common
-       fraction bits that pass, then refines each knob downward from there. A setting
+       (greedy: it can leave later knobs wider than the global search does). A setting
        passes when ``metric(emulated output, y) >= metric(float output, y) - tolerance``.
     4. **Accumulators**: by default as wide as the chosen types imply (products plus
        ``ceil(log2(n_in + 1))`` bits), so they never wrap. ``accum_width`` caps the width: the

@@ -444,7 +444,7 @@ def _layouts(x: np.ndarray, shape: tuple, api: str):
                      f"PyTorch layout, got {x.shape}")
 
 
-def scan_graph(model, X, y, *, metric=None, tolerance: float = 0.01, mode: str = "layer", max_frac: int = 18,
+def scan_graph(model, X, y, *, metric=None, tolerance: float = 0.01, mode: str = "global", max_frac: int = 18,
                percentile: float = 100.0, int_margin: int = 0, rounding: str = "TRN", overflow: str = "WRAP",
                result_rounding: str | None = None, result_overflow: str | None = None, accum=None,
                accum_width: int | None = None, accum_rounding: str = "TRN", accum_overflow: str = "WRAP",
@@ -869,8 +869,10 @@ def scan(model, X, y, **kwargs):
       compile; ``io_type=``, ``default_precision=``); ``X`` in the module's layout.
 
     For graph models it returns a :class:`GraphScanResult`. Keywords shared with the Network
-    scan: ``metric``, ``tolerance``, ``mode`` ("layer": greedy knob by knob; "global": every
-    data and weight knob lowered together first, then each refined), ``max_frac``,
+    scan: ``metric``, ``tolerance``, ``mode`` ("global", the default: every data and weight
+    knob lowered together to the fewest common fraction bits that pass, then each knob refined
+    downward from there; "layer": greedy, knob by knob from ``max_frac``, which can leave later
+    knobs wider and is not monotone in the tolerance), ``max_frac``,
     ``percentile``, ``int_margin``, ``rounding``/``overflow`` (input, weights),
     ``result_rounding``/``result_overflow``, ``accum`` (a format or ``{layer: format}``),
     ``accum_width``, ``accum_rounding``/``accum_overflow``, ``progress``. Graph-only:

@@ -64,7 +64,8 @@ def test_scan_meets_tolerance_and_reports(trained):
     # the reported metric is the emulation's, recomputed independently here
     acc = float(np.mean(np.argmax(net.emulate(X, res.config).to_float(), axis=1) == y))
     assert acc == res.metric_fixed
-    assert len(messages) == 7 and res.evaluations > 7
+    assert len(messages) == 8 and res.evaluations > 8  # the default global mode: all knobs, then each of 7
+    assert res.mode == "global" and messages[0].startswith("scan all knobs:")
     # integer bits hold the calibration ranges: no value overflows its format
     assert res.config["input"].max >= np.max(np.abs(X)) and res.config["input"].min <= -np.max(np.abs(X))
     for layer in net.layers:
