@@ -50,9 +50,74 @@ def _demo(args) -> int:
     for name, entry in res.hls4ml.items():
         print(f"  {name}: {entry['Precision']}")
     out = Path(args.out)
+    written = _write_results(res, out)
+    print("wrote    " + ", ".join(str(p) for p in written))
+    status = 0
+    if args.verify_hls4ml:
+        status = _verify_hls4ml(net, res, Xt, out)
+    print(f"kernels: {fx.get_isa()}, {fx.get_num_threads()} thread(s); total {time.perf_counter() - t_start:.2f} s")
+    return status
+
+
+def _demo_cnn(args) -> int:
+    """``demo --model cnn``: a CNN on the 8x8 digits, converted by hls4ml, scanned by emulation."""
+    import time
+
+    import numpy as np
+
+    import fixedpoint as fx
+
+    missing = []
+    for mod in ("torch", "hls4ml", "sklearn"):
+        try:
+            __import__(mod)
+        except ImportError:
+            missing.append(mod)
+    if missing:
+        print(f"fixedpoint demo --model cnn needs {', '.join(missing)}: pip install 'fixedpoint-hls[demo]' "
+              "-c .ci/constraints.txt (the constraints pin the CPU build of torch)", file=sys.stderr)
+        return 2
+    import torch
+
+    from fixedpoint import _demo_cnn
+
+    t_start = time.perf_counter()
+    print(f"fixedpoint {fx.__version__} demo: post-training bit scan of a CNN for hls4ml firmware")
+    X, y = _demo_cnn.digits(args.seed)
+    n_train = len(X) // 2
+    Xc, yc, Xt, yt = X[:n_train], y[:n_train], X[n_train:], y[n_train:]
+    t0 = time.perf_counter()
+    model = _demo_cnn.train_cnn(Xc, yc, seed=args.seed)
+    with torch.no_grad():
+        acc_float = float((model(torch.as_tensor(Xt)).argmax(1).numpy() == yt).mean())
+    print(f"data     scikit-learn's 8x8 digits ({len(X)} images, bundled); CNN conv-relu-pool-conv-relu-pool-"
+          f"dense-softmax trained with PyTorch on {n_train} in {time.perf_counter() - t0:.1f} s")
+    print(f"float    accuracy {acc_float:.4f} on the {len(Xt)} held-out images")
+    res = fx.scan(model, Xc, yc, input_shape=(1, 8, 8), tolerance=args.tolerance, mode=args.mode,
+                  percentile=args.percentile, progress=lambda m: print(f"  {m}"))
+    print(f"scan     {res.mode} mode, {len(res.knobs)} knobs, {res.evaluations} bit-exact evaluations in "
+          f"{res.seconds:.2f} s; tolerance {args.tolerance} of the float accuracy on the calibration half")
+    for line in res.table().splitlines():
+        print(f"  {line}")
+    hm = fx.hls4ml.apply(res.hls_model, res, output_dir=Path(args.out) / "hls4ml_prj")
+    Xt_cl = np.ascontiguousarray(np.moveaxis(Xt, 1, -1))
+    held_out = float((np.argmax(fx.hls4ml.emulate(hm, Xt_cl), axis=1) == yt).mean())
+    print(f"fixed    accuracy {res.metric_fixed:.4f} (calibration), {held_out:.4f} (held out), "
+          f"float {res.metric_float:.4f} (calibration)")
+    written = _write_results(res, Path(args.out))
+    print("wrote    " + ", ".join(str(p) for p in written))
+    status = 0
+    if args.verify_hls4ml:
+        status = _verify_graph(hm, res, Xt_cl)
+    print(f"kernels: {fx.get_isa()}, {fx.get_num_threads()} thread(s); total {time.perf_counter() - t_start:.2f} s")
+    return status
+
+
+def _write_results(res, out: Path) -> list:
     out.mkdir(parents=True, exist_ok=True)
     (out / "hls4ml_config.json").write_text(json.dumps(
-        {k: (list(v) if isinstance(v, tuple) else v) for k, v in res.to_hls4ml_config().items()}, indent=2) + "\n")
+        {k: (list(v) if isinstance(v, tuple) else v) for k, v in res.to_hls4ml_config().items()}, indent=2,
+        default=str) + "\n")
     (out / "scan.json").write_text(res.to_json() + "\n")
     written = [out / "hls4ml_config.json", out / "scan.json"]
     try:
@@ -60,12 +125,33 @@ def _demo(args) -> int:
         written.append(out / "scan.png")
     except ImportError:
         print("  (no plot: matplotlib is not installed; pip install 'fixedpoint-hls[plot]')")
-    print("wrote    " + ", ".join(str(p) for p in written))
-    status = 0
-    if args.verify_hls4ml:
-        status = _verify_hls4ml(net, res, Xt, out)
-    print(f"kernels: {fx.get_isa()}, {fx.get_num_threads()} thread(s); total {time.perf_counter() - t_start:.2f} s")
-    return status
+    return written
+
+
+def _verify_graph(hm, res, X) -> int:
+    """Compile the re-converted model and compare its C-simulation with the emulation."""
+    import time
+
+    import numpy as np
+
+    import fixedpoint as fx
+
+    print("verify   compiling the hls4ml C-simulation (5-30 s) ...", flush=True)
+    t0 = time.perf_counter()
+    hm.compile()
+    t_compile = time.perf_counter() - t0
+    xs = X.astype(np.float32)
+    t0 = time.perf_counter()
+    firmware = hm.predict(xs)
+    t_predict = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    emulated = fx.hls4ml.emulate(hm, xs)
+    t_emulate = time.perf_counter() - t0
+    same = bool(np.array_equal(firmware.view(np.uint32), emulated.view(np.uint32)))
+    print(f"verify   hls4ml compile {t_compile:.1f} s; predict {len(xs) / t_predict:,.0f} samples/s, "
+          f"fx.hls4ml.emulate {len(xs) / t_emulate:,.0f} samples/s; outputs "
+          + ("identical bit for bit" if same else "DIFFER"))
+    return 0 if same else 1
 
 
 def _verify_hls4ml(net, res, X, out) -> int:
@@ -89,6 +175,7 @@ def _verify_hls4ml(net, res, X, out) -> int:
         for lin, layer in zip((model[0], model[2]), net.layers):
             lin.weight.copy_(torch.from_numpy(layer.weight.T.astype(np.float32)))
             lin.bias.copy_(torch.from_numpy(layer.bias.astype(np.float32)))
+    print("verify   compiling the hls4ml C-simulation (5-30 s) ...", flush=True)
     t0 = time.perf_counter()
     hm = hls4ml.converters.convert_from_pytorch_model(model, hls_config=res.to_hls4ml_config(),
                                                       output_dir=str(out / "hls4ml_prj"), backend="Vivado",
@@ -155,12 +242,17 @@ def _bench(args, rest) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fixedpoint", description="Bit-accurate ap_fixed numerics.")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="scan the bits of an MLP trained on built-in data (the main job)")
-    demo.add_argument("-n", type=int, default=6000, help="number of samples (half calibrate, half test)")
+    demo = sub.add_parser("demo", help="scan the bits of an MLP (or --model cnn) trained on built-in data "
+                          "(the main job)")
+    demo.add_argument("--model", choices=("mlp", "cnn"), default="mlp",
+                      help="mlp (default: NumPy only, 3 Gaussian blobs) or cnn (scikit-learn's 8x8 digits; needs "
+                      "torch, hls4ml and scikit-learn: the 'demo' extra)")
+    demo.add_argument("-n", type=int, default=6000, help="mlp: number of samples (half calibrate, half test)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--tolerance", type=float, default=0.01, help="allowed accuracy loss (default 0.01)")
     demo.add_argument("--mode", choices=("layer", "global"), default="global",
-                      help="fraction-bit search: greedy layer by layer (default), or all knobs together then refined")
+                      help="fraction-bit search: all knobs together then each refined (default), or greedy layer "
+                      "by layer")
     demo.add_argument("--percentile", type=float, default=100.0,
                       help="integer bits hold this percentile of |value| on the calibration data (default 100: max)")
     demo.add_argument("--out", default=".", help="where to write hls4ml_config.json, scan.json and scan.png "
@@ -183,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"demo: --tolerance must be in [0, 1), got {args.tolerance}")
         if not 0.0 < args.percentile <= 100.0:
             parser.error(f"demo: --percentile must be in (0, 100], got {args.percentile}")
-        return _demo(args)
+        return _demo_cnn(args) if args.model == "cnn" else _demo(args)
     return _info(args)
 
 

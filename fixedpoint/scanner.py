@@ -684,27 +684,36 @@ def scan_graph(model, X, y, *, metric=None, tolerance: float = 0.01, mode: str =
     steps: list = []
     last: dict = {}
 
+    def agreement(outs):
+        """The fraction of samples whose argmax equals the float model's (None without one)."""
+        if ref_out is None or len(outs) != 1 or outs[0].shape != ref_out.shape or ref_out.shape[1] < 2:
+            return None
+        return float(np.mean(np.argmax(outs[0], axis=1) == np.argmax(ref_out, axis=1)))
+
     def evaluate(b: dict):
         nonlocal evals
         evals += 1
         outs = runner.outputs(make(b))
         got = metric(outs[0] if len(outs) == 1 else outs, y)
-        last["outs"] = outs
+        last["outs"], last["agree"] = outs, agreement(outs)
         return float(got)
 
     if ref is None:  # no float model: the widest configuration is the reference
         ref = evaluate(bits)
     ref = float(ref)
 
-    def ok(b, knob="start", value=None):
+    def ok(b, knob="start", value=None, floor=None):
         got = evaluate(b)
         trials.append((knob, int(value if value is not None else 0), got))
-        return got >= ref - tolerance, got
+        passed = got >= ref - tolerance
+        if floor is not None and last["agree"] is not None:
+            passed = passed and last["agree"] >= floor
+        return passed, got
 
-    def lowest(label, lo, hi, best):
+    def lowest(label, lo, hi, best, floor=None):
         while lo < hi:
             mid = (lo + hi) // 2
-            passed, got = ok({**bits, label: mid}, label, mid)
+            passed, got = ok({**bits, label: mid}, label, mid, floor)
             if passed:
                 hi, best = mid, got
             else:
@@ -732,9 +741,13 @@ def scan_graph(model, X, y, *, metric=None, tolerance: float = 0.01, mode: str =
             steps.append({"knob": "all knobs", "bits": hi, "unit": "fraction bits", "metric": float(score)})
             bar.step(f"scan all knobs: {hi} fraction bits, metric {score:.4f} ({evals} evaluations)")
         for kb in knobs:
-            bits[kb.label], score = lowest(kb.label, kb.lo, bits[kb.label], score)
+            floor = None
+            if kb.role in ("table", "size"):  # a coarser table must not flip more argmaxes away from float
+                floor = agreement(runner.outputs(make(bits)))
+            bits[kb.label], score = lowest(kb.label, kb.lo, bits[kb.label], score, floor)
             unit = "log2 table size" if kb.role == "size" else "fraction bits"
-            steps.append({"knob": kb.label, "bits": bits[kb.label], "unit": unit, "metric": float(score)})
+            steps.append({"knob": kb.label, "bits": bits[kb.label], "unit": unit, "metric": float(score)}
+                         | ({"argmax_agreement_floor": floor} if floor is not None else {}))
             bar.step(f"scan {kb.label}: {bits[kb.label]} {unit}, metric {score:.4f} ({evals} evaluations)")
     finally:
         bar.close()
