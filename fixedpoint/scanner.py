@@ -167,6 +167,7 @@ class _Model:
                 for t in v.outputs:
                     self.input_layer[t] = v.name
         self.ops: dict = {}  # (layer, frozen overrides) -> (op, used keys)
+        self._fmts: dict = {}  # (layer, overrides, input formats) -> output formats
         self.api = api
 
     def over(self, node, over: dict, in_fmts: list) -> dict:
@@ -180,12 +181,17 @@ class _Model:
         """The formats of a node's outputs: its op run on one zero sample."""
         from .nn._raw import quantize_input as q  # noqa: PLC0415
 
-        op, _ = self.op(node.name, self.over(node, over, in_fmts))
-        args = []
-        for f, shape in zip(in_fmts, in_shapes):
-            args += [q(np.zeros((1,) + tuple(shape)), f), f]
-        out = op(*args)
-        return [o[1] for o in out] if isinstance(out, list) else [out[1]] * len(node.outputs)
+        over = self.over(node, over, in_fmts)
+        key = (node.name, tuple(sorted(over.items())), tuple(in_fmts))
+        hit = self._fmts.get(key)
+        if hit is None:
+            op, _ = self.op(node.name, over)
+            args = []
+            for f, shape in zip(in_fmts, in_shapes):
+                args += [q(np.zeros((1,) + tuple(shape)), f), f]
+            out = op(*args)
+            hit = self._fmts[key] = [o[1] for o in out] if isinstance(out, list) else [out[1]] * len(node.outputs)
+        return hit
 
     def op(self, name: str, over: dict):
         key = (name, tuple(sorted(over.items())))
@@ -225,8 +231,7 @@ class _Runner:
             hit = self.memo.get(k)
             if hit is None:
                 op, _ = m.op(node.name, over)
-                out = op(*(p for t in node.inputs for p in values[t]))
-                hit = self.memo[k] = out
+                hit = self.memo[k] = _chunked(op, [values[t] for t in node.inputs])
             for j, t in enumerate(node.outputs):
                 values[t] = hit[j] if isinstance(hit, list) else hit
                 keys[t] = (k, j)
@@ -239,6 +244,37 @@ class _Runner:
         n = len(self.xs[0])
         return [FixedArray(vals[t][0].reshape(n, -1), vals[t][1], _trusted=True).to_float()
                 for t in self.model.base.outputs]
+
+
+_POOL = None  # (threads, executor): one pool for every scan of the process
+
+
+def _chunked(op, inputs: list, chunk: int = nn.graph.CHUNK):
+    """``op`` on cache-sized chunks of samples, on the fixedpoint thread count (the engine's
+    ops and kernels release the GIL), concatenated."""
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    from ._runtime import get_num_threads  # noqa: PLC0415
+
+    n = len(inputs[0][0]) if inputs else 0
+    if n <= chunk:
+        return op(*(p for v in inputs for p in v))
+    starts = list(range(0, n, chunk))
+
+    def part(k):
+        return op(*(p for raw, fmt in inputs for p in (raw[k:k + chunk], fmt)))
+
+    threads = min(get_num_threads(), len(starts))
+    if threads > 1:
+        global _POOL
+        if _POOL is None or _POOL[0] != threads:
+            _POOL = (threads, ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fixedpoint-scan"))
+        parts = list(_POOL[1].map(part, starts))
+    else:
+        parts = [part(k) for k in starts]
+    if isinstance(parts[0], list):
+        return [(np.concatenate([p[j][0] for p in parts]), parts[0][j][1]) for j in range(len(parts[0]))]
+    return np.concatenate([p[0] for p in parts]), parts[0][1]
 
 
 def _nonneg_tensors(model: _Model) -> set:
@@ -771,7 +807,9 @@ def scan_graph(model, X, y, *, metric=None, tolerance: float = 0.01, mode: str =
             info.update(k=k, macs=int(np.prod(view.out_shape)) * k, input_width=fmt_of[node.inputs[0]].w)
         layers[node.name] = info
         flags += _table_flags(node, vals, ref_out, len(X))
-    flags += _overflow_flags(graph, vals, config)
+    # accumulators the scan derived hold every product and sum exactly: only constrained ones can overflow
+    constrained = set(accum) if accum_width is None else {n.name for n in m.base.nodes if n.kind in _MAC_KINDS}
+    flags += _overflow_flags(graph, vals, config, constrained)
     hls = {}
     for layer, c in config.items():
         entry: dict = {"Precision": {}}
@@ -851,14 +889,15 @@ def _table_flags(node, vals, ref_out, n) -> list:
     return out
 
 
-def _overflow_flags(graph, vals, config) -> list:
-    """Accumulators of Dense layers that overflow on the calibration data (exact count)."""
+def _overflow_flags(graph, vals, config, names) -> list:
+    """Accumulators of the Dense layers ``names`` that overflow on the calibration data (exact
+    count), can overflow for other inputs, or drop product bits."""
     from .network import _accum_flags  # noqa: PLC0415
     from .nn.dense import DenseOp  # noqa: PLC0415
 
     out = []
     for node in graph.nodes:
-        if isinstance(node.op, DenseOp) and node.kind == "Dense":
+        if isinstance(node.op, DenseOp) and node.kind == "Dense" and node.name in names:
             raw, fmt = vals[node.inputs[0]]
             if raw.dtype.kind in "OV":
                 continue
