@@ -250,8 +250,21 @@ class FixedArray:
 
     def __float__(self) -> float:
         if self.size != 1:
-            raise TypeError("only FixedArrays of size 1 can be converted to a Python float")
+            raise TypeError(f"float(): only a FixedArray of size 1 converts to a Python float, got shape {self.shape}; "
+                            "use a.to_float() for the float64 values of an array")
         return float(self.to_float().reshape(-1)[0])
+
+    def __int__(self) -> int:
+        """The value truncated toward zero, exact at every width (as ap_fixed's ``to_int()``
+        and Python's ``int(float)``)."""
+        if self.size != 1:
+            raise TypeError(f"int(): only a FixedArray of size 1 converts to a Python int, got shape {self.shape}; "
+                            "use a.raw for the stored integers of an array")
+        r, f = int(self.raw.reshape(-1)[0]), self._fmt.f
+        if f <= 0:
+            return r << -f
+        q = abs(r) >> f
+        return -q if r < 0 else q
 
     def __bool__(self) -> bool:
         if self.size != 1:
@@ -461,6 +474,10 @@ class FixedArray:
             ValueError: the array is empty, or ``axis`` is not an int or None.
         """
         return _ops.argmin(self, axis=axis)
+
+    def clip(self, a_min=None, a_max=None) -> "FixedArray":
+        """``fx.clip(self, a_min, a_max)``: exact, see :func:`fixedpoint.clip`."""
+        return _ops.clip(self, a_min, a_max)
 
     def dot(self, other) -> "FixedArray":
         """``fx.dot(self, other)``: exact, see :func:`fixedpoint.dot`."""
