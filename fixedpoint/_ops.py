@@ -48,6 +48,7 @@ __all__ = [
 _OP_CODES = {"add": 0, "sub": 1, "mul": 2, "div": 3, "cmp": 4}
 _NATIVE_ARITH_MAX_W = 126  # natural widths the C++ kernel holds in 128-bit integers
 _SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+_RESULT_OPS = ("add", "sub", "mul", "div", "neg", "cmp")
 
 
 # ---------------------------------------------------------------------------
@@ -70,14 +71,20 @@ def _make_fixed(api: str, w: int, i: int, signed: bool, what: str) -> Fixed:
 def result_format(op: str, a: Fixed, b: Fixed | None = None, *, api: str = "fx.result_format") -> Fixed:
     """The natural (full-precision) ap_fixed result format of ``a op b``.
 
-    ``op`` is one of ``"add"``, ``"sub"``, ``"mul"``, ``"div"``, ``"neg"``. The result has
+    ``op`` is one of ``"add"``, ``"sub"``, ``"mul"``, ``"div"``, ``"neg"``; ``a`` and ``b``
+    are formats (``Fixed``) or type strings such as ``"ap_fixed<8,4>"``. The result has
     TRN/WRAP modes. These are the rules of ``ap_fixed.h`` (see docs/arrays.md).
 
     Raises:
-        ValueError: a two-operand op without ``b``; an unknown ``op``; a result wider than
-            1024 bits (ap_fixed's ``AP_INT_MAX_W``) or with ``|i| > 2**20``
-            (``fx.format.MAX_INT_BITS``).
+        TypeError: ``a`` or ``b`` is neither a ``Fixed`` nor a string.
+        ValueError: a two-operand op without ``b``; an unknown ``op``; a format string that
+            does not parse; a result wider than 1024 bits (ap_fixed's ``AP_INT_MAX_W``) or
+            with ``|i| > 2**20`` (``fx.format.MAX_INT_BITS``).
     """
+    if op not in _RESULT_OPS:
+        raise ValueError(f"{api}: unknown op {op!r}; expected one of {', '.join(map(repr, _RESULT_OPS[:5]))}")
+    a = _as_format(a, api)
+    b = None if b is None else _as_format(b, api)
     if op == "neg":
         return _make_fixed(api, a.w + 1, a.i + 1, True, "negation")
     if b is None:
@@ -90,12 +97,15 @@ def result_format(op: str, a: Fixed, b: Fixed | None = None, *, api: str = "fx.r
 def unify_formats(fmts, api: str = "fx.unify_formats") -> Fixed:
     """The smallest format holding every value of every format in ``fmts`` exactly.
 
-    Identical formats unify to themselves (modes kept); otherwise the result has TRN/WRAP modes.
+    ``fmts`` holds formats (``Fixed``) or type strings. Identical formats unify to themselves
+    (modes kept); otherwise the result has TRN/WRAP modes.
 
     Raises:
-        ValueError: ``fmts`` is empty, or the union is wider than 1024 bits.
+        TypeError: an element is neither a ``Fixed`` nor a string.
+        ValueError: ``fmts`` is empty; a format string does not parse; the union is wider than
+            1024 bits.
     """
-    fmts = list(fmts)
+    fmts = [_as_format(f, api) for f in fmts]
     if not fmts:
         raise ValueError(f"{api}: need at least one format")
     if all(f == fmts[0] for f in fmts):
