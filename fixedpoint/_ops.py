@@ -649,8 +649,9 @@ def matmul(a, b, accum=None, out=None, seed=None) -> FixedArray:
     hls4ml Dense layer (latency strategy) computes. ``out`` casts the final result. ``seed``
     drives STOCH in ``accum`` and ``out``.
 
-    ``a`` may be a :class:`fixedpoint.SparseFixed` (CSR) with a 1-d or 2-d ``b``; the result
-    is the same bits as the dense product. The exact path picks its kernel from bit bounds
+    ``a`` may be a :class:`fixedpoint.SparseFixed` (CSR or BSR) with a 1-d or 2-d ``b``, or
+    ``b`` one with a 1-d or 2-d ``a`` (``x @ sp.T``); the result is the same bits as the dense
+    product. The exact path picks its kernel from bit bounds
     (int16 AVX2, float64 BLAS while every partial sum is exact, 64-bit limbs) and never
     rounds; under ``accum`` with WRAP the result does not depend on the summation order,
     under SAT it is the in-order result.
@@ -687,6 +688,8 @@ def matmul(a, b, accum=None, out=None, seed=None) -> FixedArray:
             res = res.cast(_as_format(out, api), seed=seed)
         return res
     a = _operand(a, api)
+    if isinstance(b, SparseFixed):
+        return _matmul_sparse_rhs(a, b, accum, out, seed, api)
     b = _operand(b, api)
     k = _matmul_shapes(api, a.shape, b.shape)
     if accum is not None:
@@ -695,6 +698,26 @@ def matmul(a, b, accum=None, out=None, seed=None) -> FixedArray:
         res = _matmul_accum(a, b, accum, acc_seed, api)
     else:
         res = _matmul_exact(a, b, k, api)
+    if out is not None:
+        res = res.cast(_as_format(out, api), seed=seed)
+    return res
+
+
+def _matmul_sparse_rhs(a: FixedArray, sp, accum, out, seed, api: str) -> FixedArray:
+    """``a @ sp`` for a 1-d or 2-d FixedArray ``a`` and a SparseFixed ``sp``: ``(sp.T @ a.T).T``,
+    the same products summed in the same index order, so exact results and WRAP accumulators
+    that hold every product give the same bits; other accumulators (order-dependent rounding
+    or saturation, STOCH counters) take the dense sequential kernel."""
+    k = _matmul_shapes(api, a.shape, sp.shape)
+    if a.ndim > 2:
+        raise ValueError(f"{api}: a SparseFixed rhs needs a 1-d or 2-d lhs, lhs: {a.shape}, rhs: {sp.shape}")
+    if accum is not None:
+        accum = _as_format(accum, api)
+        if not (_exact_product_wraps(a.fmt, sp.fmt, accum) and a.raw.dtype != object):
+            return matmul(a, sp.to_dense(), accum=accum, out=out, seed=seed)
+    at = a.T if a.ndim == 2 else a
+    res = matmul(sp.T, FixedArray(np.ascontiguousarray(at._raw), a.fmt, _trusted=True), accum=accum, seed=seed)
+    res = FixedArray(np.ascontiguousarray(res._raw.T), res.fmt, _trusted=True)
     if out is not None:
         res = res.cast(_as_format(out, api), seed=seed)
     return res
