@@ -593,3 +593,15 @@ def test_core_refuses_integer_bits_beyond_the_bound(i):
     with pytest.raises(ValueError, match=msg):
         _core.wide_from_double(np.array([1.5]), (100, i, True, 0, 0, 0), 0)
 
+
+@pytest.mark.parametrize("text,storage", [("ap_fixed<16,6>", "int64 (native C++ kernels)"),
+                                          ("ap_fixed<96,2>", "2 64-bit limbs (multi-limb C++ kernels)"),
+                                          ("ap_ufixed<1024,0>", "16 64-bit limbs (multi-limb C++ kernels)")])
+def test_cli_info_names_the_storage_that_runs(text, storage, capsys):
+    """`fixedpoint info` for a wide format names the C++ limb path, not a Python path (issue 21)."""
+    from fixedpoint.cli import main
+
+    main(["info", text])
+    out = capsys.readouterr().out
+    assert re.search(r"^storage\s+" + re.escape(storage) + "$", out, re.M), out
+    assert "Python ints" not in out
