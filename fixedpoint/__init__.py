@@ -42,6 +42,7 @@ from .sparse import SparseFixed  # noqa: E402
 from ._runtime import build_info, get_isa, get_num_threads, set_isa, set_num_threads  # noqa: E402
 from . import binary  # noqa: E402
 from . import prune  # noqa: E402
+from . import datasets  # noqa: E402  (demo data: NumPy only)
 
 __all__ = [
     "MAX_WIDTH",
@@ -59,6 +60,7 @@ __all__ = [
     "build_info",
     "clip",
     "concatenate",
+    "datasets",
     "divide",
     "dot",
     "format_bits",
