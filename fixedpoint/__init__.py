@@ -14,18 +14,22 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .format import MAX_WIDTH, Fixed, OMode, QMode  # noqa: E402
-from .array import FixedArray, array, format_bits, from_raw  # noqa: E402
+from .array import FixedArray, array, format_bits, from_bits, from_raw  # noqa: E402
 from ._ops import (  # noqa: E402
     absolute,
     add,
+    clip,
     concatenate,
     divide,
     dot,
     linear,
     matmul,
+    maximum,
+    minimum,
     multiply,
     negative,
     outer,
+    relu,
     result_format,
     stack,
     subtract,
@@ -39,6 +43,7 @@ from .sparse import SparseFixed  # noqa: E402
 from ._runtime import build_info, get_isa, get_num_threads, set_isa, set_num_threads  # noqa: E402
 from . import binary  # noqa: E402
 from . import prune  # noqa: E402
+from . import datasets  # noqa: E402  (demo data: NumPy only)
 
 __all__ = [
     "MAX_WIDTH",
@@ -55,20 +60,26 @@ __all__ = [
     "array",
     "binary",
     "build_info",
+    "clip",
     "concatenate",
+    "datasets",
     "divide",
     "dot",
     "format_bits",
+    "from_bits",
     "from_raw",
     "hls4ml",
     "get_isa",
     "get_num_threads",
     "linear",
     "matmul",
+    "maximum",
+    "minimum",
     "multiply",
     "negative",
     "outer",
     "prune",
+    "relu",
     "result_format",
     "scan",
     "ScanResult",

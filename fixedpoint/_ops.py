@@ -35,6 +35,10 @@ __all__ = [
     "dot",
     "outer",
     "where",
+    "maximum",
+    "minimum",
+    "clip",
+    "relu",
     "concatenate",
     "stack",
     "unify_formats",
@@ -44,6 +48,7 @@ __all__ = [
 _OP_CODES = {"add": 0, "sub": 1, "mul": 2, "div": 3, "cmp": 4}
 _NATIVE_ARITH_MAX_W = 126  # natural widths the C++ kernel holds in 128-bit integers
 _SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+_RESULT_OPS = ("add", "sub", "mul", "div", "neg", "cmp")
 
 
 # ---------------------------------------------------------------------------
@@ -66,14 +71,20 @@ def _make_fixed(api: str, w: int, i: int, signed: bool, what: str) -> Fixed:
 def result_format(op: str, a: Fixed, b: Fixed | None = None, *, api: str = "fx.result_format") -> Fixed:
     """The natural (full-precision) ap_fixed result format of ``a op b``.
 
-    ``op`` is one of ``"add"``, ``"sub"``, ``"mul"``, ``"div"``, ``"neg"``. The result has
+    ``op`` is one of ``"add"``, ``"sub"``, ``"mul"``, ``"div"``, ``"neg"``; ``a`` and ``b``
+    are formats (``Fixed``) or type strings such as ``"ap_fixed<8,4>"``. The result has
     TRN/WRAP modes. These are the rules of ``ap_fixed.h`` (see docs/arrays.md).
 
     Raises:
-        ValueError: a two-operand op without ``b``; an unknown ``op``; a result wider than
-            1024 bits (ap_fixed's ``AP_INT_MAX_W``) or with ``|i| > 2**20``
-            (``fx.format.MAX_INT_BITS``).
+        TypeError: ``a`` or ``b`` is neither a ``Fixed`` nor a string.
+        ValueError: a two-operand op without ``b``; an unknown ``op``; a format string that
+            does not parse; a result wider than 1024 bits (ap_fixed's ``AP_INT_MAX_W``) or
+            with ``|i| > 2**20`` (``fx.format.MAX_INT_BITS``).
     """
+    if op not in _RESULT_OPS:
+        raise ValueError(f"{api}: unknown op {op!r}; expected one of {', '.join(map(repr, _RESULT_OPS[:5]))}")
+    a = _as_format(a, api)
+    b = None if b is None else _as_format(b, api)
     if op == "neg":
         return _make_fixed(api, a.w + 1, a.i + 1, True, "negation")
     if b is None:
@@ -86,12 +97,15 @@ def result_format(op: str, a: Fixed, b: Fixed | None = None, *, api: str = "fx.r
 def unify_formats(fmts, api: str = "fx.unify_formats") -> Fixed:
     """The smallest format holding every value of every format in ``fmts`` exactly.
 
-    Identical formats unify to themselves (modes kept); otherwise the result has TRN/WRAP modes.
+    ``fmts`` holds formats (``Fixed``) or type strings. Identical formats unify to themselves
+    (modes kept); otherwise the result has TRN/WRAP modes.
 
     Raises:
-        ValueError: ``fmts`` is empty, or the union is wider than 1024 bits.
+        TypeError: an element is neither a ``Fixed`` nor a string.
+        ValueError: ``fmts`` is empty; a format string does not parse; the union is wider than
+            1024 bits.
     """
-    fmts = list(fmts)
+    fmts = [_as_format(f, api) for f in fmts]
     if not fmts:
         raise ValueError(f"{api}: need at least one format")
     if all(f == fmts[0] for f in fmts):
@@ -635,8 +649,9 @@ def matmul(a, b, accum=None, out=None, seed=None) -> FixedArray:
     hls4ml Dense layer (latency strategy) computes. ``out`` casts the final result. ``seed``
     drives STOCH in ``accum`` and ``out``.
 
-    ``a`` may be a :class:`fixedpoint.SparseFixed` (CSR) with a 1-d or 2-d ``b``; the result
-    is the same bits as the dense product. The exact path picks its kernel from bit bounds
+    ``a`` may be a :class:`fixedpoint.SparseFixed` (CSR or BSR) with a 1-d or 2-d ``b``, or
+    ``b`` one with a 1-d or 2-d ``a`` (``x @ sp.T``); the result is the same bits as the dense
+    product. The exact path picks its kernel from bit bounds
     (int16 AVX2, float64 BLAS while every partial sum is exact, 64-bit limbs) and never
     rounds; under ``accum`` with WRAP the result does not depend on the summation order,
     under SAT it is the in-order result.
@@ -673,6 +688,8 @@ def matmul(a, b, accum=None, out=None, seed=None) -> FixedArray:
             res = res.cast(_as_format(out, api), seed=seed)
         return res
     a = _operand(a, api)
+    if isinstance(b, SparseFixed):
+        return _matmul_sparse_rhs(a, b, accum, out, seed, api)
     b = _operand(b, api)
     k = _matmul_shapes(api, a.shape, b.shape)
     if accum is not None:
@@ -681,6 +698,26 @@ def matmul(a, b, accum=None, out=None, seed=None) -> FixedArray:
         res = _matmul_accum(a, b, accum, acc_seed, api)
     else:
         res = _matmul_exact(a, b, k, api)
+    if out is not None:
+        res = res.cast(_as_format(out, api), seed=seed)
+    return res
+
+
+def _matmul_sparse_rhs(a: FixedArray, sp, accum, out, seed, api: str) -> FixedArray:
+    """``a @ sp`` for a 1-d or 2-d FixedArray ``a`` and a SparseFixed ``sp``: ``(sp.T @ a.T).T``,
+    the same products summed in the same index order, so exact results and WRAP accumulators
+    that hold every product give the same bits; other accumulators (order-dependent rounding
+    or saturation, STOCH counters) take the dense sequential kernel."""
+    k = _matmul_shapes(api, a.shape, sp.shape)
+    if a.ndim > 2:
+        raise ValueError(f"{api}: a SparseFixed rhs needs a 1-d or 2-d lhs, lhs: {a.shape}, rhs: {sp.shape}")
+    if accum is not None:
+        accum = _as_format(accum, api)
+        if not (_exact_product_wraps(a.fmt, sp.fmt, accum) and a.raw.dtype != object):
+            return matmul(a, sp.to_dense(), accum=accum, out=out, seed=seed)
+    at = a.T if a.ndim == 2 else a
+    res = matmul(sp.T, FixedArray(np.ascontiguousarray(at._raw), a.fmt, _trusted=True), accum=accum, seed=seed)
+    res = FixedArray(np.ascontiguousarray(res._raw.T), res.fmt, _trusted=True)
     if out is not None:
         res = res.cast(_as_format(out, api), seed=seed)
     return res
@@ -1156,3 +1193,112 @@ def where(condition, x, y) -> FixedArray:
     rx, ry = _cast_exact(x, fmt)._raw, _cast_exact(y, fmt)._raw
     return FixedArray(np.asarray(np.where(cond, rx, ry), order="C"), fmt, _trusted=True)
 
+
+
+# ---------------------------------------------------------------------------
+# elementwise selects: maximum, minimum, clip, relu
+def _constant_in(x, other) -> FixedArray | None:
+    """A Python or NumPy integer scalar ``x`` as a 0-d FixedArray in ``other``'s format when
+    that format holds it exactly (HLS code writes the constant in the variable's type, as in
+    ``x > 0 ? x : T(0)``); None otherwise."""
+    if not isinstance(other, FixedArray) or isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Integral):
+        return None
+    v, fmt = int(x), other.fmt
+    if fmt.f >= 0:
+        raw = v << fmt.f
+    elif v % (1 << -fmt.f) == 0:
+        raw = v >> -fmt.f
+    else:
+        return None
+    if not fmt.raw_min <= raw <= fmt.raw_max:
+        return None
+    from .array import from_raw
+
+    return from_raw(raw, fmt)
+
+
+def _select_operands(a, b, api: str) -> tuple[FixedArray, FixedArray]:
+    ca, cb = _constant_in(a, b), _constant_in(b, a)
+    return (ca if ca is not None else _operand(a, api)), (cb if cb is not None else _operand(b, api))
+
+
+def _select(a, b, keep_a, api: str) -> FixedArray:
+    """Elementwise ``a if keep_a(sign(a - b)) else b`` in the exact union of the formats."""
+    a, b = _select_operands(a, b, api)
+    _broadcast_shape(api, a, b)
+    sign = compare(a, b, api)  # exact across formats, any width
+    fmt = unify_formats([a.fmt, b.fmt], api)
+    ra, rb = _cast_exact(a, fmt)._raw, _cast_exact(b, fmt)._raw
+    return FixedArray(np.asarray(np.where(keep_a(sign), ra, rb), order="C"), fmt, _trusted=True)
+
+
+def _finish(res: FixedArray, out_fmt, seed, api: str) -> FixedArray:
+    return res if out_fmt is None else res.cast(_as_format(out_fmt, api), seed=seed)
+
+
+def maximum(a, b, out_fmt=None, seed=None) -> FixedArray:
+    """Elementwise maximum, exact (``np.maximum`` dispatches here).
+
+    The result format is the smallest one that holds every value of both operands' formats
+    exactly (``fx.unify_formats``; identical formats are kept with their modes, otherwise
+    TRN/WRAP): what the ``?:`` select needs in HLS, where ``a > b ? a : b`` with two
+    different ap_fixed types does not compile until both sides share a type. An integer
+    constant that the other operand's format holds exactly takes that format, so
+    ``fx.maximum(a, 0)`` keeps ``a.fmt``. ``out_fmt`` casts the result (``seed`` for STOCH).
+
+    Raises:
+        TypeError: an operand is a float or of an unsupported type (quantize floats first).
+        ValueError: the shapes do not broadcast (both are named); the common format would be
+            wider than 1024 bits; ``out_fmt`` does not parse.
+    """
+    api = "fx.maximum"
+    return _finish(_select(a, b, lambda s: s >= 0, api), out_fmt, seed, api)
+
+
+def minimum(a, b, out_fmt=None, seed=None) -> FixedArray:
+    """Elementwise minimum, exact (``np.minimum`` dispatches here); the result format is as
+    :func:`maximum`'s.
+
+    Raises:
+        TypeError: an operand is a float or of an unsupported type (quantize floats first).
+        ValueError: the shapes do not broadcast (both are named); the common format would be
+            wider than 1024 bits; ``out_fmt`` does not parse.
+    """
+    api = "fx.minimum"
+    return _finish(_select(a, b, lambda s: s <= 0, api), out_fmt, seed, api)
+
+
+def clip(a, a_min=None, a_max=None, out_fmt=None, seed=None) -> FixedArray:
+    """``minimum(maximum(a, a_min), a_max)``, exact, as ``np.clip`` (which dispatches here);
+    a bound of ``None`` is not applied. The result format is the exact union of the formats
+    of ``a`` and the bounds given (integer constants that ``a``'s format holds take it, so
+    ``fx.clip(a, -1, 1)`` keeps ``a.fmt`` when it holds -1 and 1). Where ``a_min > a_max``
+    the result is ``a_max``, as NumPy's.
+
+    Raises:
+        TypeError: an operand is a float or of an unsupported type (quantize floats first).
+        ValueError: the shapes do not broadcast; the common format would be wider than 1024
+            bits; ``out_fmt`` does not parse.
+    """
+    api = "fx.clip"
+    res = a if isinstance(a, FixedArray) else _operand(a, api)
+    if a_min is not None:
+        res = _select(res, a_min, lambda s: s >= 0, api)
+    if a_max is not None:
+        res = _select(res, a_max, lambda s: s <= 0, api)
+    if res is a:
+        res = a.copy()
+    return _finish(res, out_fmt, seed, api)
+
+
+def relu(a, out_fmt=None, seed=None) -> FixedArray:
+    """``maximum(a, 0)`` in ``a``'s format, exact: what hls4ml's ``relu`` computes before the
+    cast into its result type (``out_fmt`` casts, ``seed`` for STOCH).
+
+    Raises:
+        TypeError: ``a`` is a float or of an unsupported type.
+        ValueError: ``out_fmt`` does not parse.
+    """
+    api = "fx.relu"
+    a = _operand(a, api)
+    return _finish(_select(a, 0, lambda s: s >= 0, api), out_fmt, seed, api)

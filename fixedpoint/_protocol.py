@@ -31,6 +31,10 @@ _BINARY = {
     np.less_equal: _cmp(lambda s: s <= 0),
     np.greater: _cmp(lambda s: s > 0),
     np.greater_equal: _cmp(lambda s: s >= 0),
+    np.maximum: lambda a, b: _ops._select(a, b, lambda s: s >= 0, "numpy.maximum"),
+    np.minimum: lambda a, b: _ops._select(a, b, lambda s: s <= 0, "numpy.minimum"),
+    np.fmax: lambda a, b: _ops._select(a, b, lambda s: s >= 0, "numpy.fmax"),  # no NaN in fixed point
+    np.fmin: lambda a, b: _ops._select(a, b, lambda s: s <= 0, "numpy.fmin"),
     np.left_shift: lambda a, b: _ops.shift(_ops._operand(a, "numpy.left_shift"), b, True, "numpy.left_shift"),
     np.right_shift: lambda a, b: _ops.shift(_ops._operand(a, "numpy.right_shift"), b, False, "numpy.right_shift"),
 }
@@ -114,6 +118,15 @@ def _where(condition, x=None, y=None):
     if x is None and y is None:
         raise TypeError(f"numpy.where(condition) on a FixedArray condition is not supported; {_HINT}")
     return _ops.where(condition, x, y)
+
+
+def _clip(a, a_min=np._NoValue, a_max=np._NoValue, out=None, *, min=np._NoValue, max=np._NoValue, **kw):
+    _no_extra("clip", out=out, **kw)
+    lo = a_min if a_min is not np._NoValue else min
+    hi = a_max if a_max is not np._NoValue else max
+    lo = None if lo is np._NoValue else lo
+    hi = None if hi is np._NoValue else hi
+    return _ops.clip(a, lo, hi)
 
 
 def _matmul(a, b, out=None, **kw):
@@ -210,6 +223,7 @@ _FUNCTIONS = {
     np.concatenate: _concatenate,
     np.stack: _stack,
     np.where: _where,
+    np.clip: _clip,
     np.matmul: _matmul,
     np.dot: _dot,
     np.outer: _outer,

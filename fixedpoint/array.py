@@ -28,7 +28,7 @@ except ImportError as exc:  # pragma: no cover - exercised only on a broken inst
         "from the README) in the source tree."
     ) from exc
 
-__all__ = ["FixedArray", "array", "from_raw", "format_bits"]
+__all__ = ["FixedArray", "array", "from_raw", "from_bits", "format_bits"]
 
 NATIVE_MAX_W = 64
 _NAN_POLICIES = ("raise", "ap")
@@ -189,6 +189,36 @@ class FixedArray:
         view.flags.writeable = False
         return view
 
+    @property
+    def bits(self) -> np.ndarray:
+        """The stored bits as non-negative ``w``-bit two's-complement patterns (what an RTL or
+        cosim dump shows), read-only: uint64 when w <= 64, an object array of Python ints when
+        w > 64. ``fx.from_bits(a.bits, a.fmt)`` gives ``a`` back."""
+        fmt = self._fmt
+        if _native(fmt):
+            pat = np.asarray(self._raw).view(np.uint64)
+            pat = np.asarray(pat & np.uint64((1 << fmt.w) - 1)) if fmt.w < 64 else pat.copy()
+        else:
+            nb, mask = self._raw.dtype.itemsize, (1 << fmt.w) - 1
+            buf = np.ascontiguousarray(self._raw).tobytes()
+            pat = np.empty(self.size, dtype=object)
+            pat[:] = [int.from_bytes(buf[k:k + nb], "little") & mask for k in range(0, len(buf), nb)]
+            pat = pat.reshape(self.shape)
+        pat.flags.writeable = False
+        return pat
+
+    def to_hex(self, prefix: bool = True):
+        """The bit patterns (``a.bits``) as hex strings of ``ceil(w/4)`` digits, ``"0x"``-prefixed
+        unless ``prefix=False``: a NumPy array of str of ``a``'s shape (a str for a 0-d array).
+        ``fx.from_bits`` reads them back (``base=16`` for unprefixed digits)."""
+        return _pattern_strings(self, 16, prefix)
+
+    def to_bin(self, prefix: bool = True):
+        """The bit patterns (``a.bits``) as binary strings of ``w`` digits, ``"0b"``-prefixed
+        unless ``prefix=False``: a NumPy array of str of ``a``'s shape (a str for a 0-d array).
+        ``fx.from_bits`` reads them back (``base=2`` for unprefixed digits)."""
+        return _pattern_strings(self, 2, prefix)
+
     # -- conversions --------------------------------------------------------------
     def to_float(self) -> np.ndarray:
         """float64 values: exact when w <= 53 (and within float64's range), else
@@ -250,8 +280,21 @@ class FixedArray:
 
     def __float__(self) -> float:
         if self.size != 1:
-            raise TypeError("only FixedArrays of size 1 can be converted to a Python float")
+            raise TypeError(f"float(): only a FixedArray of size 1 converts to a Python float, got shape {self.shape}; "
+                            "use a.to_float() for the float64 values of an array")
         return float(self.to_float().reshape(-1)[0])
+
+    def __int__(self) -> int:
+        """The value truncated toward zero, exact at every width (as ap_fixed's ``to_int()``
+        and Python's ``int(float)``)."""
+        if self.size != 1:
+            raise TypeError(f"int(): only a FixedArray of size 1 converts to a Python int, got shape {self.shape}; "
+                            "use a.raw for the stored integers of an array")
+        r, f = int(self.raw.reshape(-1)[0]), self._fmt.f
+        if f <= 0:
+            return r << -f
+        q = abs(r) >> f
+        return -q if r < 0 else q
 
     def __bool__(self) -> bool:
         if self.size != 1:
@@ -462,6 +505,10 @@ class FixedArray:
         """
         return _ops.argmin(self, axis=axis)
 
+    def clip(self, a_min=None, a_max=None) -> "FixedArray":
+        """``fx.clip(self, a_min, a_max)``: exact, see :func:`fixedpoint.clip`."""
+        return _ops.clip(self, a_min, a_max)
+
     def dot(self, other) -> "FixedArray":
         """``fx.dot(self, other)``: exact, see :func:`fixedpoint.dot`."""
         return _ops.dot(self, other)
@@ -523,6 +570,109 @@ def format_bits(a, base: int = 2) -> str:
     obj = np.empty(raw.shape, dtype=object)
     obj.reshape(-1)[:] = [fn(v) for v in raw.reshape(-1)]
     return np.array2string(obj, separator=", ", threshold=64, edgeitems=3, formatter={"all": str})
+
+
+def _pattern_strings(a: FixedArray, base: int, prefix: bool):
+    w = a.fmt.w
+    digits, tag, spec = ((w + 3) // 4, "0x", "x") if base == 16 else (w, "0b", "b")
+    head = tag if prefix else ""
+    pats = a.bits
+    if pats.ndim == 0:
+        return head + format(int(pats[()]), f"0{digits}{spec}")
+    out = [head + format(int(v), f"0{digits}{spec}") for v in pats.reshape(-1)]
+    return np.array(out, dtype=f"<U{digits + len(head)}").reshape(pats.shape)
+
+
+def _parse_patterns(strings: np.ndarray, base, api: str) -> np.ndarray:
+    """An array of str/bytes -> an object array of Python ints (int(s, base), base None: a
+    0x/0b/0o prefix or decimal digits)."""
+    flat = strings.reshape(-1)
+    out = np.empty(flat.size, dtype=object)
+    for k, s in enumerate(flat):
+        if isinstance(s, (bytes, np.bytes_)):
+            s = s.decode("ascii", "replace")
+        if not isinstance(s, str):
+            raise TypeError(f"{api}: a sequence of bit strings holds {type(s).__name__} ({s!r}); pass all strings "
+                            "or all integers")
+        try:
+            out[k] = int(s.strip(), 0 if base is None else base)
+        except ValueError:
+            where = tuple(int(v) for v in np.unravel_index(k, strings.shape)) if strings.ndim else ()
+            how = "a 0x (hex), 0b (binary) or 0o prefix, or decimal digits" if base is None else f"base-{base} digits"
+            raise ValueError(f"{api}: cannot read {s!r} at index {where} as a bit pattern; expected {how}"
+                             + (" (pass base=16 or base=2 for unprefixed hex or binary digits)" if base is None else "")
+                             ) from None
+    return out.reshape(strings.shape)
+
+
+def from_bits(bits, fmt, base=None) -> FixedArray:
+    """A FixedArray from raw bit patterns, as an RTL simulation or a cosim dump shows them:
+    each pattern is a non-negative ``w``-bit integer, read as two's complement for signed
+    formats (``0xff`` in ``ap_fixed<8,4>`` is raw -1, value -0.0625).
+
+    bits: Python ints (any size), a NumPy integer array (unsigned or signed with
+        non-negative values), or strings: ``"0x1f"``, ``"0b101"``, ``"0o17"`` or decimal
+        digits; with ``base=16`` or ``base=2`` unprefixed digits (``"1f"``, ``"101"``, as
+        ``$readmemh``/``$readmemb`` files hold them). Lists and arrays of either, any shape.
+    fmt: a :class:`Fixed` or a type string. Every width up to 1024 bits.
+    base: None (strings carry their prefix), 2 or 16 (or any base ``int()`` takes).
+
+    The inverse of ``a.bits`` (and of ``a.to_hex()`` / ``a.to_bin()``).
+
+    Raises:
+        TypeError: ``fmt`` is neither a ``Fixed`` nor a string; ``bits`` holds floats or other
+            non-integers, or mixes strings and integers.
+        ValueError: ``fmt`` does not parse; a pattern is negative or not below ``2**w`` (the
+            message names the first, its index and the range); a string is not a number in
+            the expected base.
+    """
+    api = "fx.from_bits"
+    fmt = _as_format(fmt, api)
+    w = fmt.w
+    if isinstance(bits, (str, bytes, np.str_, np.bytes_)):
+        pats = _parse_patterns(np.array(bits, dtype=object), base, api)
+    else:
+        if isinstance(bits, (list, tuple)) and any(isinstance(v, (str, bytes)) for v in np.asarray(
+                bits, dtype=object).reshape(-1)):
+            pats = _parse_patterns(np.asarray(bits, dtype=object), base, api)
+        else:
+            pats = _as_exact_array(bits, api)
+            if pats.dtype.kind in "USO" and pats.size and all(
+                    isinstance(v, (str, bytes, np.str_, np.bytes_)) for v in pats.reshape(-1)):
+                pats = _parse_patterns(pats.astype(object), base, api)
+    if pats.dtype.kind == "O":
+        flat = pats.reshape(-1)
+        bad = next((v for v in flat if not isinstance(v, numbers.Integral) or isinstance(v, (bool, np.bool_))), None)
+        if bad is not None:
+            raise TypeError(f"{api}: bit patterns must be integers or strings, got {type(bad).__name__} ({bad!r})")
+        pats = _narrow_ints(pats)
+    elif pats.dtype.kind not in "iu":
+        raise TypeError(f"{api}: bit patterns must be integers or strings, got an array of dtype {pats.dtype}")
+    if pats.size:
+        if pats.dtype.kind == "O":
+            bad_mask = np.array([not 0 <= int(v) < 1 << w for v in pats.reshape(-1)], dtype=bool)
+        else:
+            bad_mask = (pats < 0).reshape(-1) if pats.dtype.kind == "i" else np.zeros(pats.size, dtype=bool)
+            if w < 64:
+                bad_mask |= (pats >= (1 << w)).reshape(-1) if pats.dtype.kind == "u" else \
+                    (pats.astype(np.int64) >= (1 << w)).reshape(-1)
+        if bad_mask.any():
+            k = int(np.flatnonzero(bad_mask)[0])
+            where = tuple(int(v) for v in np.unravel_index(k, pats.shape)) if pats.ndim else ()
+            raise ValueError(f"{api}: bit pattern {int(pats.reshape(-1)[k])} at index {where} is outside the "
+                             f"{w}-bit patterns of {fmt}, [0, 2**{w}) = [0, {(1 << w) - 1}]")
+    if pats.dtype.kind != "O" and _native(fmt):  # vectorized: sign-extend the low w bits
+        u = np.asarray(pats.astype(np.int64).view(np.uint64) if pats.dtype.kind == "i" else pats.astype(np.uint64))
+        raw = u.view(np.int64)
+        if fmt.signed and w < 64:
+            raw = np.asarray((u << np.uint64(64 - w)).view(np.int64) >> np.int64(64 - w))
+        return FixedArray(np.array(raw, dtype=np.int64, order="C"), fmt, _trusted=True)
+    ints = [int(v) for v in pats.reshape(-1)]
+    if fmt.signed:
+        ints = [v - (1 << w) if v >> (w - 1) else v for v in ints]
+    raw = np.empty(len(ints), dtype=object)
+    raw[:] = ints
+    return from_raw(raw.reshape(pats.shape), fmt)
 
 
 # ---------------------------------------------------------------------------

@@ -220,7 +220,7 @@ def _info(args) -> int:
         ("lsb", f"2^{-fmt.f} = {fmt.lsb!r}"),
         ("raw range", f"[{fmt.raw_min}, {fmt.raw_max}]"),
         ("value range", f"[{fmt.min!r}, {fmt.max!r}]"),
-        ("storage", "int64 (native kernels)" if fmt.w <= 64 else "Python ints (exact reference path)"),
+        ("storage", "int64 (native C++ kernels)" if fmt.w <= 64 else f"{-(-fmt.w // 64)} 64-bit limbs (multi-limb C++ kernels)"),
     ]
     width = max(len(k) for k, _ in rows)
     for k, v in rows:

@@ -108,11 +108,14 @@ class Fixed:
         signed: ``True`` for ``ap_fixed``, ``False`` for ``ap_ufixed``.
         q: rounding mode (a ``QMode``, or its name with or without ``AP_``).
         o: overflow mode (an ``OMode``, or its name with or without ``AP_``).
-        n: saturation bits, 0..w; nonzero only with ``WRAP`` or ``WRAP_SM``.
+        n: saturation bits, 0..w, used by ``WRAP`` and ``WRAP_SM``. ``ap_fixed.h`` accepts N
+            with the saturating modes (``SAT``, ``SAT_ZERO``, ``SAT_SYM``) and never reads it
+            there, so such a format computes as with N = 0: it is stored as ``n=0`` (equal to,
+            and printed as, the N = 0 format).
 
     Raises:
         ValueError: ``w``, ``i`` or ``n`` is not an integer, ``w`` is outside [1, 1024],
-            ``i`` is outside [-2**20, 2**20], ``n`` is outside [0, w] or nonzero with a saturating mode, ``signed`` is not a
+            ``i`` is outside [-2**20, 2**20], ``n`` is outside [0, w], ``signed`` is not a
             bool, a mode name is unknown, or ``WRAP_SM`` is asked of an unsigned format
             (ap_ufixed rejects it). The message names the field and its value.
         AttributeError: on any attempt to set or delete a field (use ``replace``).
@@ -146,10 +149,8 @@ class Fixed:
         o = _mode(OMode, o, "overflow (o)")
         if not 0 <= n <= w:
             raise ValueError(f"Fixed: n (saturation bits) must be in [0, w={w}], got n={n}")
-        if n != 0 and o not in (OMode.WRAP, OMode.WRAP_SM):
-            raise ValueError(
-                f"Fixed: n (saturation bits) must be 0 unless o is WRAP or WRAP_SM, got o={o.value} n={n}"
-            )
+        if o not in (OMode.WRAP, OMode.WRAP_SM):
+            n = 0  # ap_fixed.h reads N only in the WRAP modes: SAT/SAT_ZERO/SAT_SYM with any N compute as N = 0
         if o is OMode.WRAP_SM and not signed:
             raise ValueError("Fixed: o=WRAP_SM needs a signed format (ap_ufixed rejects AP_WRAP_SM)")
         for name, value in (("w", w), ("i", i), ("signed", signed), ("q", q), ("o", o), ("n", n)):

@@ -167,6 +167,28 @@ def test_negative_and_abs_match_reference(data):
     assert [abs(v) for v in values(a)] == values(ab)
 
 
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+def test_result_format_accepts_type_strings(op):
+    """Strings are accepted wherever a format is (issue 21: result_format raised AttributeError)."""
+    pairs = [("ap_fixed<8,4>", "ap_ufixed<6,2>"), ("ap_ufixed<5,-1,AP_RND,AP_SAT>", "fixed<12,7>"),
+             ("ap_int<9>", "uint<3>"), ("ap_fixed<100,40>", "ap_fixed<30,1>")]
+    for sa, sb in pairs:
+        fa, fb = Fixed.parse(sa), Fixed.parse(sb)
+        assert fx.result_format(op, sa, sb) == nat(op, fa, fb)
+        assert fx.result_format(op, sa, fb) == fx.result_format(op, fa, sb) == nat(op, fa, fb)
+        assert fx.result_format("neg", sa) == nat("neg", fa)
+        assert fx.unify_formats([sa, sb]) == fx.unify_formats([fa, fb])
+    with pytest.raises(ValueError, match=r"fx.result_format: unknown op 'pow'; expected one of 'add', 'sub', 'mul', "
+                                         r"'div', 'neg'$"):
+        fx.result_format("pow", "ap_fixed<8,4>", "ap_fixed<8,4>")
+    with pytest.raises(TypeError, match=r"fx.result_format: fmt must be a fx.Fixed or a type string"):
+        fx.result_format(op, 8, "ap_fixed<8,4>")
+    with pytest.raises(ValueError, match=r"Fixed.parse: cannot parse 'ap_fixd<8,4>'"):
+        fx.result_format(op, "ap_fixd<8,4>", "ap_fixed<8,4>")
+    with pytest.raises(TypeError, match=r"fx.unify_formats: fmt must be a fx.Fixed or a type string"):
+        fx.unify_formats(["ap_fixed<8,4>", None])
+
+
 def test_results_have_trn_wrap_modes_and_are_not_quantized():
     # operands with RND/SAT modes: the exact result is kept, in a TRN/WRAP format
     fa, fb = Fixed(4, 2, q="RND", o="SAT"), Fixed(4, 1, q="RND_CONV", o="SAT_SYM")

@@ -203,12 +203,15 @@ def _public_names() -> list[str]:
     import fixedpoint.hls4ml as fxh  # noqa: PLC0415
     import fixedpoint.prune as fxp  # noqa: PLC0415
 
-    skip = {"MAX_WIDTH", "binary", "hls4ml", "prune"}  # a constant and the modules with their own sections
+    import fixedpoint.datasets as fxd  # noqa: PLC0415
+
+    skip = {"MAX_WIDTH", "binary", "hls4ml", "prune", "datasets"}  # a constant and the modules with their own sections
     names = [f"fixedpoint.{n}" for n in fx.__all__ if n not in skip and n != "array"]
     names.append("fixedpoint.array.array")  # fx.array shares its name with its module
     names += [f"fixedpoint.binary.{n}" for n in fxb.__all__]
     names += [f"fixedpoint.hls4ml.{n}" for n in fxh.__all__]
     names += [f"fixedpoint.prune.{n}" for n in fxp.__all__]
+    names += [f"fixedpoint.datasets.{n}" for n in fxd.__all__]
     try:
         import fixedpoint.torch as fxt  # noqa: PLC0415
     except ImportError:
@@ -219,7 +222,7 @@ def _public_names() -> list[str]:
 
 DOCSTRING_MODULES = ("fixedpoint", "fixedpoint.format", "fixedpoint.array", "fixedpoint._ops",
                      "fixedpoint.binary", "fixedpoint._runtime", "fixedpoint.hls4ml", "fixedpoint.network",
-                     "fixedpoint.sparse", "fixedpoint.prune")
+                     "fixedpoint.sparse", "fixedpoint.prune", "fixedpoint.datasets")
 
 
 @pytest.mark.parametrize("name", DOCSTRING_MODULES)

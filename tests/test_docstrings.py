@@ -23,6 +23,7 @@ import fixedpoint as fx
 import fixedpoint.binary as fxb
 import fixedpoint.hls4ml as fxh
 import fixedpoint.prune as fxp
+import fixedpoint.datasets as fxd
 
 RAISES = re.compile(r"^\s*Raises:\s*$\n^\s+\w", re.MULTILINE)
 # A function that cannot fail says so explicitly instead of an empty Raises section.
@@ -45,7 +46,8 @@ def _public(module, names, prefix):
 
 def _api():
     items = _public(fx, fx.__all__, "fixedpoint") + _public(fxb, fxb.__all__, "fixedpoint.binary") \
-        + _public(fxh, fxh.__all__, "fixedpoint.hls4ml") + _public(fxp, fxp.__all__, "fixedpoint.prune")
+        + _public(fxh, fxh.__all__, "fixedpoint.hls4ml") + _public(fxp, fxp.__all__, "fixedpoint.prune") \
+        + _public(fxd, fxd.__all__, "fixedpoint.datasets")
     try:
         import fixedpoint.torch as fxt  # noqa: PLC0415
     except ImportError:

@@ -113,8 +113,7 @@ def test_replace():
     assert fmt == fx.Fixed(16, 6, q="RND", o="SAT")  # unchanged
     with pytest.raises(TypeError, match=r"Fixed\.replace: unknown fields \['width'\]; allowed: \['w', 'i', "):
         fmt.replace(width=8)
-    with pytest.raises(ValueError, match=r"Fixed: n \(saturation bits\) must be 0 unless o is WRAP or WRAP_SM"):
-        fmt.replace(n=1)
+    assert fmt.replace(n=1) == fmt  # the header never reads N under SAT (test_n_with_non_wrap_modes)
 
 
 # --------------------------------------------------------------------------------------
@@ -392,11 +391,16 @@ def test_unknown_modes_in_parsed_strings():
 @pytest.mark.parametrize("o", ["SAT", "SAT_ZERO", "SAT_SYM"])
 @pytest.mark.parametrize("n", [1, 5, 8])
 def test_n_with_non_wrap_modes(o, n):
-    msg = f"Fixed: n (saturation bits) must be 0 unless o is WRAP or WRAP_SM, got o={o} n={n}"
-    with pytest.raises(ValueError, match="^" + re.escape(msg) + "$"):
-        fx.Fixed(8, 3, o=o, n=n)
-    with pytest.raises(ValueError, match="^" + re.escape(msg) + "$"):
-        fx.Fixed.parse(f"ap_fixed<8,3,AP_TRN,AP_{o},{n}>")
+    """ap_fixed.h compiles ap_fixed<8,3,AP_TRN,AP_SAT,N> and never reads N under the saturating
+    modes (tests/test_oracle.py compares such types with the compiled header): the format is
+    the N = 0 one."""
+    want = fx.Fixed(8, 3, o=o)
+    assert fx.Fixed(8, 3, o=o, n=n) == want and fx.Fixed(8, 3, o=o, n=n).n == 0
+    assert fx.Fixed.parse(f"ap_fixed<8,3,AP_TRN,AP_{o},{n}>") == want
+    assert fx.Fixed.parse(f"fixed<8,3,TRN,{o},{n}>") == want
+    assert str(fx.Fixed.parse(f"ap_fixed<8,3,AP_TRN,AP_{o},{n}>")) == f"ap_fixed<8,3,AP_TRN,AP_{o},0>"
+    with pytest.raises(ValueError, match=re.escape("Fixed: n (saturation bits) must be in [0, w=8], got n=9")):
+        fx.Fixed.parse(f"ap_fixed<8,3,AP_TRN,AP_{o},9>")
 
 
 @pytest.mark.parametrize("o", ["WRAP", "WRAP_SM"])
@@ -588,3 +592,16 @@ def test_core_refuses_integer_bits_beyond_the_bound(i):
         _core.wide_to_double(np.zeros(2, np.uint64), 1, 100, i, True)
     with pytest.raises(ValueError, match=msg):
         _core.wide_from_double(np.array([1.5]), (100, i, True, 0, 0, 0), 0)
+
+
+@pytest.mark.parametrize("text,storage", [("ap_fixed<16,6>", "int64 (native C++ kernels)"),
+                                          ("ap_fixed<96,2>", "2 64-bit limbs (multi-limb C++ kernels)"),
+                                          ("ap_ufixed<1024,0>", "16 64-bit limbs (multi-limb C++ kernels)")])
+def test_cli_info_names_the_storage_that_runs(text, storage, capsys):
+    """`fixedpoint info` for a wide format names the C++ limb path, not a Python path (issue 21)."""
+    from fixedpoint.cli import main
+
+    main(["info", text])
+    out = capsys.readouterr().out
+    assert re.search(r"^storage\s+" + re.escape(storage) + "$", out, re.M), out
+    assert "Python ints" not in out

@@ -351,6 +351,8 @@ def test_oracle_formats_cover_every_mode():
         assert {1, 64} <= {f.w for f in fs}
         assert any(f.i < 0 for f in fs) and any(f.i == 0 for f in fs)
         assert any(f.i > f.w for f in fs)
+    # N given with the saturating modes (the header ignores it; issue 21)
+    assert {f.o for f in FORMATS if f.n > 0 and f.o not in ("WRAP", "WRAP_SM")} == {"SAT", "SAT_ZERO", "SAT_SYM"}
     # the wide formats cross every limb boundary up to the 1024-bit limit
     assert {65, 127, 128, 129, 1024} <= {f.w for f in FORMATS}
     assert all(f.w <= 1024 for f in FORMATS)
@@ -404,6 +406,32 @@ def test_oracle_harness_selfcheck(oracle):
     f0 = FORMATS.index(H.Fmt(8, 3, True, "RND", "SAT"))
     assert oracle.from_double(f0, [1.046875, -1.046875, 100.0, -100.0, INF, -INF, math.nan, NEG_NAN]) == [
         34, -33, 127, -128, 127, -128, 127, -128]
+
+
+# ----------------------------------------------------------------------------
+# N with the saturating modes: Fixed.parse of the C++ spelling follows the header
+
+
+SAT_WITH_N = [k for k, f in enumerate(FORMATS) if f.n > 0 and f.o not in ("WRAP", "WRAP_SM")]
+
+
+@pytest.mark.parametrize("k", SAT_WITH_N, ids=[str(FORMATS[k]) for k in SAT_WITH_N])
+def test_oracle_parse_n_with_saturating_modes(oracle, fx, k):
+    """``ap_fixed<8,4,AP_RND,AP_SAT,2>`` compiles and the header never reads N under SAT,
+    SAT_ZERO or SAT_SYM; Fixed.parse accepts it and quantizes and casts as the compiled type."""
+    f = FORMATS[k]
+    fmt = fx.Fixed.parse(f.cpp())  # e.g. 'ap_fixed<8, 4, AP_RND, AP_SAT, 2>'
+    assert (fmt.w, fmt.i, fmt.signed, fmt.q.value, fmt.o.value, fmt.n) == (f.w, f.i, f.signed, f.q, f.o, 0)
+    xs = edge_doubles(f)
+    got = fx.array(np.asarray(xs, dtype=np.float64), fmt, nan="ap").raw
+    assert_raw_equal(got, oracle.from_double(k, xs), f, "Fixed.parse + fx.array", xs)
+    for p_k, pair in enumerate(CAST_PAIRS):
+        if pair.dst != k:
+            continue
+        s = pair.src
+        raws = _cast_anchor_raws(pair)
+        src = fx.from_raw(raw_array(raws, s.w, s.signed), fx.Fixed(s.w, s.i, signed=s.signed))
+        assert_raw_equal(src.cast(f.cpp().replace(" ", "")).raw, oracle.cast(p_k, raws), f, f"cast from {s}", raws)
 
 
 # ----------------------------------------------------------------------------

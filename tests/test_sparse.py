@@ -501,3 +501,62 @@ def test_sparse_kernels_check_their_own_bounds():
     blocks = np.zeros((0, 2**59, 1), np.int64)  # an empty array may claim a huge block shape
     with pytest.raises(ValueError, match=r"gemm_bsr_i64: Mb \* R = 16 \* 576460752303423488 overflows int64"):
         fx._core.gemm_bsr_i64(np.zeros(17, np.int64), np.zeros(0, np.int64), blocks, 1, np.zeros((1, 1), np.int64))
+
+
+# -- the transpose: sp.T and x @ sp.T -----------------------------------------------------------
+@pytest.mark.parametrize("blocksize", [None, (2, 3), (1, 4), (4, 1)])
+def test_transpose_equals_the_dense_transpose(blocksize):
+    rng = np.random.default_rng(21)
+    for fmt in (Fixed(8, 3), Fixed(6, 6, signed=False), Fixed(64, 10), Fixed(100, 40)):
+        raw = sparse_raws(fmt, (8, 12), 0.3, rng) if fmt.w <= 64 else obj(sparse_raws(Fixed(60, 0), (8, 12), 0.3, rng))
+        d = fx.from_raw(raw, fmt)
+        sp = fx.SparseFixed.from_dense(d, blocksize=blocksize)
+        t = sp.T
+        assert t.shape == (12, 8) and t.fmt == fmt and t.format == sp.format
+        assert t.blocksize == (None if blocksize is None else blocksize[::-1])
+        np.testing.assert_array_equal(obj(t.to_dense().raw), obj(np.asarray(d.raw).T))
+        np.testing.assert_array_equal(obj(t.T.to_dense().raw), obj(d.raw))
+        if blocksize is None and fmt.w <= 64:  # scipy's transpose, where it is installed
+            sps = pytest.importorskip("scipy.sparse")
+            ref = sps.csr_array((np.asarray(sp.data.raw, dtype=np.int64), sp.indices, sp.indptr), shape=sp.shape).T.tocsr()
+            ref.sort_indices()
+            np.testing.assert_array_equal(t.indptr, ref.indptr)
+            np.testing.assert_array_equal(t.indices, ref.indices)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_dense_times_sparse_transpose_equals_dense(data):
+    """x @ sp.T (and fx.matmul(x, sp.T, accum=, out=)) equals x @ d.T bit for bit, and the exact
+    product equals Python-int arithmetic."""
+    w = data.draw(st.integers(2, 16))
+    fw = Fixed(w, data.draw(st.integers(-2, w + 2)), signed=data.draw(st.booleans()))
+    fx_ = Fixed(data.draw(st.integers(2, 16)), data.draw(st.integers(-2, 8)), signed=data.draw(st.booleans()))
+    N, K = data.draw(st.integers(1, 9)), data.draw(st.sampled_from([2, 4, 6, 12]))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    d = fx.from_raw(sparse_raws(fw, (N, K), data.draw(st.floats(0, 1)), rng), fw)
+    bs = data.draw(st.sampled_from([None, (1, 2), (N, 2)]))
+    sp = fx.SparseFixed.from_dense(d, blocksize=bs)
+    one_d = data.draw(st.booleans())
+    xs = (K,) if one_d else (data.draw(st.integers(1, 5)), K)
+    x = fx.from_raw(sparse_raws(fx_, xs, 1.0, rng), fx_)
+    got, want = x @ sp.T, x @ d.T
+    assert got.fmt == want.fmt and got.shape == want.shape
+    np.testing.assert_array_equal(got.raw, want.raw)
+    xr, dr = obj(x.raw), obj(d.raw)
+    np.testing.assert_array_equal(obj(got.raw), obj(np.dot(xr, dr.T)))  # Python ints: exact
+    acc = Fixed(data.draw(st.integers(4, 24)), data.draw(st.integers(1, 10)),
+                q=data.draw(st.sampled_from(["TRN", "RND", "STOCH"])), o=data.draw(st.sampled_from(["WRAP", "SAT"])))
+    out = data.draw(st.sampled_from([None, Fixed(8, 4, q="RND", o="SAT")]))
+    got = fx.matmul(x, sp.T, accum=acc, out=out, seed=7)
+    want = fx.matmul(x, d.T, accum=acc, out=out, seed=7)
+    assert got.fmt == want.fmt
+    np.testing.assert_array_equal(got.raw, want.raw)
+
+
+def test_dense_times_sparse_errors():
+    sp = fx.SparseFixed.from_dense(fx.array(np.eye(3), "ap_fixed<8,4>"))
+    with pytest.raises(ValueError, match=r"fx.matmul: input shape mismatch, lhs: \(2, 4\), rhs: \(3, 3\)"):
+        fx.from_raw(np.ones((2, 4), dtype=np.int64), "ap_fixed<8,4>") @ sp.T
+    with pytest.raises(ValueError, match=r"fx.matmul: a SparseFixed rhs needs a 1-d or 2-d lhs, lhs: \(2, 2, 3\)"):
+        fx.from_raw(np.ones((2, 2, 3), dtype=np.int64), "ap_fixed<8,4>") @ sp

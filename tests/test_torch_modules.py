@@ -161,16 +161,28 @@ def test_quant_conv1d_accumulator_wide_is_exact_conv():
     same(conv(x), want)  # a wide exact accumulator: the float64 conv of the quantized values
 
 
-def test_accumulator_errors():
-    conv = fxt.QuantConv2d(4, 4, 3, groups=2, weight_fmt="ap_fixed<8,2>", input_fmt="ap_fixed<8,3>",
-                           accum_fmt="ap_fixed<16,6>").eval()
+def test_accumulator_errors_at_construction():
+    """A configuration eval mode cannot run is refused when the layer is built, not after training
+    (issue 21: QuantLinear(accum_fmt=...) without input_fmt trained, then failed at eval)."""
     with pytest.raises(NotImplementedError, match=r"fxt.QuantConv2d: accumulator emulation supports groups=1, "
                                                   r"padding_mode='zeros' and numeric padding; got groups=2"):
-        conv(torch.randn(1, 4, 5, 5))
-    lin = fxt.QuantLinear(3, 2, weight_fmt="ap_fixed<8,2>", accum_fmt="ap_fixed<16,6>").eval()
-    with pytest.raises(ValueError, match=r"fxt.QuantLinear: accumulator emulation \(eval mode with accum_fmt\) "
-                                         r"needs input_fmt and weight_fmt"):
-        lin(torch.randn(2, 3))
+        fxt.QuantConv2d(4, 4, 3, groups=2, weight_fmt="ap_fixed<8,2>", input_fmt="ap_fixed<8,3>",
+                        accum_fmt="ap_fixed<16,6>")
+    with pytest.raises(NotImplementedError, match=r"fxt.QuantConv1d: accumulator emulation needs input_fmt.w <= 53"):
+        fxt.QuantConv1d(2, 2, 3, weight_fmt="ap_fixed<8,2>", input_fmt="ap_fixed<60,3>", accum_fmt="ap_fixed<16,6>")
+    with pytest.raises(ValueError, match=r"fxt.QuantLinear: accum_fmt needs input_fmt and weight_fmt .*; "
+                                         r"missing input_fmt$"):
+        fxt.QuantLinear(3, 2, weight_fmt="ap_fixed<8,2>", accum_fmt="ap_fixed<16,6>")
+    with pytest.raises(ValueError, match=r"fxt.QuantConv2d: accum_fmt needs .*; missing input_fmt, weight_fmt$"):
+        fxt.QuantConv2d(2, 2, 3, accum_fmt="ap_fixed<16,6>")
+    with pytest.raises(ValueError, match=r"fxt.quantize_model|fxt.QuantLinear: accum_fmt needs"):
+        fxt.quantize_model(nn.Sequential(nn.Linear(3, 2)), {"0": {"weight": "ap_fixed<8,2>", "accum": "ap_fixed<16,6>"}})
+    # a state dict cannot smuggle the configuration in either
+    lin = fxt.QuantLinear(3, 2, weight_fmt="ap_fixed<8,2>", input_fmt="ap_fixed<8,3>", accum_fmt="ap_fixed<16,6>")
+    state = lin.state_dict()
+    state["_extra_state"]["formats"]["input"] = None
+    with pytest.raises(ValueError, match=r"fxt.QuantLinear.load_state_dict: accum_fmt needs .*; missing input_fmt$"):
+        fxt.QuantLinear(3, 2).load_state_dict(state)
     with pytest.raises(ValueError, match=r"fxt.QuantLinear: ste must be one of identity, clipped, got 'lsq'"):
         fxt.QuantLinear(3, 2, ste="lsq")
 
@@ -303,6 +315,25 @@ def test_torch_compile_fullgraph_qat_step_equals_eager():
     same(l2, l1)
     for a, p in zip(g1, params):
         torch.testing.assert_close(p.grad, a, rtol=1e-5, atol=1e-6)
+
+
+def test_torch_compile_prints_no_dynamo_warning():
+    """A format given as a string is parsed through a cache Dynamo traces without warning
+    (functools.lru_cache made Dynamo warn on every compile, issue 21)."""
+    import warnings
+
+    torch._dynamo.reset()
+
+    def f(x):
+        return fxt.quantize(x, "ap_fixed<7,3,AP_RND_CONV,AP_SAT>") * 2
+
+    x = torch.linspace(-9, 9, 37)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        y = torch.compile(f, fullgraph=True, backend="eager")(x)
+    msgs = [str(w.message) for w in caught]
+    assert not [m for m in msgs if "Dynamo" in m or "lru_cache" in m], msgs
+    same(y, fq(x, "ap_fixed<7,3,AP_RND_CONV,AP_SAT>") * 2)
 
 
 def test_qat_demo_two_layer_mlp_learns_a_synthetic_task():

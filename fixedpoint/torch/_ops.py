@@ -23,7 +23,6 @@ complement); ``None`` draws fresh entropy on every call.
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import secrets
 from collections.abc import Iterator
@@ -98,9 +97,16 @@ def _use_core(x: Tensor) -> bool:
 
 # ------------------------------------------------------------------------------------------
 # validation and helpers
-@functools.lru_cache(maxsize=512)
+_PARSED: dict = {}  # type string -> Fixed; a plain dict, not functools.lru_cache, which Dynamo warns about
+
+
 def _parse(fmt: str) -> Fixed:
-    return Fixed.parse(fmt)
+    fixed = _PARSED.get(fmt)
+    if fixed is None:
+        fixed = Fixed.parse(fmt)
+        if len(_PARSED) < 512:
+            _PARSED[fmt] = fixed
+    return fixed
 
 
 def _format_arg(fmt, api: str) -> Fixed:

@@ -131,6 +131,26 @@ class _QuantLayer:
         }
         self.ste = _check_ste(ste, api)
         self.seed = None if seed is None else _seed_for(Fixed(1, 1, q="STOCH"), seed, api)
+        self._check_accum_config(api)
+
+    def _check_accum_config(self, api: str) -> None:
+        """An ``accum_fmt`` is used in eval mode only; refuse a configuration eval cannot run
+        when the layer is built, not after training."""
+        if self.formats["accum"] is None:
+            return
+        missing = [k + "_fmt" for k in ("input", "weight") if self.formats[k] is None]
+        if missing:
+            raise ValueError(f"{api}: accum_fmt needs input_fmt and weight_fmt (the accumulator adds products of "
+                             f"quantized inputs and weights in eval mode); missing {', '.join(missing)}")
+        if isinstance(self, _QuantConvNd):
+            if self.groups != 1 or self.padding_mode != "zeros" or isinstance(self.padding, str):
+                raise NotImplementedError(
+                    f"{api}: accumulator emulation supports groups=1, padding_mode='zeros' and numeric padding; got "
+                    f"groups={self.groups}, padding_mode={self.padding_mode!r}, padding={self.padding!r}"
+                )
+            if self.formats["input"].w > 53:
+                raise NotImplementedError(
+                    f"{api}: accumulator emulation needs input_fmt.w <= 53, got {self.formats['input']}")
 
     def _q(self, t: Tensor | None, role: str) -> Tensor | None:
         fmt = self.formats[role]
@@ -149,6 +169,7 @@ class _QuantLayer:
         fm = state["formats"]
         self.formats = {k: (None if fm.get(k) is None else Fixed.parse(fm[k])) for k in _ROLES}
         self.ste = state.get("ste", "identity")
+        self._check_accum_config(f"fxt.{type(self).__name__}.load_state_dict")
 
     def _need_accum_formats(self, api: str) -> tuple[Fixed, Fixed, Fixed]:
         fin, fw, facc = self.formats["input"], self.formats["weight"], self.formats["accum"]
@@ -210,9 +231,9 @@ class QuantLinear(_QuantLayer, nn.Linear):
     Raises:
         TypeError: a format is neither a ``Fixed`` nor a string; ``seed`` is not an int.
         ValueError: a format does not parse or is wider than 64 bits; ``ste`` is not
-            ``"identity"`` or ``"clipped"``; ``seed`` is outside [0, 2**64); in eval mode with
-            ``accum_fmt``, ``input_fmt`` or ``weight_fmt`` is missing; the forward's input
-            holds a NaN (the message names its index).
+            ``"identity"`` or ``"clipped"``; ``seed`` is outside [0, 2**64); ``accum_fmt``
+            without ``input_fmt`` or ``weight_fmt`` (checked when the layer is built); the
+            forward's input holds a NaN (the message names its index).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *, weight_fmt=None, bias_fmt=None,
@@ -294,11 +315,11 @@ class QuantConv1d(_QuantConvNd, nn.Conv1d):
     Raises:
         TypeError: a format is neither a ``Fixed`` nor a string; ``seed`` is not an int.
         ValueError: a format does not parse or is wider than 64 bits; ``ste`` is not
-            ``"identity"`` or ``"clipped"``; ``seed`` is outside [0, 2**64); in eval mode with
-            ``accum_fmt``, ``input_fmt`` or ``weight_fmt`` is missing; the forward's input
-            holds a NaN (the message names its index).
-        NotImplementedError: accumulator emulation with ``groups != 1``, non-zero padding
-            modes, string padding, or ``input_fmt.w > 53``.
+            ``"identity"`` or ``"clipped"``; ``seed`` is outside [0, 2**64); ``accum_fmt``
+            without ``input_fmt`` or ``weight_fmt`` (checked when the layer is built); the
+            forward's input holds a NaN (the message names its index).
+        NotImplementedError: ``accum_fmt`` with ``groups != 1``, non-zero padding modes,
+            string padding, or ``input_fmt.w > 53`` (checked when the layer is built).
     """
 
     _spatial = 1
@@ -318,11 +339,11 @@ class QuantConv2d(_QuantConvNd, nn.Conv2d):
     Raises:
         TypeError: a format is neither a ``Fixed`` nor a string; ``seed`` is not an int.
         ValueError: a format does not parse or is wider than 64 bits; ``ste`` is not
-            ``"identity"`` or ``"clipped"``; ``seed`` is outside [0, 2**64); in eval mode with
-            ``accum_fmt``, ``input_fmt`` or ``weight_fmt`` is missing; the forward's input
-            holds a NaN (the message names its index).
-        NotImplementedError: accumulator emulation with ``groups != 1``, non-zero padding
-            modes, string padding, or ``input_fmt.w > 53``.
+            ``"identity"`` or ``"clipped"``; ``seed`` is outside [0, 2**64); ``accum_fmt``
+            without ``input_fmt`` or ``weight_fmt`` (checked when the layer is built); the
+            forward's input holds a NaN (the message names its index).
+        NotImplementedError: ``accum_fmt`` with ``groups != 1``, non-zero padding modes,
+            string padding, or ``input_fmt.w > 53`` (checked when the layer is built).
     """
 
     _spatial = 2
