@@ -319,8 +319,11 @@ class GraphScanResult:
     after each knob and every evaluation as ``(knob, bits, metric)``; ``layers``: per layer its
     kind and, for Dense/convolutions, MACs and products per output; ``flags``: warnings (table
     inputs out of range, tables larger than their input can index, softmax argmax differences
-    from float, accumulators that overflow); ``outputs_equal``: the fresh verification run equals
-    the search's last evaluation.
+    from float, accumulators that overflow); ``emulated``: the outputs of the final configuration
+    (float64, from a graph built afresh); ``hls_model``: the converted model the scan read.
+
+    Raises:
+        ImportError: ``plot`` without matplotlib (the ``plot`` extra).
     """
 
     config: dict
