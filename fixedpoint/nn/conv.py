@@ -1,5 +1,6 @@
-"""Convolutions: what ``nnet_conv1d*.h``, ``nnet_conv2d*.h`` (io_parallel) and
-``nnet_conv_stream.h`` / ``nnet_conv2d_stream.h`` / ``nnet_sepconv*_stream.h`` (io_stream) compute.
+"""Convolutions: what ``nnet_conv1d*.h``, ``nnet_conv2d*.h``, ``nnet_sepconv*_latency.h``
+(io_parallel) and ``nnet_conv_stream.h`` / ``nnet_conv2d_stream.h`` / ``nnet_sepconv*_stream.h``,
+``nnet_depthwise_product.h`` (io_stream) compute.
 
 Every variant is the Dense accumulation of :mod:`.dense` on one window ("im2col row") per output
 pixel: ``acc[f] = (accum_t) bias[f]``; then ``acc[f] += (accum_t)(x[k] * w[k, f])`` for the
@@ -22,11 +23,18 @@ window's values k in the firmware's order; ``res[f] = (result_t) acc[f]``.
   the line buffer emits the windows of a valid strided convolution, the pointwise stream every
   ``stride``-th pixel: the same windows.
 
-Not emulated (NotImplementedError): dilation != 1, channels-first data, the encoded io_stream
-implementation, distributed arithmetic, ``resource_unrolled`` with an order-dependent accumulator,
-products other than ``nnet::product::mult`` (binary, ternary, exponential weights), the
-``ap_uint<1>`` x ``ap_uint<1>`` cast, and grouped (depthwise) convolutions: hls4ml's PyTorch
-converter does not produce Depthwise/Separable layers.
+- ``resource_unrolled`` (io_stream): the line buffer calls the kernel hls4ml generates for the
+  layer; its order is read from that code (:func:`fixedpoint.nn.orders.unrolled_order`).
+- DepthwiseConv1D/2D: see :func:`_depthwise`. Keras SeparableConv1D/2D reach the engine as the
+  DepthwiseConv + PointwiseConv pair hls4ml 1.3's ``convert`` flow always splits them into.
+
+Not emulated (NotImplementedError): dilation != 1 (hls4ml 1.3 generates undilated windows),
+channels-first data, the encoded io_stream implementation, distributed arithmetic,
+``resource_unrolled`` in io_parallel (hls4ml 1.3 turns it into Resource), products other than
+``nnet::product::mult`` (binary, ternary, exponential weights), the ``ap_uint<1>`` x
+``ap_uint<1>`` cast, the unsplit SeparableConv layer classes (hls4ml 1.3 cannot write their
+firmware), depth multipliers other than 1, and grouped convolutions from PyTorch (hls4ml's
+PyTorch converter has no grouped path).
 """
 
 from __future__ import annotations

@@ -34,13 +34,17 @@ def _complete(seq: list[list[int]], w: np.ndarray, what: str) -> np.ndarray:
     """The (n_in, n_out) order: each column's listed inputs, then the inputs it never adds,
     which must have zero weights."""
     n_in, n_out = w.shape
+    if w.dtype.kind == "V":  # limbs (formats past 64 bits): nonzero when any byte is
+        nonzero = (np.ascontiguousarray(w).view(np.uint8).reshape(w.shape + (-1,)) != 0).any(axis=-1)
+    else:
+        nonzero = w != 0
     cols = []
     for j, s in enumerate(seq):
         if len(set(s)) != len(s):
             raise ValueError(f"{what}: output {j} receives an input twice")
         rest = sorted(set(range(n_in)) - set(s))
-        if rest and (w[rest, j] != 0).any():
-            k = rest[int(np.flatnonzero(w[rest, j] != 0)[0])]
+        if rest and nonzero[rest, j].any():
+            k = rest[int(np.flatnonzero(nonzero[rest, j])[0])]
             raise ValueError(f"{what}: output {j} never receives input {k}, whose weight is not zero")
         cols.append(s + rest)
     return np.array(cols, dtype=np.int64).T.copy()
