@@ -170,8 +170,9 @@ def test_dense_resource_orders_with_saturating_accumulator(tmp_path):
 
 def test_dense_resource_unrolled(tmp_path):
     """Strategy resource_unrolled (hls4ml 1.3 generates a dense_resource_unrolled function):
-    bit-exact with a wrapping accumulator; with a saturating one (order-dependent, the order
-    of the generated code is not replayed) emulate refuses it by name."""
+    bit-exact with a wrapping accumulator; a saturating one (order-dependent) takes the order of
+    the generated code (compiled and compared in test_nn_sepconv.py); a layer whose generated
+    code is missing is refused by name."""
     torch.manual_seed(9)
     model = _Chain([8, 6, 3])
     layers = {"fcs_0": {"Strategy": "resource_unrolled", "ReuseFactor": 4,
@@ -182,7 +183,9 @@ def test_dense_resource_unrolled(tmp_path):
     nontrivial(check(hm, x))
     layers["fcs_0"]["Precision"]["accum"] = "fixed<10,4,RND,SAT>"
     hm_sat = _write_convert(model, (8,), tmp_path / "prj_sat", layers)
-    with pytest.raises(NotImplementedError, match=r"fcs_0.*resource_unrolled"):
+    assert fx.hls4ml.to_graph(hm_sat).node("fcs_0").op.order is not None
+    hm_sat.graph["fcs_0"].attributes.pop("resource_unrolled_dense_codegen")
+    with pytest.raises(NotImplementedError, match=r"fcs_0.*resource_unrolled.*generated kernel"):
         fx.hls4ml.emulate(hm_sat, x)
 
 

@@ -5,7 +5,9 @@
 - layer families, each holding what its hls4ml template computes: :mod:`.dense`, :mod:`.conv`,
   :mod:`.pool` (pooling, padding, cropping, resizing), :mod:`.activation` (including the lookup
   tables), :mod:`.softmax`, :mod:`.merge`, :mod:`.batchnorm`, :mod:`.reshape`. A new family is
-  one module with ``@hls4ml_layer`` builders plus its name in the import line below.
+  one module with ``@hls4ml_layer`` builders plus its name in the import line below;
+- :mod:`.orders`: the addition orders of the generated ``resource_unrolled`` kernels and of the
+  depthwise Resource kernels (used by :mod:`.dense` and :mod:`.conv`).
 
 Frontends build graphs: :mod:`fixedpoint.hls4ml` (a converted ``ModelGraph``) and
 :class:`fixedpoint.Network`.

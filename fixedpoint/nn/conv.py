@@ -1,5 +1,6 @@
-"""Convolutions: what ``nnet_conv1d*.h``, ``nnet_conv2d*.h`` (io_parallel) and
-``nnet_conv_stream.h`` / ``nnet_conv2d_stream.h`` / ``nnet_sepconv*_stream.h`` (io_stream) compute.
+"""Convolutions: what ``nnet_conv1d*.h``, ``nnet_conv2d*.h``, ``nnet_sepconv*_latency.h``
+(io_parallel) and ``nnet_conv_stream.h`` / ``nnet_conv2d_stream.h`` / ``nnet_sepconv*_stream.h``,
+``nnet_depthwise_product.h`` (io_stream) compute.
 
 Every variant is the Dense accumulation of :mod:`.dense` on one window ("im2col row") per output
 pixel: ``acc[f] = (accum_t) bias[f]``; then ``acc[f] += (accum_t)(x[k] * w[k, f])`` for the
@@ -22,11 +23,18 @@ window's values k in the firmware's order; ``res[f] = (result_t) acc[f]``.
   the line buffer emits the windows of a valid strided convolution, the pointwise stream every
   ``stride``-th pixel: the same windows.
 
-Not emulated (NotImplementedError): dilation != 1, channels-first data, the encoded io_stream
-implementation, distributed arithmetic, ``resource_unrolled`` with an order-dependent accumulator,
-products other than ``nnet::product::mult`` (binary, ternary, exponential weights), the
-``ap_uint<1>`` x ``ap_uint<1>`` cast, and grouped (depthwise) convolutions: hls4ml's PyTorch
-converter does not produce Depthwise/Separable layers.
+- ``resource_unrolled`` (io_stream): the line buffer calls the kernel hls4ml generates for the
+  layer; its order is read from that code (:func:`fixedpoint.nn.orders.unrolled_order`).
+- DepthwiseConv1D/2D: see :func:`_depthwise`. Keras SeparableConv1D/2D reach the engine as the
+  DepthwiseConv + PointwiseConv pair hls4ml 1.3's ``convert`` flow always splits them into.
+
+Not emulated (NotImplementedError): dilation != 1 (hls4ml 1.3 generates undilated windows),
+channels-first data, the encoded io_stream implementation, distributed arithmetic,
+``resource_unrolled`` in io_parallel (hls4ml 1.3 turns it into Resource), products other than
+``nnet::product::mult`` (binary, ternary, exponential weights), the ``ap_uint<1>`` x
+``ap_uint<1>`` cast, the unsplit SeparableConv layer classes (hls4ml 1.3 cannot write their
+firmware), depth multipliers other than 1, and grouped convolutions from PyTorch (hls4ml's
+PyTorch converter has no grouped path).
 """
 
 from __future__ import annotations
@@ -38,7 +46,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import _core
 from ..array import _mode_args
-from .dense import DenseOp, _order_free, resource_order
+from .dense import DenseOp, _order_free, resource_order, unrolled
+from .orders import depthwise_resource_order
 from .registry import hls4ml_layer
 
 __all__ = ["ConvOp", "im2col"]
@@ -208,11 +217,13 @@ def _from_hls4ml(view) -> ConvOp:
                 order = resource_order(n_in, f, rf)
         elif resource and _order_free(acc_t) and strategy == "resource_unrolled":
             pass  # generated unrolled kernel: the order does not matter for this accumulator
+        elif strategy == "resource_unrolled" and re.fullmatch(r"dense_resource_unrolled_\w+", kernel or ""):
+            order = unrolled(view, w)  # the order of the generated kernel's statements
         else:
             view.unsupported(f"dense kernel {kernel!r}" + (f" with accumulator {acc_t} (its addition order)"
                                                           if strategy == "resource_unrolled" else ""))
     elif resource:
-        if strategy == "resource_unrolled":
+        if strategy == "resource_unrolled":  # hls4ml 1.3 turns it into 'resource' in io_parallel
             view.unsupported("strategy 'resource_unrolled' in io_parallel")
         if rf > n_in:
             view.unsupported(f"reuse factor {rf} > n_in={n_in} (conv_{'2' if two_d else '1'}d_resource_cl asserts "
@@ -229,41 +240,80 @@ def _from_hls4ml(view) -> ConvOp:
 
 @hls4ml_layer("DepthwiseConv1D", "DepthwiseConv2D")
 def _depthwise(view) -> ConvOp:
-    """``depthwise_conv_{1,2}d_latency_cl``: per output pixel, ``mult[k] = (accum_t)(x[k] * w[k])``
-    over the window in (kh, kw, c) order; ``acc[c] = (accum_t) bias[c]``, then
-    ``acc[c] += mult[p * C + c]`` for the window positions p in order; ``(result_t) acc[c]``. That
-    is the Dense sequence on the window with a block-diagonal weight matrix: the zero weights
-    add ``(accum_t) 0``, which leaves every accumulator unchanged, so channel c sees exactly its
-    own products in position order."""
+    """Per output pixel, over the window in (kh, kw, c) order: ``acc[c] = (accum_t) bias[c]``, then
+    ``acc[c] += (accum_t)(x[k] * w[k])`` for the window's values k = p * C + c of channel c;
+    ``(result_t) acc[c]``. That is the Dense sequence on the window with a block-diagonal weight
+    matrix: the zero weights add ``(accum_t) 0``, which leaves every accumulator unchanged, so
+    channel c sees exactly its own products, in the kernel's order:
+
+    - io_parallel (``depthwise_conv_{1,2}d_latency_cl``; the template asserts Latency) and io_stream
+      with ``DepthwiseDenseLatency`` (``depthwise_product_latency``): window positions p ascending;
+    - io_stream with the Resource strategy: ``DepthwiseDenseResource_*``, replayed by
+      :func:`fixedpoint.nn.orders.depthwise_resource_order`.
+
+    io_stream runs the line buffer of the io_stream convolutions (``compute_depthwise_output_buffer_*``
+    hold the window in the same order; no padding: hls4ml inserts a ZeroPadding layer)."""
     two_d = view.class_name.endswith("2D")
     fn = view.function()
     want = "depthwise_conv_2d_cl" if two_d else "depthwise_conv_1d_cl"
     if fn != want:
         view.unsupported(f"function {fn!r} (expected {want!r})")
-    if view.io_type != "io_parallel":
+    stream = view.io_type == "io_stream"
+    if view.io_type not in ("io_parallel", "io_stream"):
         view.unsupported(f"io_type {view.io_type!r}")
     if str(view.attr("data_format", "channels_last")) != "channels_last":
         view.unsupported(f"data_format {view.attr('data_format')!r}")
     strategy = str(view.attr("strategy", "latency")).lower()
-    if strategy != "latency":
-        view.unsupported(f"strategy {strategy!r} (the template supports Latency only)")
-    _config_cpp(view)  # the product must be the plain mult
+    if strategy not in (("latency", "resource") if stream else ("latency",)):
+        view.unsupported(f"strategy {strategy!r} in {view.io_type} (" + (
+            "hls4ml generates no depthwise kernel for it)" if stream else "the template supports Latency only)"))
+    cfg = _config_cpp(view)  # the product must be the plain mult
+    if int(view.attr("dilation", 1) or 1) != 1 or int(view.attr("dilation_width", 1) or 1) != 1 \
+            or int(view.attr("dilation_height", 1) or 1) != 1:
+        view.unsupported("dilation != 1")
     c, f = _int(view, "n_chan"), _int(view, "n_filt")
     if c != f:
         view.unsupported(f"a depth multiplier other than 1 (n_chan={c}, n_filt={f})")
     c, f, (kh, kw), (sh, sw), (pt, pb, pl, pr), in_shape, out_shape = _geometry(view, two_d)
+    if stream:
+        if pt or pb or pl or pr:
+            view.unsupported("padding in an io_stream convolution (the template asserts none)")
+        impl = str(view.attr("implementation", "linebuffer")).lower()
+        if impl != "linebuffer":
+            view.unsupported(f"io_stream implementation {impl!r}")
+        if two_d and kh == 1 and sh != 1:
+            # compute_depthwise_output_buffer_1d ignores stride_height: every row emits outputs
+            view.unsupported("an io_stream 2D convolution with filt_height 1 and stride_height != 1")
     w_t, b_t = view.fmt("weight_t"), view.fmt("bias_t")
     acc_t, res_t = view.fmt("accum_t"), view.fmt("result_t")
     taps = kh * kw
     w = view.literal("weight", w_t)
     if w.size != taps * c:
         view.unsupported(f"{w.size} weights for a {kh}x{kw} depthwise kernel over {c} channels")
+    # one output channel: the Resource transpose (H, W, C, 1) -> (1, H, W, C) keeps the flat order
     full = np.zeros((taps * c, c), np.int64)
     rows = np.arange(taps * c)
     full[rows, rows % c] = w.reshape(-1)
+    m = _KERNEL.search(cfg)
+    kernel = m.group(1) if m else None
+    want_kernel = "DepthwiseDenseLatency"
+    rf = int(view.attr("reuse_factor", 1) or 1)
+    if strategy == "resource":
+        n_in = taps * c
+        want_kernel = ("DepthwiseDenseResource_rf_leq_nout" if rf <= c else "DepthwiseDenseResource_rf_gt_nout_rem0"
+                       if rf % c == 0 else "DepthwiseDenseResource_rf_gt_nout")
+    if stream and kernel != want_kernel:
+        view.unsupported(f"dense kernel {kernel!r} (expected {want_kernel} for strategy {strategy!r}, "
+                         f"reuse factor {rf})")
+    order = None
+    if strategy == "resource" and not _order_free(acc_t):
+        try:
+            order = depthwise_resource_order(n_in, c, rf, kernel, full)
+        except ValueError as e:
+            view.unsupported(str(e))
     b = view.literal("bias", b_t).reshape(-1) if view.has_weight("bias") else np.zeros(c, np.int64)
     if b.size != c:
         view.unsupported(f"{b.size} biases for {c} channels")
-    dense = DenseOp(full, w_t, b, b_t, acc_t, res_t)
+    dense = DenseOp(full, w_t, b, b_t, acc_t, res_t, order=order)
     binary = (w_t.w, w_t.i, w_t.signed) == (1, 1, False)
     return ConvOp(dense, in_shape, (kh, kw), (sh, sw), (pt, pb, pl, pr), out_shape, binary_cast_check=binary)

@@ -9,6 +9,8 @@ the sum cast back into ``accum_t``); ``res[j] = (result_t) acc[j]``.
   ``_rf_gt_nin``, derived by replaying the template's index loops (:func:`resource_order`). With
   a wrapping accumulator (WRAP, n = 0) every order gives the same integers; with SAT or rounding
   the replayed order is used.
+- Resource-unrolled: the order of the statements in the kernel hls4ml generates for the layer,
+  read from that code (:func:`fixedpoint.nn.orders.unrolled_order`).
 
 Zero weights contribute ``(accum_t) 0``, which leaves ``acc`` unchanged: pruned weights need no
 special case.
@@ -25,6 +27,7 @@ from .. import _core
 from ..array import FixedArray, _mode_args
 from ..format import Fixed
 from ._raw import F64_EXACT, cast_raw, is_wide, raw_ok, storage, wrap
+from .orders import unrolled_order
 from .registry import hls4ml_layer
 
 __all__ = ["DenseOp", "dense_accum", "resource_order"]
@@ -284,6 +287,19 @@ class DenseOp:
         return out.reshape(shape[:-1] + (self.w.shape[1],)), self.res_t
 
 
+def unrolled(view, w: np.ndarray) -> np.ndarray:
+    """The addition order of a ``resource_unrolled`` layer's generated kernel (read from the
+    code hls4ml writes into ``nnet_code_gen.h``; see :func:`fixedpoint.nn.orders.unrolled_order`).
+    ``w``: quantized weights (n_in, n_out)."""
+    code = view.attr("resource_unrolled_dense_codegen", None)
+    if code is None:
+        view.unsupported("strategy resource_unrolled without its generated kernel (resource_unrolled_dense_codegen)")
+    try:
+        return unrolled_order(str(code), w)
+    except ValueError as e:
+        view.unsupported(f"strategy resource_unrolled: {e}")
+
+
 @hls4ml_layer("Dense")
 def _from_hls4ml(view) -> DenseOp:
     strategy = str(view.attr("strategy", "latency")).lower()
@@ -327,8 +343,6 @@ def _from_hls4ml(view) -> DenseOp:
     else:
         w = w.reshape(n_out, n_in).T
         if not _order_free(acc_t):
-            if strategy == "resource_unrolled":
-                view.unsupported(f"strategy resource_unrolled with accumulator {acc_t} (its addition order)")
-            order = resource_order(n_in, n_out, rf)
+            order = unrolled(view, w) if strategy == "resource_unrolled" else resource_order(n_in, n_out, rf)
     b = view.literal("bias", b_t).reshape(-1) if view.has_weight("bias") else np.zeros(n_out, np.int64)
     return DenseOp(w, w_t, b, b_t, acc_t, res_t, order=order)
