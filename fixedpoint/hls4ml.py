@@ -21,8 +21,11 @@ setting; it never computes something else.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import re
+import warnings
 import weakref
 
 import numpy as np
@@ -346,9 +349,15 @@ def apply(hls_model, result, *, output_dir=None):
           "backend": str(full.get("Backend", "Vivado")), "io_type": _io_type(hls_model)}
     if full.get("Part"):
         kw["part"] = full["Part"]
+    convert = None
     if full.get("PytorchModel") is not None:
-        return _h.converters.convert_from_pytorch_model(full["PytorchModel"], **kw)
-    if full.get("KerasModel") is not None:
-        return _h.converters.convert_from_keras_model(full["KerasModel"], **kw)
+        convert, model = _h.converters.convert_from_pytorch_model, full["PytorchModel"]
+    elif full.get("KerasModel") is not None:
+        convert, model = _h.converters.convert_from_keras_model, full["KerasModel"]
+    if convert is not None:
+        # hls4ml prints the topology it reads, and warns for every type the config sets explicitly
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Overriding attribute", category=UserWarning)
+            return convert(model, **kw)
     raise ValueError("fx.hls4ml.apply: the model keeps no PyTorch or Keras model in its config to convert again; "
                      "pass result.to_hls4ml_config() as hls_config to the converter you used")

@@ -26,7 +26,9 @@ to ``auto``: compiled, its C-simulation equals the scanner's emulation bit for b
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import math
 import re
 import tempfile
@@ -459,11 +461,13 @@ def _from_torch(module, input_shape, io_type: str, default_precision: str, api: 
         raise ValueError(f"{api}: a torch.nn.Module needs input_shape= (the per-sample shape, as "
                          "hls4ml's config_from_pytorch_model takes it, e.g. (1, 8, 8))")
     module = module.eval()
-    cfg = hls4ml.utils.config_from_pytorch_model(module, input_shape=tuple(input_shape), granularity="name",
-                                                 default_precision=default_precision, backend="Vivado")
+    with contextlib.redirect_stdout(io.StringIO()):
+        cfg = hls4ml.utils.config_from_pytorch_model(module, input_shape=tuple(input_shape), granularity="name",
+                                                     default_precision=default_precision, backend="Vivado")
     out_dir = tempfile.mkdtemp(prefix="fixedpoint-scan-")
-    return hls4ml.converters.convert_from_pytorch_model(module, hls_config=cfg, output_dir=out_dir,
-                                                        backend="Vivado", io_type=io_type)
+    with contextlib.redirect_stdout(io.StringIO()):  # hls4ml prints the topology it reads
+        return hls4ml.converters.convert_from_pytorch_model(module, hls_config=cfg, output_dir=out_dir,
+                                                            backend="Vivado", io_type=io_type)
 
 
 def _float_model(hls_model):
