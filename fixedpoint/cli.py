@@ -36,8 +36,7 @@ def _demo(args) -> int:
                             "result": fx.Fixed(16, 6)}
     print(f"ap_fixed<16,6> everywhere (hls4ml's default): accuracy "
           f"{acc(net.emulate(Xt, base).to_float(), yt):.4f} (bit-exact emulation)")
-    res = fx.scan(net, Xc, yc, tolerance=args.tolerance, mode=args.mode, percentile=args.percentile,
-                  progress=lambda m: print(f"  {m}"))
+    res = fx.scan(net, Xc, yc, tolerance=args.tolerance, mode=args.mode, percentile=args.percentile)
     print(f"scan     {args.mode} mode, {res.evaluations} bit-exact evaluations in {res.seconds:.2f} s; tolerance "
           f"{args.tolerance} of the float accuracy on the calibration half")
     for line in res.table().splitlines():
@@ -94,7 +93,7 @@ def _demo_cnn(args) -> int:
           f"dense-softmax trained with PyTorch on {n_train} in {time.perf_counter() - t0:.1f} s")
     print(f"float    accuracy {acc_float:.4f} on the {len(Xt)} held-out images")
     res = fx.scan(model, Xc, yc, input_shape=(1, 8, 8), tolerance=args.tolerance, mode=args.mode,
-                  percentile=args.percentile, progress=lambda m: print(f"  {m}"))
+                  percentile=args.percentile)
     print(f"scan     {res.mode} mode, {len(res.knobs)} knobs, {res.evaluations} bit-exact evaluations in "
           f"{res.seconds:.2f} s; tolerance {args.tolerance} of the float accuracy on the calibration half")
     for line in res.table().splitlines():

@@ -94,6 +94,13 @@ class Network:
 
         layers: list[Dense] = []
         for idx, mod in enumerate(model):
+            qat = [c.__name__ for c in type(mod).__mro__ if c.__module__.startswith("fixedpoint.torch")]
+            if qat:  # a QuantLinear's float weights without its formats would be a silently different model
+                raise NotImplementedError(
+                    f"fx.Network.from_torch: module {idx} is a fixedpoint.torch {type(mod).__name__}; its formats "
+                    "(input/weight/bias/accumulator/output) are not carried into an fx.Network, and its float "
+                    "weights alone would emulate a different model. Use plain nn.Linear/nn.ReLU and give the "
+                    "formats as the emulate/scan config")
             if isinstance(mod, torch.nn.Linear):
                 bias = mod.bias.detach().numpy() if mod.bias is not None else np.zeros(mod.out_features)
                 layers.append(Dense(mod.weight.detach().numpy().T, bias, "linear", f"_{idx}"))
@@ -253,11 +260,11 @@ class ScanResult:
         for name, info in self.layers.items():
             c = self.config[name]
             rows.append((name, *(c[k].to_hls4ml() for k in ("weight", "bias", "accum", "result")),
-                         f"{bops[name]:.4g}", f"{info['sparsity']:.1%}"))
+                         f"{bops[name]:,.0f}", f"{info['sparsity']:.1%}"))
         widths = [max(len(r[k]) for r in rows) for k in range(7)]
         lines = [" ".join(v.rjust(wd) if k >= 5 else v.ljust(wd) for k, (v, wd) in enumerate(zip(r, widths))).rstrip()
                  for r in rows]
-        lines.append(f"total BOPs {sum(bops.values()):.4g}; metric float {self.metric_float:.4f}, "
+        lines.append(f"total BOPs {sum(bops.values()):,.0f}; metric float {self.metric_float:.4f}, "
                      f"fixed {self.metric_fixed:.4f}")
         lines += [f"  after {st['knob']}: {st['frac_bits']} fraction bits, metric {st['metric']:.4f}"
                   for st in self.steps]
@@ -292,26 +299,14 @@ class ScanResult:
         return json.dumps(doc, **({"indent": 2} | kwargs))
 
     def plot(self, path) -> None:
-        """Metric against fraction bits for every knob the scan searched (needs matplotlib)."""
-        import matplotlib  # noqa: PLC0415
+        """Metric against fraction bits for every knob the scan searched, each knob's chosen bits
+        starred and the tolerance line drawn (needs matplotlib)."""
+        from .scanner import _plot  # noqa: PLC0415
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt  # noqa: PLC0415
+        steps = [{"knob": st["knob"], "bits": st["frac_bits"], "metric": st["metric"]} for st in self.steps]
+        _plot(self.trials, steps, self.metric_float, self.metric_float - self.tolerance, path)
 
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for knob in dict.fromkeys(t[0] for t in self.trials):
-            pts = sorted({(f, m) for k, f, m in self.trials if k == knob})
-            # matplotlib hides legend labels that start with "_" (hls4ml's layer names do)
-            name = f"all knobs at {pts[0][0]}" if knob == "start" else ("layer " + knob if knob[0] == "_" else knob)
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
-        ax.axhline(self.metric_float, color="black", linewidth=0.8, label="float")
-        ax.set_xlabel("fraction bits of the knob (others at their current setting)")
-        ax.set_ylabel("metric (bit-exact emulation)")
-        ax.set_title("fixedpoint scan: metric against precision")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+    tolerance: float = float("nan")
 
 
 def _int_bits(maxabs: float, margin: int) -> int:
@@ -437,6 +432,8 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: 
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != network.n_in:
         raise ValueError(f"{api}: X must have shape (n, {network.n_in}), got {X.shape}")
+    if np.shape(y)[:1] != (len(X),):
+        raise ValueError(f"{api}: y must have one entry per sample ({len(X)}), got shape {np.shape(y)}")
     if mode not in ("layer", "global"):
         raise ValueError(f"{api}: mode must be 'layer' or 'global', got {mode!r}")
     if not 0 < max_frac <= 40:
@@ -589,8 +586,10 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: 
         layers[layer.name] = {"n_in": int(layer.weight.shape[0]), "n_out": int(layer.weight.shape[1]),
                               "sparsity": float(np.mean(op.w == 0))}
         flags += _accum_flags(layer.name, x_in, op)
-    return ScanResult(config, network.hls4ml_config(config), ref, final, evals, time.perf_counter() - t0,
-                      steps, trials, layers, flags, mode)
+    res = ScanResult(config, network.hls4ml_config(config), ref, final, evals, time.perf_counter() - t0,
+                     steps, trials, layers, flags, mode)
+    res.tolerance = tolerance
+    return res
 
 
 def _accum_flags(name: str, x_in: FixedArray, op: _DenseOp) -> list:

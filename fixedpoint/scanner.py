@@ -372,11 +372,11 @@ class GraphScanResult:
             if "table_size" in c:
                 tables += f" size={c['table_size']}"
             rows.append((name, info["kind"], sp("result_t"), sp("weight_t") or sp("scale_t"), sp("bias_t"),
-                         sp("accum_t"), tables.strip(), f"{bops[name]:.4g}" if name in bops else ""))
+                         sp("accum_t"), tables.strip(), f"{bops[name]:,.0f}" if name in bops else ""))
         widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
         lines = [" ".join(v.rjust(wd) if k == 7 else v.ljust(wd) for k, (v, wd) in enumerate(zip(r, widths))).rstrip()
                  for r in rows]
-        lines.append(f"total BOPs {sum(bops.values()):.4g}; metric float {self.metric_float:.4f}, "
+        lines.append(f"total BOPs {sum(bops.values()):,.0f}; metric float {self.metric_float:.4f}, "
                      f"fixed {self.metric_fixed:.4f}; {self.evaluations} evaluations in {self.seconds:.2f} s")
         lines += [f"  after {st['knob']}: {st['bits']} {st['unit']}, metric {st['metric']:.4f}" for st in self.steps]
         lines += [f"  flag: {fl['message']}" for fl in self.flags]
@@ -428,16 +428,14 @@ def _plot(trials, steps, ref, line, path) -> None:
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     fig, ax = plt.subplots(figsize=(8, 5))
-    chosen = {st["knob"]: st["bits"] for st in steps}
-    xs_all = []
+    xs_all, colors = [], {}
     for knob in dict.fromkeys(t[0] for t in trials):
         pts = sorted({(f, m) for k, f, m in trials if k == knob})
         xs_all += [p[0] for p in pts]
         (ln,) = ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, label=knob)
-        if knob in chosen:
-            best = [m for f, m in pts if f == chosen[knob]]
-            if best:
-                ax.plot([chosen[knob]], [best[0]], marker="*", ms=12, color=ln.get_color())
+        colors[knob] = ln.get_color()
+    for st in steps:  # the choice, at the metric the scan had after settling that knob
+        ax.plot([st["bits"]], [st["metric"]], marker="*", ms=12, color=colors.get(st["knob"], "k"))
     if math.isfinite(line):
         ax.axhline(line, color="k", ls="--", lw=1, label="float metric - tolerance")
     if xs_all:

@@ -200,6 +200,44 @@ def test_scan_rejects_bad_input(trained):
         fx.Dense(np.zeros((2, 2)), np.zeros(2), "tanh")
     with pytest.raises(ValueError, match="takes 3 inputs but the previous layer gives 2"):
         fx.Network([fx.Dense(np.zeros((2, 2)), np.zeros(2)), fx.Dense(np.zeros((3, 1)), np.zeros(1))])
+    with pytest.raises(ValueError, match=r"fx.scan: y must have one entry per sample \(1500\), got shape \(1499,\)"):
+        fx.scan(net, X, y[:-1])
+
+
+def test_from_torch_refuses_qat_modules_instead_of_dropping_their_formats():
+    fxt = pytest.importorskip("fixedpoint.torch", reason="torch is not installed")
+    import torch
+
+    qat = torch.nn.Sequential(fxt.QuantLinear(4, 3, weight_fmt="ap_fixed<6,2>"), torch.nn.ReLU())
+    with pytest.raises(NotImplementedError, match="module 0 is a fixedpoint.torch QuantLinear; its formats"):
+        fx.Network.from_torch(qat)
+    plain = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU())
+    assert fx.Network.from_torch(plain).layers[0].activation == "relu"
+
+
+def test_plot_marks_the_chosen_bits_and_the_tolerance(trained, tmp_path):
+    pytest.importorskip("matplotlib")
+    net, X, y = trained
+    res = fx.scan(net, X, y, tolerance=0.02, progress=False)
+    assert res.tolerance == 0.02
+    import matplotlib.pyplot as plt
+
+    captured = {}
+    real = plt.Figure.savefig
+
+    def spy(fig, path, **kw):
+        ax = fig.axes[0]
+        captured["stars"] = sum(1 for ln in ax.get_lines() if ln.get_marker() == "*")
+        captured["hlines"] = [ln.get_ydata()[0] for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+        return real(fig, path, **kw)
+
+    plt.Figure.savefig = spy
+    try:
+        res.plot(tmp_path / "scan.png")
+    finally:
+        plt.Figure.savefig = real
+    assert captured["stars"] == len(res.steps)  # every knob's choice is marked
+    assert captured["hlines"] == [pytest.approx(res.metric_float - 0.02)]  # a float line, not a fixed-point value
 
 
 def test_scanned_config_compiles_to_identical_firmware(trained, tmp_path):
@@ -252,7 +290,8 @@ def test_demo_runs_the_scan(capsys, tmp_path):
         main(["demo", "--percentile", "0"])
     assert main(["demo", "-n", "600", "--mode", "global", "--percentile", "99.9", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "global mode" in out and "scan all knobs" in out
+    assert "global mode" in out and "after all knobs" in out
+    assert out.count("after _0.weight") == 1  # each knob is reported once (no progress lines besides the table)
     assert json.loads((tmp_path / "scan.json").read_text())["mode"] == "global"
 
 
