@@ -473,6 +473,16 @@ def _float_model(hls_model):
     return cfg.get("PytorchModel"), cfg.get("KerasModel")
 
 
+def _torch_shape(hls_model, input_shape) -> tuple | None:
+    """The per-sample shape the PyTorch model takes: ``input_shape``, or the one hls4ml kept."""
+    if input_shape is not None:
+        return tuple(int(d) for d in input_shape)
+    shapes = (getattr(getattr(hls_model, "config", None), "config", None) or {}).get("InputShape")
+    if isinstance(shapes, (list, tuple)) and shapes and isinstance(shapes[0], (list, tuple)):
+        shapes = shapes[0]
+    return tuple(int(d) for d in shapes) if shapes else None
+
+
 def _layouts(x: np.ndarray, shape: tuple, api: str):
     """X in the firmware's layout (channels last) from X as given: the same per-sample shape (or
     its flat size), or the channels-first layout of a PyTorch model."""
@@ -558,9 +568,15 @@ def scan_graph(model, X, y, *, metric=None, tolerance: float = 0.01, mode: str =
     if tm is not None:
         import torch  # noqa: PLC0415
 
-        xt = X if (channels_first or X.shape[1:] != in_shape) else X
-        if not channels_first and len(in_shape) >= 2:  # firmware layout given: back to channels first
-            xt = np.moveaxis(xh, -1, 1)
+        tshape = _torch_shape(hls_model, input_shape)
+        xt = X
+        if tshape is not None and tuple(X.shape[1:]) != tshape:
+            if X.ndim >= 3 and tuple(np.moveaxis(X, -1, 1).shape[1:]) == tshape:  # channels last given
+                xt = np.moveaxis(X, -1, 1)
+            elif X.ndim == 2 and X.shape[1] == int(np.prod(tshape)):  # flat samples in the firmware's order
+                xt = xh if tuple(xh.shape[1:]) == tshape or xh.ndim < 3 else np.moveaxis(xh, -1, 1)
+            else:
+                raise ValueError(f"{api}: X has samples of shape {X.shape[1:]}; the PyTorch model takes {tshape}")
         with torch.no_grad():
             ref_out = tm.eval()(torch.as_tensor(np.ascontiguousarray(xt), dtype=torch.float32)).double().numpy()
         ref_out = ref_out.reshape(len(X), -1)

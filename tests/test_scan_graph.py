@@ -12,7 +12,7 @@ from _hls4ml import compile_cached, hls4ml, torch  # noqa: F401 - skips the modu
 import fixedpoint as fx
 
 
-def _cnn():
+def _cnn(softmax_dim=1):
     torch.manual_seed(3)
 
     class CNN(torch.nn.Module):
@@ -21,7 +21,7 @@ def _cnn():
             self.c1, self.r1, self.p1 = torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2)
             self.c2, self.r2 = torch.nn.Conv2d(4, 6, 3, padding=1), torch.nn.ReLU()
             self.p2, self.fl = torch.nn.MaxPool2d(3), torch.nn.Flatten()
-            self.fc, self.sm = torch.nn.Linear(6, 10), torch.nn.Softmax(dim=1)
+            self.fc, self.sm = torch.nn.Linear(6, 10), torch.nn.Softmax(dim=softmax_dim)
 
         def forward(self, x):
             return self.sm(self.fc(self.fl(self.p2(self.r2(self.c2(self.p1(self.r1(self.c1(x)))))))))
@@ -211,3 +211,17 @@ def test_unsupported_layer_raises_before_any_work(mlp_case):
     with pytest.raises(NotImplementedError, match=rf"{layer.name}.*distributed_arithmetic"):
         fx.scan(hm, X, y, metric=metric, progress=False)
     assert not calls
+
+
+def test_io_stream_cnn_scan_compiles_to_the_scanned_bits(tmp_path):
+    model = _cnn(softmax_dim=-1)  # hls4ml's io_stream softmax takes the last axis only
+    X = np.random.default_rng(21).normal(0, 1.0, (300, 1, 8, 8)).astype(np.float32)
+    y = _labels(model, X)
+    res = fx.scan(model, X, y, input_shape=(1, 8, 8), io_type="io_stream", tolerance=0.03, progress=False)
+    hm = fx.hls4ml.apply(res.hls_model, res, output_dir=tmp_path / "prj")
+    assert hm.config.get_config_value("IOType") == "io_stream"
+    hm = compile_cached(hm)
+    want = hm.predict(_channels_last(X))
+    _bits_equal(res.emulated[0], want)
+    assert len(np.unique(want)) > 20
+    assert res.metric_fixed >= res.metric_float - 0.03
