@@ -40,6 +40,7 @@ import numpy as np
 from . import nn
 from .array import FixedArray
 from .format import Fixed
+from .network import _abs_level, _accuracy, _int_bits
 from .nn._raw import quantize_input
 
 __all__ = ["scan", "scan_graph", "GraphScanResult"]
@@ -54,24 +55,6 @@ _MAC_KINDS = ("Dense", "Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D",
 _PASS_KINDS = ("Reshape", "Transpose", "Clone", "Repack", "Pooling1D", "Pooling2D", "GlobalPooling1D",
                "GlobalPooling2D", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D", "Resize",
                "Concatenate")
-
-
-def _int_bits(maxabs: float, margin: int) -> int:
-    """Integer bits (sign included) so that [-maxabs, maxabs] fits: 2^(I-1) > maxabs."""
-    if maxabs <= 0 or not math.isfinite(maxabs):
-        return 1 + margin
-    return math.floor(math.log2(maxabs)) + 2 + margin
-
-
-def _accuracy(pred, y) -> float:
-    return float(np.mean(np.argmax(pred, axis=-1) == y))
-
-
-def _abs_level(values: np.ndarray, percentile: float) -> float:
-    a = np.abs(np.asarray(values, dtype=np.float64)).reshape(-1)
-    if a.size == 0:
-        return 0.0
-    return float(a.max() if percentile >= 100 else np.percentile(a, percentile))
 
 
 # ---------------------------------------------------------------------------------------------
