@@ -563,6 +563,11 @@ def _shared_future(client, shared):
         return fut
 
 
+def _apply(func, shared, item):
+    _worker_threads()
+    return func(shared, item)
+
+
 def map_shared(client, func, shared, items) -> list:
     """``[func(shared, item) for item in items]``, each call a future on ``client``'s cluster.
 
@@ -570,7 +575,8 @@ def map_shared(client, func, shared, items) -> list:
     reused by later calls with the same object on the same client, as long as the cluster
     still holds it (after ``client.restart()`` it is scattered again). Do not mutate ``shared``
     between calls: pass a new object instead. ``func`` must be importable by the workers (a
-    module-level function).
+    module-level function) or shippable by cloudpickle. Inside the workers the kernels use the
+    worker's thread count, as in :func:`emulate`.
 
     Returns:
         The results in the order of ``items``.
@@ -590,7 +596,7 @@ def map_shared(client, func, shared, items) -> list:
     fut = _shared_future(client, shared)
     name = getattr(func, "__name__", "call")
     call = f"fixedpoint-map-{name}-{next(_CALLS)}-{uuid.uuid4().hex[:8]}"
-    futures = [client.submit(func, fut, item, key=f"{call}-{k}", pure=False) for k, item in enumerate(items)]
+    futures = [client.submit(_apply, func, fut, item, key=f"{call}-{k}", pure=False) for k, item in enumerate(items)]
     try:
         return client.gather(futures, errors="raise")
     finally:

@@ -40,8 +40,9 @@ F = fx.Fixed
 
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                       worker_dashboard_address=":0")
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": 64 << 20}):  # speed only
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                           worker_dashboard_address=":0")
     c = distributed.Client(cluster)
     try:
         yield c
