@@ -519,8 +519,8 @@ def summary(raw, fmt, *, progress: bool = False) -> dict:
 
     Raises:
         TypeError: raw not an integer dask array of 2 dimensions, or fmt not a Fixed/string.
-        ValueError: raw chunked along its second axis is rechunked, never refused; fmt wider
-            than 63 bits (stored integers are not ordered like their values).
+        ValueError: fmt wider than 63 bits (its int64 bit patterns are not ordered like its values).
+        Exception: whatever a task raised.
     """
     _require_dask_array(raw, "fxd.summary")
     fmt = _as_format(fmt, "fxd.summary")

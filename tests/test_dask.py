@@ -293,7 +293,8 @@ def test_read_root_with_uproot(tmp_path):
     uproot = pytest.importorskip("uproot", reason="uproot is not installed (ROOT input is optional)")
     x = _events(500, n_in=3, dtype=np.float32)
     with uproot.recreate(tmp_path / "ev.root") as f:
-        f["events"] = {"a": x[:, 0], "b": x[:, 1], "c": x[:, 2]}
+        tree = f.mktree("events", {"a": np.float32, "b": np.float32, "c": np.float32})  # a TTree
+        tree.extend({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2]})
     got = fxd.read(tmp_path / "ev.root", key="events", branches=["a", "b", "c"])
     np.testing.assert_array_equal(got.compute(), x)
 

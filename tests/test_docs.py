@@ -210,6 +210,12 @@ def _public_names() -> list[str]:
     names += [f"fixedpoint.hls4ml.{n}" for n in fxh.__all__]
     names += [f"fixedpoint.prune.{n}" for n in fxp.__all__]
     try:
+        import fixedpoint.dask as fxd  # noqa: PLC0415
+    except ImportError:
+        pass
+    else:
+        names += [f"fixedpoint.dask.{n}" for n in fxd.__all__]
+    try:
         import fixedpoint.torch as fxt  # noqa: PLC0415
     except ImportError:
         return names
@@ -219,7 +225,8 @@ def _public_names() -> list[str]:
 
 DOCSTRING_MODULES = ("fixedpoint", "fixedpoint.format", "fixedpoint.array", "fixedpoint._ops",
                      "fixedpoint.binary", "fixedpoint._runtime", "fixedpoint.hls4ml", "fixedpoint.network",
-                     "fixedpoint.sparse", "fixedpoint.prune")
+                     "fixedpoint.sparse", "fixedpoint.prune") + (
+                         ("fixedpoint.dask",) if importlib.util.find_spec("distributed") else ())
 
 
 @pytest.mark.parametrize("name", DOCSTRING_MODULES)

@@ -52,6 +52,12 @@ def _api():
         pass
     else:
         items += _public(fxt, fxt.__all__, "fixedpoint.torch")
+    try:
+        import fixedpoint.dask as fxd  # noqa: PLC0415
+    except ImportError:
+        pass
+    else:
+        items += _public(fxd, fxd.__all__, "fixedpoint.dask")
     return items
 
 
