@@ -35,7 +35,7 @@ from .array import FixedArray
 from .format import Fixed
 from .nn._raw import literal_raw, quantize_input
 
-__all__ = ["apply", "emulate", "layer_formats", "to_graph"]
+__all__ = ["apply", "emulate", "layer_formats", "run_graph", "to_graph"]
 
 _API = "fx.hls4ml.emulate"
 
@@ -282,7 +282,19 @@ def emulate(hls_model, X):
         ValueError: the wrong number of inputs, an input whose size is not a multiple of the
             model's input size, or inputs with different sample counts.
     """
-    graph = to_graph(hls_model)
+    return run_graph(to_graph(hls_model), X)
+
+
+def run_graph(graph: nn.Graph, X):
+    """:func:`emulate` on a graph already built by :func:`to_graph`: the same checks, the same
+    input rounding and the same outputs. Build the graph once and run it on many batches (this
+    is what :mod:`fixedpoint.dask` ships to its workers).
+
+    Raises:
+        TypeError: X not float32/float64, or inputs of different dtypes.
+        ValueError: the wrong number of inputs, an input whose size is not a multiple of the
+            model's input size, inputs with different sample counts, or NaN in X.
+    """
     n_inputs = len(graph.inputs)
     xs = list(X) if n_inputs > 1 else [X]
     if n_inputs > 1 and (not isinstance(X, (list, tuple)) or len(xs) != n_inputs):

@@ -213,6 +213,12 @@ def _public_names() -> list[str]:
     names += [f"fixedpoint.prune.{n}" for n in fxp.__all__]
     names += [f"fixedpoint.datasets.{n}" for n in fxd.__all__]
     try:
+        import fixedpoint.dask as fxdask  # noqa: PLC0415
+    except ImportError:
+        pass
+    else:
+        names += [f"fixedpoint.dask.{n}" for n in fxdask.__all__]
+    try:
         import fixedpoint.torch as fxt  # noqa: PLC0415
     except ImportError:
         return names
@@ -222,7 +228,8 @@ def _public_names() -> list[str]:
 
 DOCSTRING_MODULES = ("fixedpoint", "fixedpoint.format", "fixedpoint.array", "fixedpoint._ops",
                      "fixedpoint.binary", "fixedpoint._runtime", "fixedpoint.hls4ml", "fixedpoint.network",
-                     "fixedpoint.sparse", "fixedpoint.prune", "fixedpoint.datasets")
+                     "fixedpoint.sparse", "fixedpoint.prune", "fixedpoint.datasets", "fixedpoint.scanner") + (
+                         ("fixedpoint.dask",) if importlib.util.find_spec("distributed") else ())
 
 
 @pytest.mark.parametrize("name", DOCSTRING_MODULES)

@@ -54,6 +54,12 @@ def _api():
         pass
     else:
         items += _public(fxt, fxt.__all__, "fixedpoint.torch")
+    try:
+        import fixedpoint.dask as fxdask  # noqa: PLC0415
+    except ImportError:
+        pass
+    else:
+        items += _public(fxdask, fxdask.__all__, "fixedpoint.dask")
     return items
 
 
