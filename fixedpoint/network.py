@@ -383,7 +383,7 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: 
          percentile: float = 100.0, int_margin: int = 0, rounding: str = "TRN", overflow: str = "WRAP",
          result_rounding: str | None = None, result_overflow: str | None = None, accum=None,
          accum_width: int | None = None, accum_rounding: str = "TRN", accum_overflow: str = "WRAP",
-         progress=None) -> ScanResult:
+         progress=None, client=None) -> ScanResult:
     """Post-training bit scan: integer bits from profiled ranges, then the fewest fraction
     bits for which the bit-exact emulation stays within ``tolerance`` of float.
 
@@ -415,7 +415,10 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: 
     emitted hls4ml config. ``metric(pred, y)`` defaults to classification accuracy (argmax).
     ``progress``: None shows a rich progress bar when stderr is a terminal (and rich is
     installed); False shows nothing; True always reports; a callable receives one message
-    per knob.
+    per knob. ``client``: a ``distributed.Client``: the candidates of each search step are
+    emulated as futures on its cluster (:func:`fixedpoint.dask.map_shared`, the network and the
+    calibration data scattered once) and the search replays on their results, so every choice
+    equals the serial scan's.
 
     Exactness: every metric is computed on the bit-exact emulation (:meth:`Network.emulate`),
     so it is what the firmware scores. Errors: ValueError for X of the wrong shape, unknown
@@ -532,15 +535,37 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: 
     def label(knob) -> str:
         return knob if isinstance(knob, str) else f"{knob[0]}.{knob[1]}"
 
+    remote: dict = {}  # candidate fraction bits -> metric, computed on the cluster
+
+    def prefetch(candidates: list) -> None:
+        """With ``client``: every candidate of one search step emulated as futures on the
+        cluster; the serial search then replays on the results (the same path and choices)."""
+        if client is None or len(candidates) < 2:
+            return
+        from .dask import map_shared  # noqa: PLC0415
+
+        shared = shared_box.setdefault("shared", (network, X, y, metric))
+        for fb, got in zip(candidates, map_shared(client, _remote_network_metric, shared,
+                                                   [make(fb) for fb in candidates])):
+            remote[_key(fb)] = got
+
+    shared_box: dict = {}
+
+    def _key(fb) -> tuple:
+        return tuple(sorted((label(k), v) for k, v in fb.items()))
+
     def ok(fb, knob="start", frac=None) -> tuple[bool, float]:
         nonlocal evals
         evals += 1
-        got = metric(emulate(make(fb)), y)
+        got = remote.pop(_key(fb), None)
+        if got is None:
+            got = metric(emulate(make(fb)), y)
         trials.append((label(knob), int(frac if frac is not None else fb.get(knob, max_frac)), float(got)))
         return got >= ref - tolerance, got
 
     def lowest(knob, lo, hi, best):
         """Binary search over the fewest fraction bits in [lo, hi] (hi passes) for one knob."""
+        prefetch([{**fbits, knob: v} for v in range(lo, hi)])
         while lo < hi:
             mid = (lo + hi) // 2
             passed, got = ok({**fbits, knob: mid}, knob)
@@ -558,6 +583,7 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: 
                              f"fixed {score:.4g}); raise max_frac or tolerance")
         if mode == "global":  # all knobs together: fraction bits max(F, 1 - I) (width >= 1)
             lo, hi = min(1 - i for i in ibits.values()), max_frac
+            prefetch([{k: max(v, 1 - ibits[k]) for k in fbits} for v in range(lo, hi)])
             while lo < hi:
                 mid = (lo + hi) // 2
                 trial = {k: max(mid, 1 - ibits[k]) for k in fbits}
@@ -590,6 +616,12 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: 
                      steps, trials, layers, flags, mode)
     res.tolerance = tolerance
     return res
+
+
+def _remote_network_metric(shared, cfg) -> float:
+    """On a worker: the metric of one candidate configuration (the bit-exact emulation)."""
+    network, X, y, metric = shared
+    return float(metric(network.emulate(X, cfg).to_float(), y))
 
 
 def _accum_flags(name: str, x_in: FixedArray, op: _DenseOp) -> list:

@@ -730,13 +730,35 @@ def scan_graph(model, X, y, *, metric=None, tolerance: float = 0.01, mode: str =
             return None
         return float(np.mean(np.argmax(outs[0], axis=1) == np.argmax(ref_out, axis=1)))
 
+    remote: dict = {}  # candidate bits -> (metric, argmax agreement), computed on the cluster
+
     def evaluate(b: dict):
         nonlocal evals
         evals += 1
+        hit = remote.pop(tuple(sorted(b.items())), None)
+        if hit is not None:  # what the same emulation gave on a worker
+            last["outs"], last["agree"] = None, hit[1]
+            return hit[0]
         outs = runner.outputs(make(b))
         got = metric(outs[0] if len(outs) == 1 else outs, y)
         last["outs"], last["agree"] = outs, agreement(outs)
         return float(got)
+
+    shared = None
+
+    def prefetch(candidates: list[dict]) -> None:
+        """With ``client``: every candidate of one search step emulated as futures on the cluster;
+        the serial search then replays on the results, so it takes the same path and choices."""
+        nonlocal shared
+        if client is None or len(candidates) < 2:
+            return
+        from .dask import map_shared  # noqa: PLC0415
+
+        if shared is None:
+            shared = (xh, y, metric, ref_out)
+        items = [(_graph_for(m, make(b)), make(b)[m.input_layer[in_name]]["result_t"]) for b in candidates]
+        for b, res_ in zip(candidates, map_shared(client, _remote_graph_metric, shared, items)):
+            remote[tuple(sorted(b.items()))] = res_
 
     if ref is None:  # no float model: the widest configuration is the reference
         ref = evaluate(bits)
@@ -751,6 +773,7 @@ def scan_graph(model, X, y, *, metric=None, tolerance: float = 0.01, mode: str =
         return passed, got
 
     def lowest(label, lo, hi, best, floor=None):
+        prefetch([{**bits, label: v} for v in range(lo, hi)])
         while lo < hi:
             mid = (lo + hi) // 2
             passed, got = ok({**bits, label: mid}, label, mid, floor)
@@ -769,6 +792,7 @@ def scan_graph(model, X, y, *, metric=None, tolerance: float = 0.01, mode: str =
         if mode == "global":
             fr = [kb for kb in knobs if kb.role in ("data", "weight")]
             lo, hi = min((kb.lo for kb in fr), default=0), max_frac
+            prefetch([{**bits, **{kb.label: max(v, kb.lo) for kb in fr}} for v in range(lo, hi)])
             while lo < hi:
                 mid = (lo + hi) // 2
                 trial = {**bits, **{kb.label: max(mid, kb.lo) for kb in fr}}
@@ -791,6 +815,7 @@ def scan_graph(model, X, y, *, metric=None, tolerance: float = 0.01, mode: str =
             bar.step(f"scan {kb.label}: {bits[kb.label]} {unit}, metric {score:.4f} ({evals} evaluations)")
     finally:
         bar.close()
+    remote.clear()
     config = make(bits)
     # verify: a fresh graph built from the chosen types, run by the plain executor
     graph = _graph_for(m, config)
@@ -837,6 +862,19 @@ def scan_graph(model, X, y, *, metric=None, tolerance: float = 0.01, mode: str =
     res.hls_model = hls_model
     res.emulated = outs
     return res
+
+
+def _remote_graph_metric(shared, item):
+    """On a worker: (metric, argmax agreement with the float model) of one candidate graph."""
+    xh, y, metric, ref_out = shared
+    graph, in_fmt = item
+    vals = graph.run_raw([quantize_input(xh, in_fmt)])
+    outs = [FixedArray(vals[t][0].reshape(len(xh), -1), vals[t][1], _trusted=True).to_float() for t in graph.outputs]
+    got = float(metric(outs[0] if len(outs) == 1 else outs, y))
+    agree = None
+    if ref_out is not None and len(outs) == 1 and outs[0].shape == ref_out.shape and ref_out.shape[1] >= 2:
+        agree = float(np.mean(np.argmax(outs[0], axis=1) == np.argmax(ref_out, axis=1)))
+    return got, agree
 
 
 def _graph_for(m: _Model, config: dict) -> nn.Graph:
@@ -934,6 +972,10 @@ def scan(model, X, y, **kwargs):
     ``accum_width``, ``accum_rounding``/``accum_overflow``, ``progress``. Graph-only:
     ``unsigned`` (default True: ``ufixed`` results where the value cannot be negative),
     ``tables`` (default True: scan lookup-table types and sizes), ``min_table_size`` (64).
+    ``client``: a ``distributed.Client``: the candidates of each search step are emulated as
+    futures on its cluster (calibration data scattered once, through
+    :func:`fixedpoint.dask.map_shared`) and the search replays on their results, so the choices
+    equal the serial scan's exactly (for an fx.Network and for graph models).
 
     The knobs, what each is derived from, and the flags are described in
     :mod:`fixedpoint.scanner` and ``docs/scan.md``. Every metric is computed on the bit-exact
