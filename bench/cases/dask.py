@@ -212,8 +212,48 @@ def _scan_case(n: int) -> Case:
                 description="16 candidate configurations of the demo model scored on calibration events")
 
 
+def _scan_client_case(n: int) -> Case:
+    """The whole fx.scan of the demo model, serial against client= on 2 workers."""
+    state: dict[str, Any] = {}
+
+    def setup():
+        if "net" not in state:
+            fx = import_fixedpoint()
+            from fixedpoint import _demo_data
+
+            X, y = _demo_data.blobs(3_000, seed=0, spread=2.2)
+            (W1, b1), (W2, b2) = _demo_data.train_mlp(X, y, seed=0)
+            Xc, yc = _demo_data.blobs(n, seed=5, spread=2.2)
+            state.update(fx=fx, net=fx.Network([fx.Dense(W1, b1, "relu"), fx.Dense(W2, b2)]), X=Xc, y=yc)
+            state["want"] = fx.scan(state["net"], Xc, yc, tolerance=0.01, progress=False)
+        return state
+
+    def check(res):
+        want = state["want"]
+        if res.config != want.config or res.steps != want.steps:
+            raise WrongResult("the scan with client= chose other formats than the serial scan")
+
+    def serial():
+        s = setup()
+        return Impl(run=lambda: s["fx"].scan(s["net"], s["X"], s["y"], tolerance=0.01, progress=False), check=check)
+
+    def distributed_2():
+        s = setup()
+        try:
+            import fixedpoint.dask  # noqa: F401
+        except ImportError as exc:
+            raise Skip(f"not installed: {exc.name}") from None
+        client = _client(2)
+        return Impl(run=lambda: s["fx"].scan(s["net"], s["X"], s["y"], tolerance=0.01, progress=False, client=client),
+                    check=check)
+
+    return Case(SUITE, "scan_client", n, {"serial": serial, "dask_2workers": distributed_2}, baseline="serial",
+                description="the whole fx.scan of the demo model: serial vs client= (2 workers)")
+
+
 def cases(quick: bool) -> list[Case]:
-    return [*_emulate_cases(N_EVENTS_QUICK if quick else N_EVENTS), _scan_case(N_CALIB_QUICK if quick else N_CALIB)]
+    n_calib = N_CALIB_QUICK if quick else N_CALIB
+    return [*_emulate_cases(N_EVENTS_QUICK if quick else N_EVENTS), _scan_case(n_calib), _scan_client_case(n_calib)]
 
 
 def goals(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -241,4 +281,9 @@ def goals(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ratio = ser / dist if ser and dist else None
     out.append({"suite": SUITE, "case": "scan_candidates", "threads": t_low, "goal": "2 workers faster than serial",
                 "value": "-" if ratio is None else f"{ratio:.3g}x", "met": None if ratio is None else ratio > 1})
+    ser, dist = med("scan_client", "serial"), med("scan_client", "dask_2workers")
+    ratio = ser / dist if ser and dist else None
+    out.append({"suite": SUITE, "case": "scan_client", "threads": t_low, "goal": "fx.scan(client=) on 2 workers "
+                "faster than serial", "value": "-" if ratio is None else f"{ratio:.3g}x",
+                "met": None if ratio is None else ratio > 1})
     return out
