@@ -445,10 +445,34 @@ def _from_torch(module, input_shape, io_type: str, default_precision: str, api: 
     with contextlib.redirect_stdout(io.StringIO()):
         cfg = hls4ml.utils.config_from_pytorch_model(module, input_shape=tuple(input_shape), granularity="name",
                                                      default_precision=default_precision, backend="Vivado")
+    # hls4ml fuses a BatchNorm into the Dense/conv before it while that layer's result type is
+    # 'auto'; the scan sets every type, which would stop the fusion in the emitted config and give
+    # another graph. Explicit results keep every layer where the scan sees it.
+    for entry in cfg.get("LayerName", {}).values():
+        prec = entry.get("Precision") if isinstance(entry, dict) else None
+        if isinstance(prec, dict) and prec.get("result") == "auto":
+            prec["result"] = default_precision
     out_dir = tempfile.mkdtemp(prefix="fixedpoint-scan-")
     with contextlib.redirect_stdout(io.StringIO()):  # hls4ml prints the topology it reads
         return hls4ml.converters.convert_from_pytorch_model(module, hls_config=cfg, output_dir=out_dir,
                                                             backend="Vivado", io_type=io_type)
+
+
+def _check_no_fused_layers(hls_model, m: "_Model", api: str) -> None:
+    """A BatchNorm that hls4ml fused into the layer before it (that layer's result type was
+    'auto') would be a separate layer once the scan's config sets that type: refuse."""
+    tm, _ = _float_model(hls_model)
+    layer_cfg = ((getattr(getattr(hls_model, "config", None), "config", None) or {}).get("HLSConfig", {}) or {}).get(
+        "LayerName", {}) or {}
+    if tm is None or not hasattr(tm, "named_modules"):
+        return
+    fused = [name for name, mod in tm.named_modules() if name and "BatchNorm" in type(mod).__name__
+             and name in layer_cfg and name not in m.views]
+    if fused:
+        raise NotImplementedError(
+            f"{api}: hls4ml fused the BatchNorm layer(s) {fused} into the layer before (its result type is 'auto'); a "
+            "scanned config sets every type, so hls4ml would keep them separate and build another graph. Convert "
+            "with explicit result types (or pass the torch module to fx.scan, which does)")
 
 
 def _float_model(hls_model):
@@ -529,6 +553,7 @@ def scan_graph(model, X, y, *, metric=None, tolerance: float = 0.01, mode: str =
         torch_module = model
         hls_model = _from_torch(model, input_shape, io_type, default_precision, api)
     m = _Model(hls_model, api)  # NotImplementedError for a layer the engine cannot emulate: before any work
+    _check_no_fused_layers(hls_model, m, api)
     if len(m.inputs) != 1:
         raise NotImplementedError(f"{api}: models with {len(m.inputs)} inputs are not scanned yet (one input)")
     (in_name, in_shape, _), = m.inputs

@@ -225,3 +225,53 @@ def test_io_stream_cnn_scan_compiles_to_the_scanned_bits(tmp_path):
     _bits_equal(res.emulated[0], want)
     assert len(np.unique(want)) > 20
     assert res.metric_fixed >= res.metric_float - 0.03
+
+
+def _residual_bn():
+    torch.manual_seed(1)
+
+    class Res(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.bn, self.r = torch.nn.Linear(8, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU()
+            self.fc2, self.t = torch.nn.Linear(16, 16), torch.nn.Tanh()
+            self.fc3, self.sg = torch.nn.Linear(16, 4), torch.nn.Sigmoid()
+
+        def forward(self, x):
+            h = self.r(self.bn(self.fc1(x)))
+            return self.sg(self.fc3(h + self.t(self.fc2(h))))
+
+    m = Res().train()
+    with torch.no_grad():
+        for _ in range(5):  # running statistics that are not the identity
+            m(torch.randn(64, 8) * 2)
+    return m.eval()
+
+
+def test_batchnorm_merge_and_lut_activations_scan_compiles_to_the_scanned_bits(tmp_path):
+    model = _residual_bn()
+    X = np.random.default_rng(0).normal(0, 1.5, (600, 8)).astype(np.float32)
+    y = _labels(model, X)
+    res = fx.scan(model, X, y, input_shape=(8,), tolerance=0.02, progress=False)
+    labels = {k["knob"] for k in res.knobs}
+    assert {"bn.scale_t", "bn.bias_t", "bn.result_t", "add.result_t", "t.table_t", "sg.table_t"} <= labels
+    assert not res.config["sg"]["result_t"].signed and res.config["t"]["result_t"].signed
+    hm = compile_cached(fx.hls4ml.apply(res.hls_model, res, output_dir=tmp_path / "prj"))
+    assert [lay.name for lay in hm.get_layers()] == ["x", "fc1", "bn", "r", "fc2", "t", "add", "fc3", "sg"]
+    want = hm.predict(X.astype(np.float64))
+    _bits_equal(res.emulated[0], want)
+    assert len(np.unique(want)) > 20
+
+
+def test_a_batchnorm_fused_by_hls4ml_is_refused(tmp_path):
+    """hls4ml fuses BatchNorm into the Dense before it while that Dense's result type is 'auto'; a
+    scanned config sets it, so the emitted firmware would have another graph: refuse it."""
+    model = _residual_bn()
+    cfg = hls4ml.utils.config_from_pytorch_model(model, input_shape=(8,), granularity="name",
+                                                 default_precision="fixed<16,6>", backend="Vivado")
+    hm = hls4ml.converters.convert_from_pytorch_model(model, hls_config=cfg, output_dir=str(tmp_path / "prj"),
+                                                      backend="Vivado", io_type="io_parallel")
+    assert "bn" not in [lay.name for lay in hm.get_layers()]  # fused
+    X = np.zeros((10, 8), np.float32)
+    with pytest.raises(NotImplementedError, match=r"fused the BatchNorm layer\(s\) \['bn'\]"):
+        fx.scan(hm, X, np.zeros(10, int), progress=False)
