@@ -333,6 +333,22 @@ def run_graph(graph: nn.Graph, X):
     return outs[0] if len(outs) == 1 else outs
 
 
+def _check_applied(old, new, result) -> None:
+    """The converted model has the scanned graph (the same layers) and every type the scan chose;
+    otherwise its firmware would compute something else than the scan emulated."""
+    before = [(lay.name, lay.class_name) for lay in old.get_layers()]
+    after = [(lay.name, lay.class_name) for lay in new.get_layers()]
+    if before != after:
+        raise RuntimeError(f"fx.hls4ml.apply: hls4ml built another graph from the scanned config ({after}; the scan "
+                           f"ran on {before}); its firmware would not compute what the scan emulated")
+    have = layer_formats(new)
+    for layer, types in result.config.items():
+        for key, fmt in types.items():
+            if key.endswith("_t") and have.get(layer, {}).get(key) not in (None, fmt):
+                raise RuntimeError(f"fx.hls4ml.apply: layer {layer!r} {key} is {have[layer][key]} in the converted "
+                                   f"model, but the scan chose {fmt}")
+
+
 def apply(hls_model, result, *, output_dir=None):
     """A new hls4ml ``ModelGraph`` of the same model with the types ``result`` chose.
 
@@ -347,6 +363,8 @@ def apply(hls_model, result, *, output_dir=None):
     Raises:
         TypeError: ``result`` is not a scan result of a graph model.
         ValueError: ``hls_model`` keeps neither a PyTorch nor a Keras model to convert again.
+        RuntimeError: hls4ml built another graph than the scanned one, or resolved a type to
+            something else than the scan chose (its firmware would compute something else).
     """
     import tempfile  # noqa: PLC0415
 
@@ -370,6 +388,8 @@ def apply(hls_model, result, *, output_dir=None):
         # hls4ml prints the topology it reads, and warns for every type the config sets explicitly
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Overriding attribute", category=UserWarning)
-            return convert(model, **kw)
+            new = convert(model, **kw)
+        _check_applied(hls_model, new, result)
+        return new
     raise ValueError("fx.hls4ml.apply: the model keeps no PyTorch or Keras model in its config to convert again; "
                      "pass result.to_hls4ml_config() as hls_config to the converter you used")

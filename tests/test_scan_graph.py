@@ -275,3 +275,17 @@ def test_a_batchnorm_fused_by_hls4ml_is_refused(tmp_path):
     X = np.zeros((10, 8), np.float32)
     with pytest.raises(NotImplementedError, match=r"fused the BatchNorm layer\(s\) \['bn'\]"):
         fx.scan(hm, X, np.zeros(10, int), progress=False)
+
+
+def test_apply_refuses_a_conversion_that_differs_from_the_scan(mlp_case):
+    import copy
+
+    _, _, _, res = mlp_case
+    bad = copy.copy(res)
+    bad.config = copy.deepcopy(res.config)
+    first = next(name for name, c in res.config.items() if "weight_t" in c)
+    bad.config[first]["weight_t"] = fx.Fixed(31, 3)  # a type the emitted config does not carry
+    with pytest.raises(RuntimeError, match=rf"layer '{first}' weight_t is .* but the scan chose ap_fixed<31,3>"):
+        fx.hls4ml.apply(res.hls_model, bad)
+    with pytest.raises(TypeError, match="fx.hls4ml.apply: result must be"):
+        fx.hls4ml.apply(res.hls_model, object())
