@@ -256,30 +256,6 @@ def test_map_shared_equals_serial_and_scatters_once(client, monkeypatch):
 # ---------------------------------------------------------------------------------------------
 # read, write, summary
 # ---------------------------------------------------------------------------------------------
-def test_scan_with_client_equals_serial(client):
-    """fx.scan(client=): the candidates of each step run on the cluster, the search replays on
-    them; every choice, step and trial equals the serial scan's."""
-    X, y = fx.datasets.blobs(900, seed=4, spread=2.2)
-    (w1, b1), (w2, b2) = fx.datasets.train_mlp(X, y, seed=4, steps=200)
-    net = fx.Network([fx.Dense(w1, b1, "relu"), fx.Dense(w2, b2)])
-    for mode in ("global", "layer"):
-        serial = fx.scan(net, X, y, tolerance=0.01, mode=mode, progress=False)
-        dist = fx.scan(net, X, y, tolerance=0.01, mode=mode, progress=False, client=client)
-        assert dist.config == serial.config and dist.steps == serial.steps and dist.trials == serial.trials
-        assert dist.metric_fixed == serial.metric_fixed and dist.evaluations == serial.evaluations
-    h = pytest.importorskip("_hls4ml", reason="hls4ml/torch are not installed")
-    torch = h.torch
-    torch.manual_seed(2)
-    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3),
-                                torch.nn.Softmax(dim=1)).eval()
-    Xf = X.astype(np.float32)
-    yf = model(torch.from_numpy(Xf)).argmax(1).numpy()
-    serial = fx.scan(model, Xf, yf, input_shape=(8,), tolerance=0.01, progress=False)
-    dist = fx.scan(model, Xf, yf, input_shape=(8,), tolerance=0.01, progress=False, client=client)
-    assert dist.config == serial.config and dist.steps == serial.steps and dist.trials == serial.trials
-    np.testing.assert_array_equal(dist.emulated[0].view(np.uint64), serial.emulated[0].view(np.uint64))
-
-
 def test_read_npy_write_npy_zarr_and_summary(client, tmp_path):
     net, cfg = _net()
     x = _events(1_003, seed=12)
@@ -370,6 +346,30 @@ def test_bad_input_raises_before_any_task(client):
     with pytest.raises(TypeError, match="map_shared: client must be"):
         fxd.map_shared(None, _fails, 1, [1])
     assert _scheduler_tasks(client) == before
+
+
+def test_scan_with_client_equals_serial(client):
+    """fx.scan(client=): the candidates of each step run on the cluster, the search replays on
+    them; every choice, step and trial equals the serial scan's."""
+    X, y = fx.datasets.blobs(900, seed=4, spread=2.2)
+    (w1, b1), (w2, b2) = fx.datasets.train_mlp(X, y, seed=4, steps=200)
+    net = fx.Network([fx.Dense(w1, b1, "relu"), fx.Dense(w2, b2)])
+    for mode in ("global", "layer"):
+        serial = fx.scan(net, X, y, tolerance=0.01, mode=mode, progress=False)
+        dist = fx.scan(net, X, y, tolerance=0.01, mode=mode, progress=False, client=client)
+        assert dist.config == serial.config and dist.steps == serial.steps and dist.trials == serial.trials
+        assert dist.metric_fixed == serial.metric_fixed and dist.evaluations == serial.evaluations
+    h = pytest.importorskip("_hls4ml", reason="hls4ml/torch are not installed")
+    torch = h.torch
+    torch.manual_seed(2)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3),
+                                torch.nn.Softmax(dim=1)).eval()
+    Xf = X.astype(np.float32)
+    yf = model(torch.from_numpy(Xf)).argmax(1).numpy()
+    serial = fx.scan(model, Xf, yf, input_shape=(8,), tolerance=0.01, progress=False)
+    dist = fx.scan(model, Xf, yf, input_shape=(8,), tolerance=0.01, progress=False, client=client)
+    assert dist.config == serial.config and dist.steps == serial.steps and dist.trials == serial.trials
+    np.testing.assert_array_equal(dist.emulated[0].view(np.uint64), serial.emulated[0].view(np.uint64))
 
 
 def test_restart_mid_computation_raises_then_recomputes(client, monkeypatch):
