@@ -41,13 +41,23 @@ struct ConvGeom {
     int64_t S = 0, Hp = 1, Wp = 1, C = 1, kh = 1, kw = 1, sh = 1, sw = 1, OH = 1, OW = 1;
 };
 
+// What follows the result cast, fused into the kernel (hls4ml's ReLU / linear activation layer
+// right after a Dense or conv layer): r = (result)(acc); if relu and result is signed,
+// r = max(r, 0) (``x > 0 ? x : 0`` on the stored integer); if cast2, r = (res2)(r) (the
+// activation's own result_t cast; skipped when res2 has the result's w, i and signedness).
+struct AccumPost {
+    bool relu = false;
+    bool cast2 = false;
+    Format res2{};
+};
+
 struct AccumTable {
     void (*dense_accum)(const int64_t* x, const SourceFormat& fx, const int64_t* w, const SourceFormat& fw,
                         int64_t M, int64_t K, int64_t N, const Format& acc, const int64_t* bias, const Format& res,
-                        int64_t* out);
+                        int64_t* out, const AccumPost* post);
     void (*conv_accum)(const int64_t* x, const ConvGeom& g, const SourceFormat& fx, const int64_t* w,
                        const SourceFormat& fw, int64_t N, const Format& acc, const int64_t* bias, const Format& res,
-                       int64_t* out);
+                       int64_t* out, const AccumPost* post);
 };
 
 const AccumTable& accum_kernels_scalar();
@@ -65,11 +75,17 @@ inline const AccumTable& accum_kernels() {
 constexpr int kDenseAccumMaxProductWidth = 126;
 
 // x (M, K) and w (K, N) C-contiguous raws of fx / fw; bias (N,) accum raws or nullptr;
-// out (M, N) result raws. Requires fx.w + fw.w <= 126, acc.w <= 64, res.w <= 64, and no STOCH
-// (throws std::invalid_argument otherwise).
+// out (M, N) result raws (post-op raws when post is given). Requires fx.w + fw.w <= 126,
+// acc.w, res.w, res2.w <= 64, and no STOCH (throws std::invalid_argument otherwise).
+inline void check_post(const char* api, const AccumPost* post) {
+    if (!post || !post->cast2) return;
+    if (post->res2.w > kNativeMaxWidth) throw std::invalid_argument(std::string(api) + ": post cast must have w <= 64");
+    if (post->res2.q == QMode::STOCH) throw std::invalid_argument(std::string(api) + ": STOCH rounding is not supported");
+}
+
 inline void dense_accum(const int64_t* x, const SourceFormat& fx, const int64_t* w, const SourceFormat& fw,
                         int64_t M, int64_t K, int64_t N, const Format& acc, const int64_t* bias, const Format& res,
-                        int64_t* out) {
+                        int64_t* out, const AccumPost* post = nullptr) {
     if (fx.w + fw.w > kDenseAccumMaxProductWidth)
         throw std::invalid_argument("dense_accum: product width xw + ww = " + std::to_string(fx.w + fw.w) +
                                     " exceeds " + std::to_string(kDenseAccumMaxProductWidth) + " bits");
@@ -77,7 +93,8 @@ inline void dense_accum(const int64_t* x, const SourceFormat& fx, const int64_t*
         throw std::invalid_argument("dense_accum: accum and result must have w <= 64");
     if (acc.q == QMode::STOCH || res.q == QMode::STOCH)
         throw std::invalid_argument("dense_accum: STOCH rounding is not supported (use matmul_accum and cast)");
-    accum_kernels().dense_accum(x, fx, w, fw, M, K, N, acc, bias, res, out);
+    check_post("dense_accum", post);
+    accum_kernels().dense_accum(x, fx, w, fw, M, K, N, acc, bias, res, out, post);
 }
 
 // dense_accum over the im2col rows of a convolution, without materialising them: x (S, Hp, Wp, C)
@@ -86,7 +103,7 @@ inline void dense_accum(const int64_t* x, const SourceFormat& fx, const int64_t*
 // except S >= 0, N >= 0); throws std::invalid_argument otherwise.
 inline void conv_accum(const int64_t* x, const ConvGeom& g, const SourceFormat& fx, const int64_t* w,
                        const SourceFormat& fw, int64_t N, const Format& acc, const int64_t* bias, const Format& res,
-                       int64_t* out) {
+                       int64_t* out, const AccumPost* post = nullptr) {
     if (fx.w + fw.w > kDenseAccumMaxProductWidth)
         throw std::invalid_argument("conv_accum: product width xw + ww = " + std::to_string(fx.w + fw.w) +
                                     " exceeds " + std::to_string(kDenseAccumMaxProductWidth) + " bits");
@@ -97,7 +114,8 @@ inline void conv_accum(const int64_t* x, const ConvGeom& g, const SourceFormat& 
     if (g.S < 0 || N < 0 || g.Hp < 1 || g.Wp < 1 || g.C < 1 || g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 ||
         g.kh > g.Hp || g.kw > g.Wp || g.OH != (g.Hp - g.kh) / g.sh + 1 || g.OW != (g.Wp - g.kw) / g.sw + 1)
         throw std::invalid_argument("conv_accum: inconsistent geometry");
-    accum_kernels().conv_accum(x, g, fx, w, fw, N, acc, bias, res, out);
+    check_post("conv_accum", post);
+    accum_kernels().conv_accum(x, g, fx, w, fw, N, acc, bias, res, out, post);
 }
 
 }  // namespace fixedpoint
