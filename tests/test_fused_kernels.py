@@ -243,3 +243,52 @@ def test_graph_fuses_relu_into_dense_and_keeps_the_unfused_path():
     # and stage by stage: each fused node equals its two nodes in sequence
     stages = net.emulate_layers(x.to_float(), config)
     np.testing.assert_array_equal(stages[-1].raw, fused[0])
+
+
+# --- the int16 lanes (16-bit WRAP or SAT accumulators, weights that scale into int16) ---------
+I16_ACCS = [mode_args(16, 6, True, fx.QMode.TRN, fx.OMode.WRAP, 0), mode_args(16, 6, True, fx.QMode.RND, fx.OMode.WRAP, 0),
+            mode_args(16, 6, True, fx.QMode.TRN, fx.OMode.SAT, 0), mode_args(16, 6, True, fx.QMode.RND, fx.OMode.SAT, 0),
+            mode_args(11, 3, True, fx.QMode.TRN, fx.OMode.WRAP, 0), mode_args(13, 5, False, fx.QMode.RND, fx.OMode.WRAP, 0)]
+
+
+def i16_weights(rng, shape, rnd):
+    """Raws of fixed<16,6> weights that scale into int16 for a 10-bit product shift (|w| < 512,
+    and for RND > -512), with both extremes."""
+    w = rng.integers(-511, 512, shape).astype(np.int64)
+    if w.size > 2:
+        w.flat[0], w.flat[-1] = (-511 if rnd else -512), 511
+    return w
+
+
+@pytest.mark.parametrize("acc", I16_ACCS, ids=[f"w{a[0]}{'s' if a[2] else 'u'}-q{a[3]}-o{a[4]}" for a in I16_ACCS])
+def test_int16_lanes_conv_and_rows(acc):
+    """Convolutions over samples in int16 lanes (and the dense row path's int16 lanes): every
+    output against the scalar reference, with full-range x (the product's magnitude reaches 2^14,
+    the SAT sums hit both limits), ragged sample counts, every ISA, 1 and 2 threads."""
+    rng = np.random.default_rng(acc[0] * 10 + acc[3] + acc[4])
+    rnd = acc[3] == RND
+    res, post = (37, 17, True, TRN, WRAP, 0), (16, 6, True, TRN, WRAP, 0)
+    for S, H, W, C, kh, kw, sh, sw, pad, N in [(37, 8, 8, 1, 3, 3, 1, 1, (1, 1, 1, 1), 4),
+                                               (50, 4, 4, 4, 3, 3, 1, 1, (1, 1, 1, 1), 8),
+                                               (17, 7, 9, 3, 3, 2, 2, 3, (0, 2, 1, 0), 5),
+                                               (16, 1, 12, 2, 1, 3, 1, 1, (0, 0, 1, 1), 12),
+                                               (3, 5, 5, 2, 1, 1, 1, 1, (0, 0, 0, 0), 3)]:
+        x = rng_raws(rng, 16, True, (S, H, W, C))
+        x[S // 2] = -32768 if S % 2 else 32767  # a whole sample at an extreme: the sums saturate
+        w = i16_weights(rng, (kh * kw * C, N), rnd)
+        b = rng_raws(rng, acc[0], acc[2], (N,))
+        xp = np.pad(x, ((0, 0), (pad[0], pad[1]), (pad[2], pad[3]), (0, 0)))
+        OH, OW = (xp.shape[1] - kh) // sh + 1, (xp.shape[2] - kw) // sw + 1
+        cols = im2col_ref(xp, kh, kw, sh, sw, OH, OW)
+        want = reference(cols, (16, 6, True), w, (16, 6, True), acc, b, res)
+        for isa in ISAS:
+            fx.set_isa(isa)
+            for nt in (1, 2):
+                fx.set_num_threads(nt)
+                got = _core.conv_accum(x, kh, kw, sh, sw, OH, OW, 16, 6, True, w, 16, 6, True, *acc, b, *res, pad=pad)
+                np.testing.assert_array_equal(got.reshape(want.shape), want, err_msg=f"conv isa={isa} nt={nt}")
+                got = _core.conv_accum(x, kh, kw, sh, sw, OH, OW, 16, 6, True, w, 16, 6, True, *acc, b, *res, pad=pad,
+                                       relu=True, post=post)
+                np.testing.assert_array_equal(got.reshape(want.shape), post_ref(want, res, True, post))
+                got = _core.dense_accum(cols, 16, 6, True, w, 16, 6, True, *acc, b, *res)
+                np.testing.assert_array_equal(got, want, err_msg=f"dense isa={isa} nt={nt}")
