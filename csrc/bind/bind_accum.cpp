@@ -4,6 +4,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -195,7 +196,9 @@ py::array_t<int64_t> conv_accum_py(const py::array_t<int64_t, py::array::c_style
         const int64_t lo = int64_t(raw_min(xw, xs)), hi = int64_t(raw_max(xw, xs));
         const int64_t* xp = x.data();
         const int64_t n = int64_t(x.size());
-        for (int64_t t = 0; t < n; ++t)
+        int64_t mn = lo, mx = hi;  // a vectorizable min/max pass first; the offender search only on failure
+        raw_minmax(xp, n, &mn, &mx);
+        for (int64_t t = 0; (mn < lo || mx > hi) && t < n; ++t)
             if (xp[t] < lo || xp[t] > hi) {
                 const int64_t W0 = x.shape(2), H0 = x.shape(1);
                 const int64_t ch = t % g.C, q = t / g.C, ww_ = q % W0, hh = (q / W0) % H0, s = q / (W0 * H0);

@@ -1187,7 +1187,7 @@ struct PostCtx {
     void init(const Format& res, const AccumPost* post) {
         if (!post) return;
         relu = post->relu && res.is_signed;
-        const Format& r2 = post->res2;
+        r2 = post->res2;
         cast2 = post->cast2 && !(r2.w == res.w && r2.i == res.i && r2.is_signed == res.is_signed);
         on = relu || cast2;
         if (!cast2) return;
@@ -1195,6 +1195,40 @@ struct PostCtx {
                       res.w, res.f(), res.is_signed};
         with_modes(r2.q, r2.o, [&](auto qc, auto oc) { fn = &final_cast<decltype(qc)::value, decltype(oc)::value>; });
     }
+    // (result)(acc) then the post-op, on acc raws src into dst (src == dst allowed).
+    bool pre_relu = false, skip_final = false;  // see fold_exact_result
+    void finish(FinalFn f, const FinalCtx& c, int64_t* src, int64_t n, int64_t* dst) const {
+        if (pre_relu) relu_inplace(src, n);
+        if (!skip_final) f(src, n, c, dst);
+        else if (src != dst) std::copy(src, src + n, dst);
+        if (on) apply(dst, n);
+    }
+    static void relu_inplace(int64_t* v, int64_t n) {
+        int64_t j = 0;
+#ifdef FP_ACC_VB
+        constexpr int L = Lane<V64>::n;
+        for (; j + L <= n; j += L) vstore(v + j, vmax(vload<V64>(v + j), V64{}));
+#endif
+        for (; j < n; ++j) v[j] = v[j] > 0 ? v[j] : 0;
+    }
+    // When result_t holds every accum_t value exactly, (res2)(relu((result) acc)) is
+    // (res2)(relu(acc)): the first cast only rescales (relu keeps the sign), and a cast depends
+    // only on the value. The kernel then casts once, acc -> res2, after the ReLU on the acc raws
+    // (no cast at all when res2 has acc's w, i and signedness).
+    void fold_exact_result(const Format& acc, const Format& res, FinalCtx& fc, FinalFn& fn) {
+        if (!cast2) return;
+        const bool holds = res.f() >= acc.f() &&
+                           (acc.is_signed ? (res.is_signed && res.i >= acc.i)
+                                          : (res.is_signed ? res.i >= acc.i + 1 : res.i >= acc.i));
+        if (!holds) return;
+        pre_relu = relu && acc.is_signed;
+        skip_final = r2.w == acc.w && r2.i == acc.i && r2.is_signed == acc.is_signed;
+        fc = FinalCtx{Target(r2), acc.f() - r2.f(), fits_requant64(acc.w + (acc.is_signed ? 0 : 1), acc.f(), r2),
+                      acc.w, acc.f(), acc.is_signed};
+        with_modes(r2.q, r2.o, [&](auto qc, auto oc) { fn = &final_cast<decltype(qc)::value, decltype(oc)::value>; });
+        on = relu = cast2 = false;
+    }
+    Format r2{};
     void apply(int64_t* v, int64_t n) const {
         if (relu) {
             int64_t j = 0;
@@ -1367,8 +1401,7 @@ void conv16_run(const int64_t* x, const ConvGeom& g, const Plan& pl, const int64
                         vstore(bo + j * kBR + q, v);
                     }
             }
-            final_fn(blk.data(), OW * N * kBR, fc, blk.data());
-            if (pc.on) pc.apply(blk.data(), OW * N * kBR);
+            pc.finish(final_fn, fc, blk.data(), OW * N * kBR, blk.data());
             const int nr = int(std::min<int64_t>(kBR, S - sb * kBR));
             const int64_t rs = P * N;  // sample r's row: out + (s * P + p) * N
             for (int64_t ow = 0; ow < OW; ++ow) {
@@ -1411,6 +1444,7 @@ void accum_run(const RowSrc& src, int64_t M, const SourceFormat& fx, const int64
     with_modes(res.q, res.o, [&](auto qc, auto oc) { final_fn = &final_cast<decltype(qc)::value, decltype(oc)::value>; });
     PostCtx pc;
     pc.init(res, post);
+    pc.fold_exact_result(acc, res, fc, final_fn);
     // x's raw range (a 64-bit format spans every int64; its check is skipped in do_row)
     const int64_t xlo = fx.w >= 64 ? std::numeric_limits<int64_t>::min() : int64_t(raw_min(fx.w, fx.is_signed));
     const int64_t xhi = fx.w >= 64 ? std::numeric_limits<int64_t>::max() : int64_t(raw_max(fx.w, fx.is_signed));
@@ -1493,8 +1527,7 @@ void accum_run(const RowSrc& src, int64_t M, const SourceFormat& fx, const int64
                     if (br >= 0) record(i + br);
                 }
                 const int64_t nb = (b1 - b0 + kBR - 1) / kBR, n_ = N;
-                final_fn(blk.data(), nb * kBR * n_, fc, blk.data());
-                if (pc.on) pc.apply(blk.data(), nb * kBR * n_);
+                pc.finish(final_fn, fc, blk.data(), nb * kBR * n_, blk.data());
                 for (int64_t i = b0; i < b1; i += kBR) {
                     const int nr = int(std::min<int64_t>(kBR, b1 - i));
                     const int64_t* bt = blk.data() + (i - b0) * n_;
@@ -1525,8 +1558,7 @@ void accum_run(const RowSrc& src, int64_t M, const SourceFormat& fx, const int64
                     if (!do_row(pl, xr, w, bias, xlo, xhi, sc, blk.data() + (i - b0) * N)) record(i);
                 }
             }
-            final_fn(blk.data(), (b1 - b0) * N, fc, out + b0 * N);
-            if (pc.on) pc.apply(out + b0 * N, (b1 - b0) * N);
+            pc.finish(final_fn, fc, blk.data(), (b1 - b0) * N, out + b0 * N);
         }
     });
     if (bad.load() >= 0) {

@@ -19,6 +19,11 @@ void max_pool(const int64_t* x, const PoolGeom& g, int64_t fill, int64_t* out) {
     t.max_pool(x, g, fill, out);
 }
 
+void raw_minmax(const int64_t* x, int64_t n, int64_t* mn, int64_t* mx) {
+    const PoolTable& t = active_isa() == Isa::scalar ? pool_kernels_scalar() : pool_kernels_avx2();
+    t.minmax(x, n, mn, mx);
+}
+
 void pad_nhwc(const int64_t* x, int64_t S, int64_t H, int64_t W, int64_t C, int64_t pt, int64_t pl, int64_t Hc,
               int64_t Wc, int64_t fill, int64_t* out) {
     if (S < 0 || H < 1 || W < 1 || C < 1 || pt < 0 || pl < 0 || Hc < 1 || Wc < 1)

@@ -17,6 +17,7 @@ struct PoolGeom {
 
 struct PoolTable {
     void (*max_pool)(const int64_t* x, const PoolGeom& g, int64_t fill, int64_t* out);
+    void (*minmax)(const int64_t* x, int64_t n, int64_t* mn, int64_t* mx);
 };
 
 const PoolTable& pool_kernels_scalar();
@@ -27,6 +28,10 @@ const PoolTable& pool_kernels_avx2();
 // signed 64-bit one). Requires OH = (H + pt + pb - ph) / sh + 1 >= 1 and the same for OW, every
 // size >= 1 except S >= 0, pads >= 0 (throws std::invalid_argument otherwise).
 void max_pool(const int64_t* x, const PoolGeom& g, int64_t fill, int64_t* out);
+
+// *mn, *mx = the minimum and maximum of x[0..n) (both 0 for n = 0 when they start at 0: they are
+// in/out, min(*mn, x...) and max(*mx, x...)), vectorized: the range checks of the bindings.
+void raw_minmax(const int64_t* x, int64_t n, int64_t* mn, int64_t* mx);
 
 // out (S, Hc, Wc, C) = rows 0..Hc-1 and columns 0..Wc-1 of x (S, H, W, C) padded with `fill`
 // (pt rows on top, pl columns on the left; positions past H + pt or W + pl also hold `fill`).

@@ -87,11 +87,21 @@ void max_pool_impl(const int64_t* x, const PoolGeom& g, int64_t fill, int64_t* o
     });
 }
 
+void minmax_impl(const int64_t* x, int64_t n, int64_t* mn, int64_t* mx) {
+    int64_t a = *mn, b = *mx;
+    for (int64_t t = 0; t < n; ++t) {
+        a = std::min(a, x[t]);
+        b = std::max(b, x[t]);
+    }
+    *mn = a;
+    *mx = b;
+}
+
 }  // namespace
 }  // namespace FP_ISA_NS
 
 const PoolTable& FP_TABLE_FN() {
-    static const PoolTable table{&FP_ISA_NS::max_pool_impl};
+    static const PoolTable table{&FP_ISA_NS::max_pool_impl, &FP_ISA_NS::minmax_impl};
     return table;
 }
 
