@@ -1354,12 +1354,28 @@ void conv16_run(const int64_t* x, const ConvGeom& g, const Plan& pl, const int64
     xt.resize(size_t(std::max<int64_t>(1, SB * F)));
     int16_t* xt16 = reinterpret_cast<int16_t*>(xt.data());
     parallel_for(SB, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, F)), [&](int64_t b0, int64_t b1) {
+        typedef int16_t V16l __attribute__((vector_size(2 * kL64)));
         for (int64_t sb = b0; sb < b1; ++sb) {
             int16_t* d = xt16 + sb * F * kBR;
-            for (int r = 0; r < kBR; ++r) {
-                const int64_t s = sb * kBR + r;
-                const int64_t* xs = x + (s < S ? s : 0) * F;
-                for (int64_t f = 0; f < F; ++f) d[f * kBR + r] = int16_t(xs[f]);
+            const int64_t F4 = F / kL64 * kL64;
+            for (int r0 = 0; r0 < kBR; r0 += kL64) {  // kL64 x kL64 tiles (samples, f) transposed in registers
+                const int64_t* rows[kL64];
+                for (int u = 0; u < kL64; ++u) {
+                    const int64_t s = sb * kBR + r0 + u;
+                    rows[u] = x + (s < S ? s : 0) * F;
+                }
+                for (int64_t f0 = 0; f0 < F4; f0 += kL64) {
+                    VI t[kL64];
+                    for (int u = 0; u < kL64; ++u) t[u] = load_vi(rows[u] + f0);
+                    transpose_vi(t);
+                    for (int u = 0; u < kL64; ++u) {
+                        V64 v;
+                        std::memcpy(&v, &t[u], sizeof v);
+                        vstore(d + (f0 + u) * kBR + r0, __builtin_convertvector(v, V16l));
+                    }
+                }
+                for (int u = 0; u < kL64; ++u)
+                    for (int64_t f = F4; f < F; ++f) d[f * kBR + r0 + u] = int16_t(rows[u][f]);
             }
         }
     });
