@@ -83,6 +83,9 @@ def dense_accum(
     res_q: int,
     res_o: int,
     res_n: int,
+    *,
+    relu: bool = False,
+    post: tuple[int, int, bool, int, int, int] | None = None,
 ) -> npt.NDArray[np.int64]: ...
 def conv_accum(
     x: npt.NDArray[np.int64],
@@ -112,6 +115,21 @@ def conv_accum(
     res_q: int,
     res_o: int,
     res_n: int,
+    *,
+    pad: tuple[int, int, int, int] = ...,
+    relu: bool = False,
+    post: tuple[int, int, bool, int, int, int] | None = None,
+) -> npt.NDArray[np.int64]: ...
+def max_pool(
+    x: npt.NDArray[np.int64],
+    ph: int,
+    pw: int,
+    sh: int,
+    sw: int,
+    pad: tuple[int, int, int, int],
+    fill: int,
+    xw: int,
+    xsigned: bool,
 ) -> npt.NDArray[np.int64]: ...
 def xnor_gemm(a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64], k: int) -> npt.NDArray[np.int32]: ...
 def ternary_binary_gemm(

@@ -469,9 +469,9 @@ def _bad_x():
 @pytest.mark.parametrize(
     "over,match",
     [
-        (dict(x=np.zeros((2, 6, 24), np.int64)), r"conv_accum: x must be \(S, Hp, Wp, C\)"),
+        (dict(x=np.zeros((2, 6, 24), np.int64)), r"conv_accum: x must be \(S, H, W, C\)"),
         (dict(w=np.zeros(36, np.int64)), r"conv_accum: w must be \(kh\*kw\*C, N\)"),
-        (dict(x=np.zeros((2, 6, 6, 0), np.int64)), r"conv_accum: x is \(2, 6, 6, 0\): Hp, Wp and C must be >= 1"),
+        (dict(x=np.zeros((2, 6, 6, 0), np.int64)), r"conv_accum: x is \(2, 6, 6, 0\): H, W and C must be >= 1"),
         (dict(kh=0), "conv_accum: kernel kh, kw = 0, 3 must be >= 1"),
         (dict(sw=0), "conv_accum: strides sh, sw = 1, 0 must be >= 1"),
         (dict(kh=7, w=np.zeros((84, 8), np.int64)), "conv_accum: kernel 7x3 does not fit the padded input 6x6"),

@@ -7,6 +7,7 @@ void bind_accum(py::module_& m);
 void bind_arith(py::module_& m);
 void bind_binary(py::module_& m);
 void bind_gemm(py::module_& m);
+void bind_pool(py::module_& m);
 void bind_quantize(py::module_& m);
 void bind_runtime(py::module_& m);
 void bind_wide(py::module_& m);
@@ -18,6 +19,7 @@ PYBIND11_MODULE(_core, m) {
     bind_accum(m);
     bind_binary(m);
     bind_gemm(m);
+    bind_pool(m);
     bind_runtime(m);
     bind_wide(m);
 }

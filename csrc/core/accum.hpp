@@ -22,8 +22,14 @@
 //    w[k,j] broadcast; the variant (int16/int32/int64 lanes, free / clamped) is chosen per
 //    block from the block's maxima of sum|x| and max|x|. Measured on AVX-512 (K = 36, SAT):
 //    rows win clearly for N <= 8 and tie at N = 12..15; at N = 16 the column lanes are full.
+//    Under AVX2 the row path also takes N = 8 (measured 1.8x faster than one column vector).
+//  * int16 row lanes (Plan::p16): a WRAP accumulator of <= 16 bits or a signed 16-bit SAT one,
+//    x within int16, every w << (16 - psh) (TRN; 15 - psh for RND) within int16: vpmulhw /
+//    vpmulhrsw give each rounded product exactly, summed modulo 2^16 or by vpaddsw.
 // conv_accum feeds the same code with the im2col windows of a convolution, copied straight
-// from the padded input (no window matrix).
+// from the padded input (no window matrix); with int16 lanes it runs lanes over samples instead
+// (x transposed once into int16 sample blocks; every window operand is one aligned vector).
+// AccumPost: the activation after the result cast (hls4ml's ReLU / linear layer), fused.
 #pragma once
 #include <cstdint>
 #include <stdexcept>
@@ -41,13 +47,23 @@ struct ConvGeom {
     int64_t S = 0, Hp = 1, Wp = 1, C = 1, kh = 1, kw = 1, sh = 1, sw = 1, OH = 1, OW = 1;
 };
 
+// What follows the result cast, fused into the kernel (hls4ml's ReLU / linear activation layer
+// right after a Dense or conv layer): r = (result)(acc); if relu and result is signed,
+// r = max(r, 0) (``x > 0 ? x : 0`` on the stored integer); if cast2, r = (res2)(r) (the
+// activation's own result_t cast; skipped when res2 has the result's w, i and signedness).
+struct AccumPost {
+    bool relu = false;
+    bool cast2 = false;
+    Format res2{};
+};
+
 struct AccumTable {
     void (*dense_accum)(const int64_t* x, const SourceFormat& fx, const int64_t* w, const SourceFormat& fw,
                         int64_t M, int64_t K, int64_t N, const Format& acc, const int64_t* bias, const Format& res,
-                        int64_t* out);
+                        int64_t* out, const AccumPost* post);
     void (*conv_accum)(const int64_t* x, const ConvGeom& g, const SourceFormat& fx, const int64_t* w,
                        const SourceFormat& fw, int64_t N, const Format& acc, const int64_t* bias, const Format& res,
-                       int64_t* out);
+                       int64_t* out, const AccumPost* post);
 };
 
 const AccumTable& accum_kernels_scalar();
@@ -65,11 +81,17 @@ inline const AccumTable& accum_kernels() {
 constexpr int kDenseAccumMaxProductWidth = 126;
 
 // x (M, K) and w (K, N) C-contiguous raws of fx / fw; bias (N,) accum raws or nullptr;
-// out (M, N) result raws. Requires fx.w + fw.w <= 126, acc.w <= 64, res.w <= 64, and no STOCH
-// (throws std::invalid_argument otherwise).
+// out (M, N) result raws (post-op raws when post is given). Requires fx.w + fw.w <= 126,
+// acc.w, res.w, res2.w <= 64, and no STOCH (throws std::invalid_argument otherwise).
+inline void check_post(const char* api, const AccumPost* post) {
+    if (!post || !post->cast2) return;
+    if (post->res2.w > kNativeMaxWidth) throw std::invalid_argument(std::string(api) + ": post cast must have w <= 64");
+    if (post->res2.q == QMode::STOCH) throw std::invalid_argument(std::string(api) + ": STOCH rounding is not supported");
+}
+
 inline void dense_accum(const int64_t* x, const SourceFormat& fx, const int64_t* w, const SourceFormat& fw,
                         int64_t M, int64_t K, int64_t N, const Format& acc, const int64_t* bias, const Format& res,
-                        int64_t* out) {
+                        int64_t* out, const AccumPost* post = nullptr) {
     if (fx.w + fw.w > kDenseAccumMaxProductWidth)
         throw std::invalid_argument("dense_accum: product width xw + ww = " + std::to_string(fx.w + fw.w) +
                                     " exceeds " + std::to_string(kDenseAccumMaxProductWidth) + " bits");
@@ -77,7 +99,8 @@ inline void dense_accum(const int64_t* x, const SourceFormat& fx, const int64_t*
         throw std::invalid_argument("dense_accum: accum and result must have w <= 64");
     if (acc.q == QMode::STOCH || res.q == QMode::STOCH)
         throw std::invalid_argument("dense_accum: STOCH rounding is not supported (use matmul_accum and cast)");
-    accum_kernels().dense_accum(x, fx, w, fw, M, K, N, acc, bias, res, out);
+    check_post("dense_accum", post);
+    accum_kernels().dense_accum(x, fx, w, fw, M, K, N, acc, bias, res, out, post);
 }
 
 // dense_accum over the im2col rows of a convolution, without materialising them: x (S, Hp, Wp, C)
@@ -86,7 +109,7 @@ inline void dense_accum(const int64_t* x, const SourceFormat& fx, const int64_t*
 // except S >= 0, N >= 0); throws std::invalid_argument otherwise.
 inline void conv_accum(const int64_t* x, const ConvGeom& g, const SourceFormat& fx, const int64_t* w,
                        const SourceFormat& fw, int64_t N, const Format& acc, const int64_t* bias, const Format& res,
-                       int64_t* out) {
+                       int64_t* out, const AccumPost* post = nullptr) {
     if (fx.w + fw.w > kDenseAccumMaxProductWidth)
         throw std::invalid_argument("conv_accum: product width xw + ww = " + std::to_string(fx.w + fw.w) +
                                     " exceeds " + std::to_string(kDenseAccumMaxProductWidth) + " bits");
@@ -97,7 +120,8 @@ inline void conv_accum(const int64_t* x, const ConvGeom& g, const SourceFormat& 
     if (g.S < 0 || N < 0 || g.Hp < 1 || g.Wp < 1 || g.C < 1 || g.kh < 1 || g.kw < 1 || g.sh < 1 || g.sw < 1 ||
         g.kh > g.Hp || g.kw > g.Wp || g.OH != (g.Hp - g.kh) / g.sh + 1 || g.OW != (g.Wp - g.kw) / g.sw + 1)
         throw std::invalid_argument("conv_accum: inconsistent geometry");
-    accum_kernels().conv_accum(x, g, fx, w, fw, N, acc, bias, res, out);
+    check_post("conv_accum", post);
+    accum_kernels().conv_accum(x, g, fx, w, fw, N, acc, bias, res, out, post);
 }
 
 }  // namespace fixedpoint

@@ -61,6 +61,40 @@ typedef int32_t V32;
 typedef uint32_t U32;
 #endif
 
+#ifdef FP_ACC_VB
+typedef int16_t V16 __attribute__((vector_size(FP_ACC_VB)));
+typedef uint16_t U16 __attribute__((vector_size(FP_ACC_VB)));
+// int16 lanes: (a * b) >> 16 (vpmulhw), (a * b + 2^14) >> 15 (vpmulhrsw), saturating a + b (vpaddsw)
+inline V16 bcast16(int16_t v) {
+#if defined(__AVX512F__)
+    return V16(_mm512_set1_epi16(v));
+#else
+    return V16(_mm256_set1_epi16(v));
+#endif
+}
+inline V16 mulhi16(V16 a, V16 b) {
+#if defined(__AVX512F__)
+    return V16(_mm512_mulhi_epi16(__m512i(a), __m512i(b)));
+#else
+    return V16(_mm256_mulhi_epi16(__m256i(a), __m256i(b)));
+#endif
+}
+inline V16 mulhrs16(V16 a, V16 b) {
+#if defined(__AVX512F__)
+    return V16(_mm512_mulhrs_epi16(__m512i(a), __m512i(b)));
+#else
+    return V16(_mm256_mulhrs_epi16(__m256i(a), __m256i(b)));
+#endif
+}
+inline V16 adds16(V16 a, V16 b) {
+#if defined(__AVX512F__)
+    return V16(_mm512_adds_epi16(__m512i(a), __m512i(b)));
+#else
+    return V16(_mm256_adds_epi16(__m256i(a), __m256i(b)));
+#endif
+}
+#endif
+
 template <class V>
 struct Lane;
 template <>
@@ -126,6 +160,12 @@ inline V32 madd16(V32 a, V32 b) {
     return int32_t(uint32_t(uint64_t(s)));  // vpmaddwd wraps the one overflowing case
 #endif
 }
+
+#ifdef FP_ACC_VB
+constexpr bool kRowPathBuild = true;
+#else
+constexpr bool kRowPathBuild = false;
+#endif
 
 enum Prod : int { P_SMALL = 0, P_64, P_LO32, P_MADD };
 enum Shift : int { SH_NONE = 0, SH_RND, SH_TRN, SH_LEFT };  // SH_TRN: right shift, no rounding constant
@@ -275,7 +315,8 @@ using ScalarRowFn = void (*)(const int64_t*, const int64_t*, int64_t, int64_t, c
                              const SourceFormat&, const Format&, const Target&, bool, const int64_t*, int64_t*);
 
 // ---------------------------------------------------------------------------
-enum Variant : int { V_SCALAR = 0, V_I32_FREE, V_I32_PAIR, V_I32_SAT, V_I32_SATNC, V_I64_FREE, V_I64_SAT, V_I64_SATNC };
+enum Variant : int { V_SCALAR = 0, V_I32_FREE, V_I32_PAIR, V_I32_SAT, V_I32_SATNC, V_I64_FREE, V_I64_SAT, V_I64_SATNC,
+                     V_I16 };
 
 struct Plan {
     int64_t K = 0, N = 0;
@@ -288,6 +329,11 @@ struct Plan {
     bool i32sat = false;   // the sequential SAT step fits int32 lanes
     bool wrap_mod32 = false;  // WRAP accum w <= 32: int32 sums modulo 2^32 are enough
     bool small64 = false;  // both operands within int32 (vpmuldq)
+    // The int16 row lanes (row path only, see compute_block16): 0 = no, 1 = TRN (vpmulhw by
+    // w << (16 - psh)), 2 = RND (vpmulhrsw by w << (15 - psh)); i16sat: SAT by vpaddsw.
+    int p16 = 0;
+    bool i16sat = false;
+    std::vector<int16_t> w16;  // (K, N) the scaled weights
     int64_t lo = 0, hi = 0;
     double lim = 0;        // min(hi, -lo): the magnitude every product and partial sum may take
     double bmin = 0, bmax = 0;
@@ -377,6 +423,28 @@ void build_plan(Plan& pl, const int64_t* w, int64_t K, int64_t N, const SourceFo
     pl.fold = pl.p32 == P_MADD && pl.rnd && pl.psh >= 1;
     pl.i32sat = pl.p32 >= 0 && acc.w + (acc.is_signed ? 0 : 1) <= 31 && (pl.psh >= 0 || pcw - pl.psh <= 32);
     pl.wrap_mod32 = acc.w <= 32;
+    // int16 lanes: x within int16, 1 <= psh, every w << s16 within int16 (and not -2^15 for
+    // vpmulhrsw, whose one overflow is -2^15 * -2^15); then each lane's product is exactly the
+    // rounded product floor(x * w / 2^psh) (TRN) or floor((x * w + 2^(psh-1)) / 2^psh) (RND), of
+    // magnitude below 2^14. A WRAP accumulator of at most 16 bits sums them modulo 2^16 (order-free,
+    // reduced to acc.w once at the end); a signed 16-bit SAT accumulator is vpaddsw's range, and
+    // its product casts never clamp.
+    {
+        const int s16 = pl.rnd ? 15 - pl.psh : 16 - pl.psh;
+        const bool mode_ok = (!pl.sat && acc.w <= 16) || (pl.sat && acc.w == 16 && acc.is_signed);
+        bool ok = kRowPathBuild && xcw <= 16 && pl.psh >= 1 && s16 >= 0 && mode_ok;
+        for (int64_t q = 0; ok && q < K * N; ++q) {
+            const int64_t v = fw.is_signed ? w[q] : int64_t(uint64_t(w[q]));
+            const int64_t sv = v * (int64_t(1) << s16);
+            ok = sv <= 32767 && sv >= (pl.rnd ? -32767 : -32768) && v < (int64_t(1) << 20) && v > -(int64_t(1) << 20);
+        }
+        if (ok) {
+            pl.p16 = pl.rnd ? 2 : 1;
+            pl.i16sat = pl.sat;
+            pl.w16.resize(size_t(std::max<int64_t>(1, K * N)));
+            for (int64_t q = 0; q < K * N; ++q) pl.w16[size_t(q)] = int16_t(w[q] * (int64_t(1) << s16));
+        }
+    }
     // bounds
     pl.bmin = 0;
     pl.bmax = 0;
@@ -589,6 +657,14 @@ constexpr bool kRowPath = false;
 #endif
 constexpr int kL32 = Lane<V32>::n, kL64 = Lane<V64>::n;
 constexpr int kBR = 2 * kL32;                       // rows per block of the row path
+// The row path takes N < kRowMaxN. AVX-512 (L32 = 16): rows win for N <= 8, tie at 12..15. AVX2
+// (L32 = 8): at N = 8 the column lanes are full, but each row then runs one dependent vector
+// chain plus its per-row scan; rows measured 1.8x faster (conv K = 36, N = 8, WRAP accumulator).
+#if defined(__AVX2__) && !defined(__AVX512F__)
+constexpr int kRowMaxN = kL32 + 1;
+#else
+constexpr int kRowMaxN = kL32;
+#endif
 constexpr int kNR32 = kBR / kL32, kNR64 = kBR / kL64;  // vectors per block operand
 
 // NJ columns over the block: xs[k*NR + r] is vector r of the rows' operand k, w[k*ws + j] the
@@ -689,7 +765,72 @@ inline void finish_block(const Plan& pl, bool free_row, int defer, const T* t, c
 }
 
 int compute_block(const Plan& pl, int nr, const int64_t* bias, int64_t xlo, int64_t xhi, BlockScratch& sc,
-                  int64_t* dst);
+                  int64_t* dst, int forced = -1, bool s32_ready = false);
+
+#ifdef FP_ACC_VB
+// NJ columns of the int16 row lanes: xs[k] the block's operand k (kBR rows = one V16), w[k*N + j]
+// the scaled weight broadcast to every row; acc[j] in/out.
+template <int NJ, int P16, bool SAT>
+inline void rtile16(const V16* xs, int64_t K, const int16_t* w, int64_t N, V16* acc) {
+    V16 a[NJ];
+    for (int j = 0; j < NJ; ++j) a[j] = acc[j];
+    for (int64_t k = 0; k < K; ++k) {
+        const V16 xv = xs[k];
+        const int16_t* wr = w + k * N;
+        for (int j = 0; j < NJ; ++j) {
+            const V16 wb = bcast16(wr[j]);
+            const V16 t = P16 == 2 ? mulhrs16(xv, wb) : mulhi16(xv, wb);
+            if constexpr (SAT) a[j] = adds16(a[j], t);
+            else a[j] = V16(U16(a[j]) + U16(t));  // modulo 2^16
+        }
+    }
+    for (int j = 0; j < NJ; ++j) acc[j] = a[j];
+}
+
+template <int P16, bool SAT>
+void run_rows16(const V16* xs, int64_t K, const int16_t* w, int64_t N, V16* acc) {
+    int64_t j = 0;
+    for (; j + 4 <= N; j += 4) rtile16<4, P16, SAT>(xs, K, w + j, N, acc + j);
+    for (; j + 2 <= N; j += 2) rtile16<2, P16, SAT>(xs, K, w + j, N, acc + j);
+    if (j < N) rtile16<1, P16, SAT>(xs, K, w + j, N, acc + j);
+}
+
+// The block through the int16 lanes (Plan::p16): operands int16 in sc.s ((K, kBR), packed from
+// sc.g unless s16_ready), the N lane sums widened into dst (N, kBR): WRAP adds the bias and
+// reduces modulo 2^acc.w (the lanes hold the sum modulo 2^16, acc.w <= 16); SAT lanes started
+// from the bias and are the accumulator.
+void compute_block16(const Plan& pl, const int64_t* bias, BlockScratch& sc, int64_t* dst, bool s16_ready) {
+    const int64_t K = pl.K, N = pl.N;
+    int16_t* s16 = reinterpret_cast<int16_t*>(sc.s.data());
+    if (!s16_ready) {
+        const int64_t* g = reinterpret_cast<const int64_t*>(sc.g.data());
+        for (int64_t q = 0; q < K * kBR; ++q) s16[q] = int16_t(g[q]);
+    }
+    V16* a = reinterpret_cast<V16*>(sc.a32.data());
+    for (int64_t j = 0; j < N; ++j) a[j] = bcast16(int16_t(pl.i16sat ? bias[j] : 0));
+    const V16* xs = reinterpret_cast<const V16*>(s16);
+    if (pl.p16 == 2) {
+        if (pl.i16sat) run_rows16<2, true>(xs, K, pl.w16.data(), N, a);
+        else run_rows16<2, false>(xs, K, pl.w16.data(), N, a);
+    } else {
+        if (pl.i16sat) run_rows16<1, true>(xs, K, pl.w16.data(), N, a);
+        else run_rows16<1, false>(xs, K, pl.w16.data(), N, a);
+    }
+    typedef int16_t V16q __attribute__((vector_size(FP_ACC_VB / 4)));
+    const int wsh = 64 - pl.acc.w;
+    const int16_t* al = reinterpret_cast<const int16_t*>(a);
+    for (int64_t j = 0; j < N; ++j)
+        for (int q = 0; q < kBR; q += kL64) {
+            V64 v = __builtin_convertvector(vload<V16q>(al + j * kBR + q), V64);
+            if (!pl.i16sat) {
+                U64 u = U64(v) + U64(bcast<V64>(bias[j]));
+                u <<= wsh;
+                v = pl.acc.is_signed ? V64(u) >> wsh : V64(u >> wsh);
+            }
+            vstore(dst + j * kBR + q, v);
+        }
+}
+#endif
 
 // In-register transposes of kL64 x kL64 int64 tiles (the dense row path's block fill).
 #if defined(__AVX512F__)
@@ -740,7 +881,7 @@ inline void transpose_vi(VI* a) {
 // are dropped; as copies of a real row they change neither the range check nor the block bounds).
 // Returns the first row holding a raw outside x's format (nothing computed), else -1.
 int do_block(const Plan& pl, const int64_t* const* rp, int nr, const int64_t* off, const int64_t* bias,
-             int64_t xlo, int64_t xhi, BlockScratch& sc, int64_t* dst) {
+             int64_t xlo, int64_t xhi, BlockScratch& sc, int64_t* dst, int forced) {
     const int64_t K = pl.K;
     int64_t* g = reinterpret_cast<int64_t*>(sc.g.data());
 #if defined(__AVX512F__) || defined(__AVX2__)
@@ -773,17 +914,22 @@ int do_block(const Plan& pl, const int64_t* const* rp, int nr, const int64_t* of
         }
     }
 #endif
-    return compute_block(pl, nr, bias, xlo, xhi, sc, dst);
+    return compute_block(pl, nr, bias, xlo, xhi, sc, dst, forced);
 }
 
 // The block's operands are in sc.g ((K, kBR) int64; lanes past nr repeat real rows): their N accum
 // raws into dst (N, kBR). Returns the first row holding a raw outside x's format, else -1.
+// forced >= 0: the variant, already chosen (and x's range checked) for the whole input (see
+// global_variant); s32_ready: the operands are already in sc.s as the variant's int32 lanes
+// (forced == V_I32_FREE; sc.g is not read).
 int compute_block(const Plan& pl, int nr, const int64_t* bias, int64_t xlo, int64_t xhi, BlockScratch& sc,
-                  int64_t* dst) {
+                  int64_t* dst, int forced, bool s32_ready) {
     const int64_t K = pl.K, N = pl.N;
     int64_t* g = reinterpret_cast<int64_t*>(sc.g.data());
-    // scan: range, per-row sum of |x| >> xshift, max |x| (lanes are rows)
     const V64* gv = sc.g.data();
+    int var = forced;
+    if (forced < 0) {
+    // scan: range, per-row sum of |x| >> xshift, max |x| (lanes are rows)
     V64 mn = V64{}, mx = V64{};
     U64 m = U64{}, sum[kNR64];
     for (int r = 0; r < kNR64; ++r) sum[r] = U64{};
@@ -813,7 +959,14 @@ int compute_block(const Plan& pl, int nr, const int64_t* bias, int64_t xlo, int6
                 if (v < xlo || v > xhi) return r;
             }
     }
-    const int var = choose_var(pl, xs, xm);
+    var = pl.p16 ? int(V_I16) : choose_var(pl, xs, xm);
+    }
+#ifdef FP_ACC_VB
+    if (var == V_I16) {
+        compute_block16(pl, bias, sc, dst, s32_ready);
+        return -1;
+    }
+#endif
     const bool free_row = is_free(var);
     int kind, sh, defer;
     if (is_i64(var)) {
@@ -856,7 +1009,8 @@ int compute_block(const Plan& pl, int nr, const int64_t* bias, int64_t xlo, int6
         run_rows(sc.s.data(), pl.kp, pl.w32p.data() ? reinterpret_cast<const int32_t*>(pl.w32p.data()) : nullptr, ws,
                  N, a, make_step<V32, P_MADD, SH_NONE, M_FREE>(0, 0, 0, 0));
     } else {
-        if (pl.p32 == P_MADD) {
+        if (s32_ready) {
+        } else if (pl.p32 == P_MADD) {
             const uint32_t hi = uint32_t(pl.c1) << 16;
             for (int64_t q = 0; q < K * kBR; ++q) s32[q] = int32_t(uint32_t(uint16_t(g[q])) | hi);
         } else {
@@ -1025,8 +1179,271 @@ void fill_conv_block(const ConvPlanes& P, const int64_t* koff, int64_t K, const 
     }
 }
 
+// The fused post-op on a block of result raws, in place (see AccumPost).
+struct PostCtx {
+    bool on = false, relu = false, cast2 = false;
+    FinalCtx fc{Target(Format{}), 0, false, 0, 0, false};
+    FinalFn fn = nullptr;
+    void init(const Format& res, const AccumPost* post) {
+        if (!post) return;
+        relu = post->relu && res.is_signed;
+        r2 = post->res2;
+        cast2 = post->cast2 && !(r2.w == res.w && r2.i == res.i && r2.is_signed == res.is_signed);
+        on = relu || cast2;
+        if (!cast2) return;
+        fc = FinalCtx{Target(r2), res.f() - r2.f(), fits_requant64(res.w + (res.is_signed ? 0 : 1), res.f(), r2),
+                      res.w, res.f(), res.is_signed};
+        with_modes(r2.q, r2.o, [&](auto qc, auto oc) { fn = &final_cast<decltype(qc)::value, decltype(oc)::value>; });
+    }
+    // (result)(acc) then the post-op, on acc raws src into dst (src == dst allowed).
+    bool pre_relu = false, skip_final = false;  // see fold_exact_result
+    void finish(FinalFn f, const FinalCtx& c, int64_t* src, int64_t n, int64_t* dst) const {
+        if (pre_relu) relu_inplace(src, n);
+        if (!skip_final) f(src, n, c, dst);
+        else if (src != dst) std::copy(src, src + n, dst);
+        if (on) apply(dst, n);
+    }
+    static void relu_inplace(int64_t* v, int64_t n) {
+        int64_t j = 0;
+#ifdef FP_ACC_VB
+        constexpr int L = Lane<V64>::n;
+        for (; j + L <= n; j += L) vstore(v + j, vmax(vload<V64>(v + j), V64{}));
+#endif
+        for (; j < n; ++j) v[j] = v[j] > 0 ? v[j] : 0;
+    }
+    // When result_t holds every accum_t value exactly, (res2)(relu((result) acc)) is
+    // (res2)(relu(acc)): the first cast only rescales (relu keeps the sign), and a cast depends
+    // only on the value. The kernel then casts once, acc -> res2, after the ReLU on the acc raws
+    // (no cast at all when res2 has acc's w, i and signedness).
+    void fold_exact_result(const Format& acc, const Format& res, FinalCtx& fc, FinalFn& fn) {
+        if (!cast2) return;
+        const bool holds = res.f() >= acc.f() &&
+                           (acc.is_signed ? (res.is_signed && res.i >= acc.i)
+                                          : (res.is_signed ? res.i >= acc.i + 1 : res.i >= acc.i));
+        if (!holds) return;
+        pre_relu = relu && acc.is_signed;
+        skip_final = r2.w == acc.w && r2.i == acc.i && r2.is_signed == acc.is_signed;
+        fc = FinalCtx{Target(r2), acc.f() - r2.f(), fits_requant64(acc.w + (acc.is_signed ? 0 : 1), acc.f(), r2),
+                      acc.w, acc.f(), acc.is_signed};
+        with_modes(r2.q, r2.o, [&](auto qc, auto oc) { fn = &final_cast<decltype(qc)::value, decltype(oc)::value>; });
+        on = relu = cast2 = false;
+    }
+    Format r2{};
+    void apply(int64_t* v, int64_t n) const {
+        if (relu) {
+            int64_t j = 0;
+#ifdef FP_ACC_VB
+            constexpr int L = Lane<V64>::n;
+            for (; j + L <= n; j += L) vstore(v + j, vmax(vload<V64>(v + j), V64{}));
+#endif
+            for (; j < n; ++j) v[j] = v[j] > 0 ? v[j] : 0;
+        }
+        if (cast2) fn(v, n, fc, v);
+    }
+};
+
+// fill_conv_block straight into the lanes of V_I32_FREE or V_I16 (sc.s, (K, kBR)): each operand as
+// the variant's lane (int16 with the folded constant's high half for P_MADD, int32, or int16).
+void fill_conv_block_s32(const ConvPlanes& P, const Plan& pl, const int64_t* koff, int64_t K, const Run* run,
+                         int nrun, int nr, BlockScratch& sc) {
+    (void)P;
+    if (pl.p16) {  // V_I16: int16 lanes
+        int16_t* sk = reinterpret_cast<int16_t*>(sc.s.data());
+        for (int64_t k = 0; k < K; ++k, sk += kBR) {
+            const int64_t o = koff[k];
+            for (int u = 0; u < nrun; ++u) {
+                const int64_t* src = run[u].base + o;
+                int16_t* dst = sk + run[u].r;
+                const int n = run[u].len;
+                for (int t = 0; t < n; ++t) dst[t] = int16_t(src[t]);
+            }
+            for (int r = nr; r < kBR; ++r) sk[r] = sk[0];
+        }
+        return;
+    }
+    int32_t* sk = reinterpret_cast<int32_t*>(sc.s.data());
+    const bool madd = pl.p32 == P_MADD;
+    const uint32_t hi = uint32_t(pl.c1) << 16;
+    for (int64_t k = 0; k < K; ++k, sk += kBR) {
+        const int64_t o = koff[k];
+        for (int u = 0; u < nrun; ++u) {
+            const int64_t* src = run[u].base + o;
+            int32_t* dst = sk + run[u].r;
+            const int n = run[u].len;
+            if (madd)
+                for (int t = 0; t < n; ++t) dst[t] = int32_t(uint32_t(uint16_t(src[t])) | hi);
+            else
+                for (int t = 0; t < n; ++t) dst[t] = int32_t(src[t]);
+        }
+        for (int r = nr; r < kBR; ++r) sk[r] = sk[0];
+    }
+}
+
+// One pass over every operand value x[0..n) (the input, or the padded input of a convolution):
+// when every raw is in range and the variant for the whole input's maxima (sum |x_k| over a row
+// bounded by K max |x|) is a free one, that variant holds for every row (choose_var's bounds grow
+// with xs and xm), and the blocks skip their scans. Returns it, else -1 (per-block choice; an
+// out-of-range raw is then found and reported by the block scan).
+int global_variant(const Plan& pl, const int64_t* x, int64_t n, int64_t xlo, int64_t xhi) {
+    if (!pl.vec) return -1;
+    int64_t mn = 0, mx = 0;
+    int64_t t = 0;
+#ifdef FP_ACC_VB
+    constexpr int L = Lane<V64>::n;
+    V64 vmn = V64{}, vmx = V64{};
+    for (; t + L <= n; t += L) {
+        const V64 v = vload<V64>(x + t);
+        vmn = vmin(vmn, v);
+        vmx = vmax(vmx, v);
+    }
+    for (int l = 0; l < L; ++l) {
+        mn = std::min<int64_t>(mn, vmn[l]);
+        mx = std::max<int64_t>(mx, vmx[l]);
+    }
+#endif
+    for (; t < n; ++t) {
+        mn = std::min(mn, x[t]);
+        mx = std::max(mx, x[t]);
+    }
+    if (pl.fx.w < 64 && (mn < xlo || mx > xhi)) return -1;
+    if (pl.p16) return V_I16;  // data-independent (x in range is all it needs)
+    if (mn == std::numeric_limits<int64_t>::min()) return -1;
+    const uint64_t xm = std::max(uint64_t(mx), uint64_t(0) - uint64_t(mn));
+    const uint64_t xs = uint64_t(pl.K) * (xm >> pl.xshift);
+    const int var = choose_var(pl, xs, xm);
+    return is_free(var) ? var : -1;
+}
+
+#ifdef FP_ACC_VB
+// The int16 lanes (Plan::p16) over a convolution with lanes over samples instead of output
+// pixels: x is first transposed, as int16, into sample blocks XT (S/kBR blocks, F = Hp*Wp*C, kBR):
+// XT[(sb*F + f)*kBR + r] = x[sb*kBR + r, f] (samples past S repeat sample 0; their outputs are
+// dropped). For output pixel (oh, ow) and sample block sb, operand k = (dh, dw, c) of every lane is
+// then one aligned vector, XT[sb][(oh*sh + dh)*Wp + ow*sw + dw)*C + c]: no window is built. Each
+// lane runs the same int16 step as compute_block16 (the same products and sums), so each output
+// is bit for bit the row path's.
+template <int NJ, int P16, bool SAT>
+inline void rtile16o(const V16* xb, const int64_t* koff, int64_t K, const int16_t* w, int64_t N, V16* acc) {
+    V16 a[NJ];
+    for (int j = 0; j < NJ; ++j) a[j] = acc[j];
+    for (int64_t k = 0; k < K; ++k) {
+        const V16 xv = xb[koff[k]];
+        const int16_t* wr = w + k * N;
+        for (int j = 0; j < NJ; ++j) {
+            const V16 t = P16 == 2 ? mulhrs16(xv, bcast16(wr[j])) : mulhi16(xv, bcast16(wr[j]));
+            if constexpr (SAT) a[j] = adds16(a[j], t);
+            else a[j] = V16(U16(a[j]) + U16(t));
+        }
+    }
+    for (int j = 0; j < NJ; ++j) acc[j] = a[j];
+}
+
+template <int P16, bool SAT>
+void run_rows16o(const V16* xb, const int64_t* koff, int64_t K, const int16_t* w, int64_t N, V16* acc) {
+    int64_t j = 0;
+    for (; j + 4 <= N; j += 4) rtile16o<4, P16, SAT>(xb, koff, K, w + j, N, acc + j);
+    for (; j + 2 <= N; j += 2) rtile16o<2, P16, SAT>(xb, koff, K, w + j, N, acc + j);
+    if (j < N) rtile16o<1, P16, SAT>(xb, koff, K, w + j, N, acc + j);
+}
+
+void conv16_run(const int64_t* x, const ConvGeom& g, const Plan& pl, const int64_t* bias, FinalFn final_fn,
+                const FinalCtx& fc, const PostCtx& pc, int64_t* out) {
+    const int64_t S = g.S, F = g.Hp * g.Wp * g.C, SB = (S + kBR - 1) / kBR, K = pl.K, N = pl.N;
+    const int64_t P = g.OH * g.OW;
+    AlignedBuf<V16> xt;
+    xt.resize(size_t(std::max<int64_t>(1, SB * F)));
+    int16_t* xt16 = reinterpret_cast<int16_t*>(xt.data());
+    parallel_for(SB, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, F)), [&](int64_t b0, int64_t b1) {
+        typedef int16_t V16l __attribute__((vector_size(2 * kL64)));
+        for (int64_t sb = b0; sb < b1; ++sb) {
+            int16_t* d = xt16 + sb * F * kBR;
+            const int64_t F4 = F / kL64 * kL64;
+            for (int r0 = 0; r0 < kBR; r0 += kL64) {  // kL64 x kL64 tiles (samples, f) transposed in registers
+                const int64_t* rows[kL64];
+                for (int u = 0; u < kL64; ++u) {
+                    const int64_t s = sb * kBR + r0 + u;
+                    rows[u] = x + (s < S ? s : 0) * F;
+                }
+                for (int64_t f0 = 0; f0 < F4; f0 += kL64) {
+                    VI t[kL64];
+                    for (int u = 0; u < kL64; ++u) t[u] = load_vi(rows[u] + f0);
+                    transpose_vi(t);
+                    for (int u = 0; u < kL64; ++u) {
+                        V64 v;
+                        std::memcpy(&v, &t[u], sizeof v);
+                        vstore(d + (f0 + u) * kBR + r0, __builtin_convertvector(v, V16l));
+                    }
+                }
+                for (int u = 0; u < kL64; ++u)
+                    for (int64_t f = F4; f < F; ++f) d[f * kBR + r0 + u] = int16_t(rows[u][f]);
+            }
+        }
+    });
+    std::vector<int64_t> koff;  // in vectors
+    for (int64_t dh = 0; dh < g.kh; ++dh)
+        for (int64_t dw = 0; dw < g.kw; ++dw)
+            for (int64_t c = 0; c < g.C; ++c) koff.push_back((dh * g.Wp + dw) * g.C + c);
+    const int wsh = 64 - pl.acc.w;
+    const int64_t OW = g.OW, items = SB * g.OH;  // one item: the OW pixels of one output row, kBR samples
+    parallel_for(items, std::max<int64_t>(1, (int64_t(1) << 12) / std::max<int64_t>(1, K * N * OW)),
+                 [&](int64_t i0, int64_t i1) {
+        AlignedBuf<V16> a;
+        a.resize(size_t(N));
+        std::vector<int64_t> blk(size_t(OW * N * kBR));  // (OW, N, kBR)
+        typedef int16_t V16q __attribute__((vector_size(FP_ACC_VB / 4)));
+        for (int64_t it = i0; it < i1; ++it) {
+            const int64_t sb = it / g.OH, oh = it % g.OH;
+            for (int64_t ow = 0; ow < OW; ++ow) {
+                const V16* xb = xt.data() + sb * F + (oh * g.sh * g.Wp + ow * g.sw) * g.C;
+                V16* av = a.data();
+                for (int64_t j = 0; j < N; ++j) av[j] = bcast16(int16_t(pl.i16sat ? bias[j] : 0));
+                if (pl.p16 == 2) {
+                    if (pl.i16sat) run_rows16o<2, true>(xb, koff.data(), K, pl.w16.data(), N, av);
+                    else run_rows16o<2, false>(xb, koff.data(), K, pl.w16.data(), N, av);
+                } else {
+                    if (pl.i16sat) run_rows16o<1, true>(xb, koff.data(), K, pl.w16.data(), N, av);
+                    else run_rows16o<1, false>(xb, koff.data(), K, pl.w16.data(), N, av);
+                }
+                const int16_t* al = reinterpret_cast<const int16_t*>(av);
+                int64_t* bo = blk.data() + ow * N * kBR;
+                for (int64_t j = 0; j < N; ++j)
+                    for (int q = 0; q < kBR; q += kL64) {
+                        V64 v = __builtin_convertvector(vload<V16q>(al + j * kBR + q), V64);
+                        if (!pl.i16sat) {
+                            U64 u = U64(v) + U64(bcast<V64>(bias[j]));
+                            u <<= wsh;
+                            v = pl.acc.is_signed ? V64(u) >> wsh : V64(u >> wsh);
+                        }
+                        vstore(bo + j * kBR + q, v);
+                    }
+            }
+            pc.finish(final_fn, fc, blk.data(), OW * N * kBR, blk.data());
+            const int nr = int(std::min<int64_t>(kBR, S - sb * kBR));
+            const int64_t rs = P * N;  // sample r's row: out + (s * P + p) * N
+            for (int64_t ow = 0; ow < OW; ++ow) {
+                const int64_t* bo = blk.data() + ow * N * kBR;
+                int64_t* o = out + (sb * kBR * P + oh * OW + ow) * N;
+                if (nr == kBR && N % kL64 == 0) {
+                    for (int r0 = 0; r0 < kBR; r0 += kL64)
+                        for (int64_t j0 = 0; j0 < N; j0 += kL64) {
+                            VI t[kL64];
+                            for (int u = 0; u < kL64; ++u) t[u] = load_vi(bo + (j0 + u) * kBR + r0);
+                            transpose_vi(t);
+                            for (int u = 0; u < kL64; ++u) vstore(o + (r0 + u) * rs + j0, t[u]);
+                        }
+                } else {
+                    for (int r = 0; r < nr; ++r)
+                        for (int64_t j = 0; j < N; ++j) o[r * rs + j] = bo[j * kBR + r];
+                }
+            }
+        }
+    });
+}
+#endif
+
 void accum_run(const RowSrc& src, int64_t M, const SourceFormat& fx, const int64_t* w, const SourceFormat& fw,
-               int64_t N, const Format& acc, const int64_t* bias_in, const Format& res, int64_t* out) {
+               int64_t N, const Format& acc, const int64_t* bias_in, const Format& res, int64_t* out,
+               const AccumPost* post) {
     const int64_t K = src.K;
     if (M <= 0 || N <= 0) return;
     std::vector<int64_t> zero_bias;
@@ -1041,11 +1458,14 @@ void accum_run(const RowSrc& src, int64_t M, const SourceFormat& fx, const int64
                 acc.w, acc.f(), acc.is_signed};
     FinalFn final_fn = nullptr;
     with_modes(res.q, res.o, [&](auto qc, auto oc) { final_fn = &final_cast<decltype(qc)::value, decltype(oc)::value>; });
+    PostCtx pc;
+    pc.init(res, post);
+    pc.fold_exact_result(acc, res, fc, final_fn);
     // x's raw range (a 64-bit format spans every int64; its check is skipped in do_row)
     const int64_t xlo = fx.w >= 64 ? std::numeric_limits<int64_t>::min() : int64_t(raw_min(fx.w, fx.is_signed));
     const int64_t xhi = fx.w >= 64 ? std::numeric_limits<int64_t>::max() : int64_t(raw_max(fx.w, fx.is_signed));
     // The path: row lanes when N is below the int32 lane count (see the row path above).
-    const bool rows = kRowPath && pl.vec && N < kL32;
+    const bool rows = kRowPath && pl.vec && N < kRowMaxN;
     const bool gather = src.g != nullptr;
     std::atomic<int64_t> bad{-1};
     int64_t rb = std::max<int64_t>(1, std::min<int64_t>(256, 4096 / N));  // rows per final-cast block
@@ -1056,6 +1476,21 @@ void accum_run(const RowSrc& src, int64_t M, const SourceFormat& fx, const int64
         while ((cur < 0 || i < cur) && !bad.compare_exchange_weak(cur, i)) {
         }
     };
+    int forced = -1;
+    if (rows) {
+        const int64_t nx = src.g ? src.g->S * src.g->Hp * src.g->Wp * src.g->C : M * K;
+        forced = global_variant(pl, src.x, nx, xlo, xhi);
+    }
+#ifdef FP_ACC_VB
+    if (src.g && pl.vec && pl.p16) {  // the int16 lanes over samples (x in range, checked by one pass)
+        const int64_t nx = src.g->S * src.g->Hp * src.g->Wp * src.g->C;
+        if ((rows ? forced : global_variant(pl, src.x, nx, xlo, xhi)) == V_I16) {
+            conv16_run(src.x, *src.g, pl, bias, final_fn, fc, pc, out);
+            return;
+        }
+    }
+#endif
+    const bool direct32 = (forced == V_I32_FREE || forced == V_I16) && src.g != nullptr;
     parallel_for(M, grain, [&](int64_t r0, int64_t r1) {
         Scratch sc;
         BlockScratch bs;
@@ -1094,20 +1529,37 @@ void accum_run(const RowSrc& src, int64_t M, const SourceFormat& fx, const int64
                             r += len;
                             cur.advance(len);
                         }
-                        fill_conv_block(planes, koff.data(), K, run, nrun, nr, bs);
-                        br = compute_block(pl, nr, bias, xlo, xhi, bs, bdst);
+                        if (direct32) {
+                            fill_conv_block_s32(planes, pl, koff.data(), K, run, nrun, nr, bs);
+                            br = compute_block(pl, nr, bias, xlo, xhi, bs, bdst, forced, true);
+                        } else {
+                            fill_conv_block(planes, koff.data(), K, run, nrun, nr, bs);
+                            br = compute_block(pl, nr, bias, xlo, xhi, bs, bdst, forced);
+                        }
                     } else {
                         for (int r = 0; r < nr; ++r, cur.next()) rp[r] = cur.ptr();
-                        br = do_block(pl, rp, nr, src.off.data(), bias, xlo, xhi, bs, bdst);
+                        br = do_block(pl, rp, nr, src.off.data(), bias, xlo, xhi, bs, bdst, forced);
                     }
                     if (br >= 0) record(i + br);
                 }
                 const int64_t nb = (b1 - b0 + kBR - 1) / kBR, n_ = N;
-                final_fn(blk.data(), nb * kBR * n_, fc, blk.data());
+                pc.finish(final_fn, fc, blk.data(), nb * kBR * n_, blk.data());
                 for (int64_t i = b0; i < b1; i += kBR) {
                     const int nr = int(std::min<int64_t>(kBR, b1 - i));
                     const int64_t* bt = blk.data() + (i - b0) * n_;
                     int64_t* o = out + i * n_;
+#if defined(__AVX512F__) || defined(__AVX2__)
+                    if (nr == kBR && n_ % kL64 == 0) {  // kL64 x kL64 tiles transposed in registers
+                        for (int r0 = 0; r0 < kBR; r0 += kL64)
+                            for (int64_t j0 = 0; j0 < n_; j0 += kL64) {
+                                VI a[kL64];
+                                for (int u = 0; u < kL64; ++u) a[u] = load_vi(bt + (j0 + u) * kBR + r0);
+                                transpose_vi(a);
+                                for (int u = 0; u < kL64; ++u) vstore(o + (r0 + u) * n_ + j0, a[u]);
+                            }
+                        continue;
+                    }
+#endif
                     for (int r = 0; r < nr; ++r, o += n_)
                         for (int64_t j = 0; j < n_; ++j) o[j] = bt[j * kBR + r];
                 }
@@ -1122,7 +1574,7 @@ void accum_run(const RowSrc& src, int64_t M, const SourceFormat& fx, const int64
                     if (!do_row(pl, xr, w, bias, xlo, xhi, sc, blk.data() + (i - b0) * N)) record(i);
                 }
             }
-            final_fn(blk.data(), (b1 - b0) * N, fc, out + b0 * N);
+            pc.finish(final_fn, fc, blk.data(), (b1 - b0) * N, out + b0 * N);
         }
     });
     if (bad.load() >= 0) {
@@ -1151,18 +1603,18 @@ void accum_run(const RowSrc& src, int64_t M, const SourceFormat& fx, const int64
 
 void dense_accum_impl(const int64_t* x, const SourceFormat& fx, const int64_t* w, const SourceFormat& fw, int64_t M,
                       int64_t K, int64_t N, const Format& acc, const int64_t* bias, const Format& res,
-                      int64_t* out) {
+                      int64_t* out, const AccumPost* post) {
     RowSrc src;
     src.x = x;
     src.K = K;
     src.off.resize(size_t(K));
     for (int64_t k = 0; k < K; ++k) src.off[size_t(k)] = k;
-    accum_run(src, M, fx, w, fw, N, acc, bias, res, out);
+    accum_run(src, M, fx, w, fw, N, acc, bias, res, out, post);
 }
 
 void conv_accum_impl(const int64_t* x, const ConvGeom& g, const SourceFormat& fx, const int64_t* w,
                      const SourceFormat& fw, int64_t N, const Format& acc, const int64_t* bias, const Format& res,
-                     int64_t* out) {
+                     int64_t* out, const AccumPost* post) {
     RowSrc src;
     src.x = x;
     src.K = g.kh * g.kw * g.C;
@@ -1171,7 +1623,7 @@ void conv_accum_impl(const int64_t* x, const ConvGeom& g, const SourceFormat& fx
     for (int64_t dh = 0; dh < g.kh; ++dh)
         for (int64_t dw = 0; dw < g.kw; ++dw)
             for (int64_t c = 0; c < g.C; ++c) src.off.push_back((dh * g.Wp + dw) * g.C + c);
-    accum_run(src, g.S * g.OH * g.OW, fx, w, fw, N, acc, bias, res, out);
+    accum_run(src, g.S * g.OH * g.OW, fx, w, fw, N, acc, bias, res, out, post);
 }
 
 }  // namespace

@@ -17,7 +17,7 @@ from ..array import FixedArray, _mode_args, array
 from ..format import Fixed
 
 __all__ = ["RAW_MAX_W", "F64_EXACT", "literal_raw", "raw_ok", "is_wide", "storage", "wrap", "cast_raw",
-           "quantize_input"]
+           "quantize_input", "apply_post", "post_args"]
 
 RAW_MAX_W = 63
 F64_EXACT = float(2**53)
@@ -86,3 +86,24 @@ def relu_raw(raw: np.ndarray, fmt: Fixed) -> np.ndarray:
     out = limbs.copy()
     out[neg] = 0
     return out.view(raw.dtype).reshape(raw.shape)
+
+
+def apply_post(raw: np.ndarray, fmt: Fixed, post) -> tuple:
+    """A fused activation ``post = (relu, res_t)`` (see :mod:`fixedpoint.nn.graph`): hls4ml's ReLU
+    (``relu``) or linear layer, ``(res_t)(x > 0 ? x : 0)`` / ``(res_t) x``; ``(raw, fmt)`` unchanged
+    for ``post = None``."""
+    if post is None:
+        return raw, fmt
+    relu, res_t = post
+    if relu:
+        raw = relu_raw(raw, fmt)
+    return cast_raw(raw, fmt, res_t), res_t
+
+
+def post_args(post) -> dict:
+    """The ``relu`` / ``post`` keywords of ``_core.dense_accum`` / ``conv_accum`` for a fused
+    activation (nothing for None)."""
+    if post is None:
+        return {}
+    relu, res_t = post
+    return {"relu": bool(relu), "post": _mode_args(res_t)}

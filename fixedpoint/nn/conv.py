@@ -46,6 +46,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import _core
 from ..array import _mode_args
+from ._raw import apply_post, post_args, raw_ok
 from .dense import DenseOp, _order_free, resource_order, unrolled
 from .orders import depthwise_resource_order
 from .registry import hls4ml_layer
@@ -77,6 +78,7 @@ class ConvOp:
     ``in_shape``: per-sample (H, W, C) or (L, C); ``kernel``, ``stride``: (h, w); ``pad``:
     (top, bottom, left, right); ``out_shape``: per-sample (OH, OW, F) or (OL, F)."""
 
+    accepts_post = True  # the graph may fuse a following ReLU / linear layer (``post``)
     __slots__ = ("dense", "in_shape", "kernel", "stride", "pad", "out_shape", "_hw", "_binary_cast")
 
     def __init__(self, dense: DenseOp, in_shape, kernel, stride, pad, out_shape, binary_cast_check=False):
@@ -85,31 +87,33 @@ class ConvOp:
         self._hw = (1,) + self.in_shape if len(self.in_shape) == 2 else self.in_shape
         self._binary_cast = binary_cast_check
 
-    def __call__(self, x, x_fmt):
+    def __call__(self, x, x_fmt, post=None):
+        """``(result_t)`` of every window's accumulation, then the fused activation ``post``
+        ((relu, res_t) or None; see :meth:`DenseOp.__call__ <fixedpoint.nn.dense.DenseOp.__call__>`)."""
         if self._binary_cast and (x_fmt.w, x_fmt.i, x_fmt.signed) == (1, 1, False):
             raise NotImplementedError("fx.hls4ml.emulate: a convolution of 1-bit unsigned data with 1-bit unsigned "
                                       "weights (the template's ap_uint<1> cast) is not emulated")
         n = x.shape[0]
         out_hw = (1,) + self.out_shape[:1] if len(self.out_shape) == 2 else self.out_shape[:2]
         d = self.dense
-        if d._groups is None and d._fusable(x, x_fmt):  # the fused kernel builds the windows itself
-            return self._fused(x.reshape((n,) + self._hw), x_fmt, out_hw).reshape((n,) + self.out_shape), d.res_t
+        if d._groups is None and d._fusable(x, x_fmt) and \
+                (post is None or raw_ok(post[1]) and post[1].q.value != "STOCH"):
+            # the fused kernel builds the (zero-padded) windows itself
+            out = self._fused(x.reshape((n,) + self._hw), x_fmt, out_hw, post).reshape((n,) + self.out_shape)
+            return out, (d.res_t if post is None else post[1])
         cols = im2col(x.reshape((n,) + self._hw), self.kernel, self.stride, self.pad, out_hw)
         raw, fmt = self.dense(cols, x_fmt)
-        return raw.reshape((n,) + self.out_shape), fmt
+        return apply_post(raw.reshape((n,) + self.out_shape), fmt, post)
 
-
-    def _fused(self, x: np.ndarray, x_fmt, out_hw) -> np.ndarray:
+    def _fused(self, x: np.ndarray, x_fmt, out_hw, post=None) -> np.ndarray:
         """``conv_accum``: the same windows in the same (kh, kw, c) order and the same
-        accumulator semantics as im2col + ``dense_accum``, without materializing the windows."""
-        (kh, kw), (sh, sw), (pt, pb, pl, pr), (oh, ow) = self.kernel, self.stride, self.pad, out_hw
-        if pt or pb or pl or pr:
-            x = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
-        x = x[:, :(oh - 1) * sh + kh, :(ow - 1) * sw + kw, :]  # the rows and columns the windows read
+        accumulator semantics as im2col + ``dense_accum``, without materializing the windows
+        (the kernel pads x with zeros itself)."""
+        (kh, kw), (sh, sw), pad, (oh, ow) = self.kernel, self.stride, self.pad, out_hw
         d, wf = self.dense, self.dense.w_fmt
         return _core.conv_accum(np.ascontiguousarray(x), kh, kw, sh, sw, oh, ow, x_fmt.w, x_fmt.i, x_fmt.signed, d.w,
                                 wf.w, wf.i, wf.signed, *_mode_args(d.acc_t), np.ascontiguousarray(d.b_acc),
-                                *_mode_args(d.res_t))
+                                *_mode_args(d.res_t), pad=tuple(pad), **post_args(post))
 
 
 _KERNEL = re.compile(r"using\s+kernel\s*=\s*nnet::([A-Za-z_0-9]+)\s*<")

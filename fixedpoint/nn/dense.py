@@ -26,7 +26,7 @@ import numpy as np
 from .. import _core
 from ..array import FixedArray, _mode_args
 from ..format import Fixed
-from ._raw import F64_EXACT, cast_raw, is_wide, raw_ok, storage, wrap
+from ._raw import F64_EXACT, apply_post, cast_raw, is_wide, post_args, raw_ok, storage, wrap
 from .orders import unrolled_order
 from .registry import hls4ml_layer
 
@@ -155,6 +155,7 @@ class DenseOp:
     cast into the accumulator (``acc = (accum_t) bias``); ``order`` (K, N): the input index
     each output's accumulator receives at each step (None: ascending, the Latency order)."""
 
+    accepts_post = True  # the graph may fuse a following ReLU / linear layer (``post``)
     __slots__ = ("w", "w_fmt", "b_acc", "acc_t", "res_t", "w_f64", "_paths", "relu_next", "order", "_groups")
 
     def __init__(self, w_raw, w_fmt, b_raw, b_fmt, acc_t, res_t, order=None):
@@ -258,25 +259,32 @@ class DenseOp:
         return (not is_wide(x) and raw_ok(x_fmt, self.w_fmt, self.acc_t, self.res_t)
                 and x_fmt.w + self.w_fmt.w <= 126 and "STOCH" not in (self.acc_t.q.value, self.res_t.q.value))
 
-    def _fused(self, x: np.ndarray, x_fmt: Fixed, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def _fused(self, x: np.ndarray, x_fmt: Fixed, w: np.ndarray, b: np.ndarray, post=None) -> np.ndarray:
         wf = self.w_fmt
         return _core.dense_accum(np.ascontiguousarray(x), x_fmt.w, x_fmt.i, x_fmt.signed, np.ascontiguousarray(w),
                                  wf.w, wf.i, wf.signed, *_mode_args(self.acc_t), np.ascontiguousarray(b),
-                                 *_mode_args(self.res_t))
+                                 *_mode_args(self.res_t), **post_args(post))
 
-    def result(self, x: np.ndarray, x_fmt: Fixed) -> np.ndarray:
-        """``(result_t) acc`` for x (M, K) -> (M, N) stored integers, through the fused kernel."""
-        return self._in_order(self._fused, x, x_fmt)
+    def result(self, x: np.ndarray, x_fmt: Fixed, post=None) -> np.ndarray:
+        """``(result_t) acc`` for x (M, K) -> (M, N) stored integers, through the fused kernel
+        (then the fused activation ``post``, see :func:`~fixedpoint.nn._raw.apply_post`)."""
+        if post is None:
+            return self._in_order(self._fused, x, x_fmt)
+        return self._in_order(lambda *a: self._fused(*a, post=post), x, x_fmt)
 
-    def __call__(self, x, x_fmt):
+    def __call__(self, x, x_fmt, post=None):
+        """``(result_t)`` of the accumulation of x (..., K), then the fused activation ``post``
+        ((relu, res_t) or None; the graph's fusion of a ReLU / linear layer that follows)."""
         if (x_fmt.w, x_fmt.i, x_fmt.signed) == (1, 1, False) == (self.w_fmt.w, self.w_fmt.i, self.w_fmt.signed):
             # nnet::cast has a special case for ap_uint<1> inputs and weights (XNOR popcount)
             raise NotImplementedError("dense: ap_uint<1> inputs with ap_uint<1> weights (the binary cast)")
         shape = x.shape
         x = x.reshape(-1, self.w.shape[0])
-        if self._fusable(x, x_fmt) and self._exact_path(x, x_fmt) is None:
+        if self._fusable(x, x_fmt) and self._exact_path(x, x_fmt) is None and \
+                (post is None or raw_ok(post[1]) and post[1].q.value != "STOCH"):
             # the sequential semantics (some cast may round or overflow): the fused kernel
-            return self.result(x, x_fmt).reshape(shape[:-1] + (self.w.shape[1],)), self.res_t
+            out = self.result(x, x_fmt, post).reshape(shape[:-1] + (self.w.shape[1],))
+            return out, (self.res_t if post is None else post[1])
         if is_wide(x) or not raw_ok(x_fmt, self.w_fmt, self.acc_t, self.res_t):  # wide formats: the generic path
             if self._groups is not None:
                 raise NotImplementedError(f"dense: a {self.acc_t} accumulator in the Resource order beyond 63 bits")
@@ -284,7 +292,7 @@ class DenseOp:
             out = storage(acc.cast(self.res_t))
         else:
             out = cast_raw(self.accumulate(x, x_fmt), self.acc_t, self.res_t)
-        return out.reshape(shape[:-1] + (self.w.shape[1],)), self.res_t
+        return apply_post(out.reshape(shape[:-1] + (self.w.shape[1],)), self.res_t, post)
 
 
 def unrolled(view, w: np.ndarray) -> np.ndarray:

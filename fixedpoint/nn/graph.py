@@ -40,6 +40,18 @@ class Node:
     attrs: dict = field(default_factory=dict)
 
 
+class _Fused:
+    """A Dense / conv op with the activation that follows it fused in (see ``Graph._fuse``)."""
+
+    __slots__ = ("op", "post")
+
+    def __init__(self, op, post):
+        self.op, self.post = op, post
+
+    def __call__(self, x, x_fmt):
+        return self.op(x, x_fmt, post=self.post)
+
+
 class Graph:
     """A DAG of :class:`Node` objects with several inputs and outputs.
 
@@ -86,13 +98,47 @@ class Graph:
             if t not in producers and t not in known:
                 raise ValueError(f"{api}: output {t!r} is produced by no node")
         self.nodes = order
-        # when each tensor can be dropped: after its last reader (outputs are kept)
+        self._free = self._free_lists(order)
+        self._plan = self._fuse(order)  # what run_raw executes when intermediate tensors are not kept
+        self._plan_free = self._free_lists(self._plan)
+
+    def _free_lists(self, order: list[Node]) -> list[list[str]]:
+        """When each tensor can be dropped: after its last reader (outputs are kept)."""
         last: dict[str, int] = {}
         for k, node in enumerate(order):
             for t in node.inputs:
                 last[t] = k
-        self._free = [[t for t in set(node.inputs) if last[t] == k and t not in self.outputs]
-                      for k, node in enumerate(order)]
+        return [[t for t in set(node.inputs) if last[t] == k and t not in self.outputs]
+                for k, node in enumerate(order)]
+
+    def _fuse(self, order: list[Node]) -> list[Node]:
+        """The execution plan: ``order`` with each ReLU / linear activation node (``ReluOp``) whose
+        one input is the one output of a Dense or conv node (an op with ``accepts_post``), read
+        by nothing else and not a graph output, folded into that node as its ``post``: the op
+        applies the activation's ``(res_t)(x > 0 ? x : 0)`` / ``(res_t) x`` to its result itself
+        (inside the C++ kernel where it runs), the same integers as the two nodes in sequence."""
+        from .activation import ReluOp  # noqa: PLC0415 (activation imports nothing from here)
+
+        readers: dict[str, int] = {}
+        for node in order:
+            for t in node.inputs:
+                readers[t] = readers.get(t, 0) + 1
+        by_input = {node.inputs[0]: node for node in order if len(node.inputs) == 1}
+        plan, folded = [], set()
+        for node in order:
+            if id(node) in folded:
+                continue
+            nxt = by_input.get(node.outputs[0]) if len(node.outputs) == 1 else None
+            t = node.outputs[0]
+            if (nxt is not None and getattr(node.op, "accepts_post", False) and type(nxt.op) is ReluOp
+                    and readers.get(t) == 1 and t not in self.outputs):
+                post = (bool(nxt.op.relu), nxt.op.res_t)
+                plan.append(Node(f"{node.name}+{nxt.name}", _Fused(node.op, post), list(node.inputs),
+                                 list(nxt.outputs), kind=node.kind, attrs={"fused": [node.name, nxt.name]}))
+                folded.add(id(nxt))
+            else:
+                plan.append(node)
+        return plan
 
     def node(self, name: str) -> Node:
         for n in self.nodes:
@@ -121,7 +167,8 @@ class Graph:
                 parts = [part(k) for k in starts]
             return {t: (np.concatenate([p[t][0] for p in parts]), parts[0][t][1]) for t in parts[0]}
         values: dict[str, Value] = {name: (x, fmt) for (name, _, fmt), x in zip(self.inputs, xs)}
-        for k, node in enumerate(self.nodes):
+        nodes, free = (self.nodes, self._free) if keep else (self._plan, self._plan_free)
+        for k, node in enumerate(nodes):
             out = node.op(*(part for t in node.inputs for part in values[t]))
             if isinstance(out, list):
                 values.update(zip(node.outputs, out))
@@ -129,7 +176,7 @@ class Graph:
                 for t in node.outputs:
                     values[t] = out
             if not keep:
-                for t in self._free[k]:
+                for t in free[k]:
                     values.pop(t, None)
         if keep:
             return values

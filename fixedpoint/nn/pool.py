@@ -36,6 +36,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .. import _core
 from ._raw import cast_raw, raw_ok, storage, wrap
 from .registry import hls4ml_layer
 
@@ -126,10 +127,16 @@ def _windows(x, pool, stride, pad, out_hw, fill):
     return win.reshape(win.shape[:4] + (ph * pw,))
 
 
-def _window_max(x, pool, stride, pad, out_hw, fill):
-    """(n, OH, OW, C): the maximum of each pooling window of x (n, H, W, C), as one elementwise
-    maximum per window offset (a reduction over the small window axes is several times slower)."""
+def _window_max(x, pool, stride, pad, out_hw, fill, fmt=None):
+    """(n, OH, OW, C): the maximum of each pooling window of x (n, H, W, C) of format ``fmt``: the
+    C++ kernel ``max_pool`` for int64 raws, else one elementwise maximum per window offset (a
+    reduction over the small window axes is several times slower)."""
     (ph, pw), (sh, sw), (pt, pb, pl, pr), (oh, ow) = pool, stride, pad, out_hw
+    if fmt is not None and x.dtype == np.int64 and raw_ok(fmt):
+        out = _core.max_pool(np.ascontiguousarray(x), ph, pw, sh, sw, (pt, pb, pl, pr), int(fill), fmt.w, fmt.signed)
+        if out.shape[1:3] != (oh, ow):
+            raise ValueError(f"{_API}: max pooling gives {out.shape[1:3]} pixels, expected {(oh, ow)}")
+        return out
     if pt or pb or pl or pr:
         x = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=fill)
     m = None
@@ -169,10 +176,10 @@ class PoolOp:
         if self.op == "max":
             _check_native_compare(x_fmt if not self.stream else acc_t)
             if self.stream:  # pool_window is accum_t: cast (every value a window reads; no padding), then compare
-                m = _window_max(cast_raw(x, x_fmt, acc_t), self.pool, self.stride, self.pad, self.out_hw, 0)
+                m = _window_max(cast_raw(x, x_fmt, acc_t), self.pool, self.stride, self.pad, self.out_hw, 0, acc_t)
             else:  # max() compares data_T values and returns accum_t
-                m = cast_raw(_window_max(x, self.pool, self.stride, self.pad, self.out_hw, _pad_val(x_fmt)), x_fmt,
-                             acc_t)
+                m = cast_raw(_window_max(x, self.pool, self.stride, self.pad, self.out_hw, _pad_val(x_fmt), x_fmt),
+                             x_fmt, acc_t)
             out = cast_raw(m, acc_t, res_t)
         else:
             win = _windows(x, self.pool, self.stride, self.pad, self.out_hw, 0)
