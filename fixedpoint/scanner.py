@@ -985,7 +985,10 @@ def scan(model, X, y, **kwargs):
       types are the starting point; ``X`` as ``predict`` takes it;
     - a ``torch.nn.Module`` with ``input_shape=`` (the per-sample shape, as hls4ml's
       ``config_from_pytorch_model`` takes it): converted with hls4ml's PyTorch converter (no
-      compile; ``io_type=``, ``default_precision=``); ``X`` in the module's layout.
+      compile; ``io_type=``, ``default_precision=``); ``X`` in the module's layout. Without
+      hls4ml installed, an ``nn.Sequential`` of ``Linear`` and ``ReLU`` is read by
+      :meth:`fixedpoint.Network.from_torch` and scanned as an fx.Network (other modules raise
+      ImportError naming the extra).
 
     For graph models it returns a :class:`GraphScanResult`. Keywords shared with the Network
     scan: ``metric``, ``tolerance``, ``mode`` ("global", the default: every data and weight
@@ -1009,6 +1012,7 @@ def scan(model, X, y, **kwargs):
 
     Raises:
         NotImplementedError: a layer the engine cannot emulate (before any work).
+        ImportError: a torch.nn.Module other than Linear/ReLU without hls4ml installed.
         TypeError: a model of another kind.
         ValueError: bad keywords, X or y of the wrong shape, or when even ``max_frac`` fraction
             bits miss the tolerance.
@@ -1018,4 +1022,23 @@ def scan(model, X, y, **kwargs):
 
     if isinstance(model, Network):
         return network_scan(model, X, y, **kwargs)
+    if not hasattr(model, "get_layers") and _hls4ml_missing():
+        # without hls4ml: our own reader for the layers it knows (an nn.Sequential of Linear and ReLU)
+        try:
+            net = Network.from_torch(model)
+        except (NotImplementedError, TypeError) as exc:
+            raise ImportError(f"{_API}: this torch.nn.Module needs hls4ml's PyTorch converter (pip install "
+                              f"'fixedpoint-hls[hls4ml]'); without it fx.scan reads only nn.Sequential(Linear, ReLU, "
+                              f"...) ({exc})") from None
+        rest = {k: v for k, v in kwargs.items() if k not in _GRAPH_ONLY}
+        return network_scan(net, X, y, **rest)
     return scan_graph(model, X, y, **kwargs)
+
+
+_GRAPH_ONLY = ("unsigned", "tables", "min_table_size", "input_shape", "io_type", "default_precision")
+
+
+def _hls4ml_missing() -> bool:
+    import importlib.util  # noqa: PLC0415
+
+    return importlib.util.find_spec("hls4ml") is None

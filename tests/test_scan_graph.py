@@ -289,3 +289,18 @@ def test_apply_refuses_a_conversion_that_differs_from_the_scan(mlp_case):
         fx.hls4ml.apply(res.hls_model, bad)
     with pytest.raises(TypeError, match="fx.hls4ml.apply: result must be"):
         fx.hls4ml.apply(res.hls_model, object())
+
+
+def test_without_hls4ml_a_linear_relu_module_is_read_by_fx_network(mlp_case, monkeypatch):
+    import fixedpoint.scanner as sc
+
+    monkeypatch.setattr(sc, "_hls4ml_missing", lambda: True)
+    torch.manual_seed(0)
+    seq = torch.nn.Sequential(torch.nn.Linear(16, 8), torch.nn.ReLU(), torch.nn.Linear(8, 5))
+    _, X, y, _ = mlp_case
+    res = fx.scan(seq, X, y, input_shape=(16,), tolerance=0.05, progress=False)
+    assert isinstance(res, fx.ScanResult)
+    assert res.config["_0"]["weight"] == fx.scan(fx.Network.from_torch(seq), X, y, tolerance=0.05,
+                                                progress=False).config["_0"]["weight"]
+    with pytest.raises(ImportError, match="needs hls4ml's PyTorch converter"):
+        fx.scan(_mlp(), X, y, input_shape=(16,), progress=False)  # its Softmax needs the converter
