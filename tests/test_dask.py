@@ -55,6 +55,20 @@ def _scheduler_tasks(client) -> int:
     return client.run_on_scheduler(_count_tasks)
 
 
+def _settled_tasks(client, timeout: float = 30.0) -> int:
+    """The scheduler's task count once earlier tests' released futures are forgotten (the same
+    count three times, 0.2 s apart)."""
+    import time
+
+    seen, t_end = [], time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        seen.append(_scheduler_tasks(client))
+        if len(seen) >= 3 and len(set(seen[-3:])) == 1:
+            break
+        time.sleep(0.2)
+    return seen[-1]
+
+
 def _count_tasks(dask_scheduler=None):
     return len(dask_scheduler.tasks)
 
@@ -317,7 +331,7 @@ class _FakeModel:
 def test_bad_input_raises_before_any_task(client):
     net, cfg = _net()
     x = da.from_array(_events(40), chunks=(10, 16))
-    before = _scheduler_tasks(client)
+    before = _settled_tasks(client)
     with pytest.raises(ValueError, match=r"fxd.emulate: X must be chunked along the first .* axis 1 has chunks "
                                          r"\(8, 8\).*rechunk"):
         fxd.emulate(net, x.rechunk((10, 8)), cfg)

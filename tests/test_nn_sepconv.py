@@ -100,8 +100,8 @@ def _seeded(seed):
 
 def test_separable_conv2d_parallel(tmp_path, separable_kernel):
     _seeded(11)
-    m = keras.Sequential([keras.Input((7, 7, 3)), keras.layers.SeparableConv2D(4, 3, padding="same"),
-                          keras.layers.SeparableConv2D(2, (2, 3), strides=(2, 1), use_bias=False)])
+    m = keras.Sequential([keras.Input((7, 7, 3)), keras.layers.SeparableConv2D(4, 3, padding="same", name="separable_conv2d"),
+                          keras.layers.SeparableConv2D(2, (2, 3), strides=(2, 1), use_bias=False, name="separable_conv2d_1")])
     layers = {"separable_conv2d": {"Precision": {"depthwise_accum": SAT, "depthwise_result": "fixed<8,3,RND,SAT>",
                                                  "pointwise_accum": "fixed<10,4,RND,SAT>",
                                                  "result": "fixed<9,4,RND,SAT>"}},
@@ -128,8 +128,8 @@ def test_separable_conv1d_stream_resource(tmp_path, separable_kernel):
     DenseResource_rf_gt_nin_rem0 (pointwise); the second layer is Latency with a stride. (hls4ml
     gives both parts the layer's reuse factor: it must be valid for both, or the firmware breaks.)"""
     _seeded(12)
-    m = keras.Sequential([keras.Input((12, 2)), keras.layers.SeparableConv1D(4, 4, padding="same"),
-                          keras.layers.SeparableConv1D(3, 3, strides=2)])
+    m = keras.Sequential([keras.Input((12, 2)), keras.layers.SeparableConv1D(4, 4, padding="same", name="separable_conv1d"),
+                          keras.layers.SeparableConv1D(3, 3, strides=2, name="separable_conv1d_1")])
     layers = {"separable_conv1d": {"Precision": {"depthwise_accum": SAT, "depthwise_result": "fixed<8,3,RND,SAT>",
                                                  "pointwise_accum": SAT, "result": "fixed<9,4,RND,SAT>"},
                                    "Strategy": "Resource", "ReuseFactor": 4},
@@ -179,9 +179,9 @@ def test_depthwise_stream(tmp_path):
     (RF <= C, RF % C == 0, RF > C otherwise), saturating accumulators."""
     _seeded(14)
     inp = keras.Input((7, 7, 3))
-    a = keras.layers.DepthwiseConv2D(3, strides=2, padding="same")(inp)  # Latency
-    b = keras.layers.DepthwiseConv2D((2, 3))(inp)  # Resource, RF 2 <= C
-    c = keras.layers.DepthwiseConv2D(2, strides=(2, 1))(inp)  # Resource, RF 6 (% C == 0)
+    a = keras.layers.DepthwiseConv2D(3, strides=2, padding="same", name="depthwise_conv2d")(inp)  # Latency
+    b = keras.layers.DepthwiseConv2D((2, 3), name="depthwise_conv2d_1")(inp)  # Resource, RF 2 <= C
+    c = keras.layers.DepthwiseConv2D(2, strides=(2, 1), name="depthwise_conv2d_2")(inp)  # Resource, RF 6 (% C == 0)
     m2 = keras.Model(inp, [a, b, c])
     sat = {"accum": SAT, "result": "fixed<8,3,RND,SAT>"}
     layers = {"depthwise_conv2d": {"Precision": sat},
@@ -199,7 +199,7 @@ def test_depthwise_stream(tmp_path):
         assert _order_differs(hm, name), name
 
     _seeded(15)
-    m1 = keras.Sequential([keras.Input((10, 2)), keras.layers.DepthwiseConv1D(3, padding="same")])
+    m1 = keras.Sequential([keras.Input((10, 2)), keras.layers.DepthwiseConv1D(3, padding="same", name="depthwise_conv1d")])
     layers = {"depthwise_conv1d": {"Precision": sat, "Strategy": "Resource", "ReuseFactor": 3}}
     hm1 = _keras(m1, tmp_path / "prj1", "io_stream", layers)
     assert "DepthwiseDenseResource_rf_gt_nout<" in _cfg(hm1, "depthwise_conv1d")
