@@ -261,8 +261,9 @@ void quantize_int(const void* x, DType dt, int64_t n, const Format& fm, uint64_t
 // The raw range of a source format, checked inside the kernels' own pass over the raws (no
 // second pass over memory): v is in range exactly when v + 2^(w-1) (signed; + 0 unsigned), as
 // uint64, has no bit at or above w; a 64-bit format spans every int64. The kernels OR these
-// bits over a block while converting it, and convert raws wrapped into the format, so a bad raw
-// is never undefined behaviour; a block with one ends the call with its first offender's index.
+// bits over a block while converting it (a separate check pass, even per L1 block, costs more),
+// never letting a bad raw reach undefined behaviour; a block with one ends the call with its first
+// offender's index.
 struct RawRange {
     uint64_t off;
     int wm1, sh;
@@ -321,11 +322,20 @@ int64_t cast_raw(const int64_t* src, int64_t n, const SourceFormat& sf, const Fo
         const int sh = f2 - fm.f();
         first = checked_blocks(src, n, range, [&](int64_t b, int64_t e) {
             uint64_t bad = 0;
-            if (narrow) {
+            if (narrow && sh >= 0) {  // a right shift: any int64 is defined (a bad block's outputs are dropped)
                 for (int64_t j = b; j < e; ++j) {
                     bad |= range.outside(src[j]);
                     const uint64_t u = Q == QMode::STOCH ? stoch_bits(key, uint64_t(j)) : 0;
-                    out[j] = requant64<Q, O>(range.wrap(src[j]), sh, t, u);
+                    out[j] = requant64<Q, O>(src[j], sh, t, u);
+                }
+                return bad;
+            }
+            if (narrow) {  // a left shift could overflow for a raw outside the format: those convert 0
+                for (int64_t j = b; j < e; ++j) {
+                    const uint64_t o = range.outside(src[j]);
+                    bad |= o;
+                    const uint64_t u = Q == QMode::STOCH ? stoch_bits(key, uint64_t(j)) : 0;
+                    out[j] = requant64<Q, O>(o ? 0 : src[j], sh, t, u);
                 }
                 return bad;
             }
