@@ -30,18 +30,19 @@ std::vector<int64_t> element_strides(const py::array& x, const char* api) {
 // -> returns (raw, None, first_zero).
 py::tuple elementwise(int op, const py::array_t<int64_t>& a, int w1, int i1, bool s1, const py::array_t<int64_t>& b,
                       int w2, int i2, bool s2, const py::object& out_fmt, uint64_t seed, bool want_hi) {
-    const char* api = "arith";
-    if (op < 0 || op > int(ArithOp::cmp)) throw py::value_error("arith: unknown op code " + std::to_string(op));
+    const char* api = "elementwise";
+    if (op < 0 || op > int(ArithOp::cmp))
+        throw py::value_error("elementwise: unknown op code " + std::to_string(op));
     make_format(api, w1, i1, s1, 0, 0, 0);
     make_format(api, w2, i2, s2, 0, 0, 0);
-    if (a.ndim() != b.ndim()) throw py::value_error("arith: operands must be broadcast to one shape first");
+    if (a.ndim() != b.ndim()) throw py::value_error("elementwise: operands must be broadcast to one shape first");
     for (py::ssize_t d = 0; d < a.ndim(); ++d)
-        if (a.shape(d) != b.shape(d)) throw py::value_error("arith: operands must be broadcast to one shape first");
+        if (a.shape(d) != b.shape(d)) throw py::value_error("elementwise: operands must be broadcast to one shape first");
     const ArithOp aop = ArithOp(op);
     const SourceFormat fa{w1, i1, s1}, fb{w2, i2, s2};
     const NaturalFormat nf = natural_format(aop, fa, fb);
     if (nf.w > kArithMaxNaturalWidth || (aop == ArithOp::div && nf.div_w > kArithMaxNaturalWidth))
-        throw py::value_error("arith: natural result width " + std::to_string(nf.w) + " exceeds " +
+        throw py::value_error("elementwise: natural result width " + std::to_string(nf.w) + " exceeds " +
                               std::to_string(kArithMaxNaturalWidth) + " bits (use the wide path)");
     Format fm{};
     const Format* fmp = nullptr;
@@ -54,6 +55,8 @@ py::tuple elementwise(int op, const py::array_t<int64_t>& a, int w1, int i1, boo
     std::vector<int64_t> shape(size_t(a.ndim()));
     for (py::ssize_t d = 0; d < a.ndim(); ++d) shape[size_t(d)] = int64_t(a.shape(d));
     const auto sa = element_strides(a, api), sb = element_strides(b, api);
+    fpbind::check_raws(api, "a", a.data(), shape, sa, w1, i1, s1);
+    fpbind::check_raws(api, "b", b.data(), shape, sb, w2, i2, s2);
     std::vector<py::ssize_t> pshape(shape.begin(), shape.end());
     py::array_t<int64_t> out(pshape);
     py::object hi = py::none();
@@ -94,7 +97,10 @@ py::array_t<int64_t> matmul_accum_py(const py::array_t<int64_t, py::array::c_sty
         if (bias_arr.ndim() != 1 || bias_arr.shape(0) != N)
             throw py::value_error("matmul_accum: bias must have shape (N,)");
         biasp = bias_arr.data();
+        fpbind::check_raws(api, "bias", bias_arr, w, i, s);
     }
+    fpbind::check_raws(api, "a", a, w1, i1, s1);
+    fpbind::check_raws(api, "b", b, w2, i2, s2);
     py::array_t<int64_t> out({py::ssize_t(M), py::ssize_t(N)});
     const SourceFormat fa{w1, i1, s1}, fb{w2, i2, s2};
     const int64_t* ap = a.data();

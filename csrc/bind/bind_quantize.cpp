@@ -65,10 +65,12 @@ py::array_t<int64_t> cast(const py::array_t<int64_t, py::array::c_style>& raw, i
     const int64_t* src = raw.data();
     int64_t* dst = out.mutable_data();
     const int64_t count = int64_t(raw.size());
+    int64_t bad;
     {
         py::gil_scoped_release release;
-        kernels().cast_raw(src, count, sf, fm, seed, dst);
+        bad = kernels().cast_raw(src, count, sf, fm, seed, dst);  // checks the raws in its pass
     }
+    if (bad >= 0) fpbind::raw_outside_at("cast", "raw", raw, bad, w2, i2, s2);
     return out;
 }
 
@@ -80,10 +82,12 @@ py::array_t<double> to_double(const py::array_t<int64_t, py::array::c_style>& ra
     const int64_t* src = raw.data();
     double* dst = out.mutable_data();
     const int64_t count = int64_t(raw.size());
+    int64_t bad;
     {
         py::gil_scoped_release release;
-        kernels().to_double(src, count, sf, dst);
+        bad = kernels().to_double(src, count, sf, dst);  // checks the raws in its pass
     }
+    if (bad >= 0) fpbind::raw_outside_at("to_double", "raw", raw, bad, w, i, s);
     return out;
 }
 
@@ -96,7 +100,9 @@ void bind_quantize(py::module_& m) {
           "Returns (raw int64 array, index of the first NaN or -1). A NaN yields raw 0 unless nan_ap.");
     m.def("cast", &cast, py::arg("raw"), py::arg("w2"), py::arg("i2"), py::arg("signed2"), py::arg("w"),
           py::arg("i"), py::arg("signed"), py::arg("q"), py::arg("o"), py::arg("n"), py::arg("seed"),
-          "Requantize raw values of ap_[u]fixed<w2,i2> into ap_[u]fixed<w,i,q,o,n> (both w <= 64).");
+          "Requantize raw values of ap_[u]fixed<w2,i2> into ap_[u]fixed<w,i,q,o,n> (both w <= 64).\n"
+          "Raises ValueError naming the first raw outside ap_[u]fixed<w2,i2>.");
     m.def("to_double", &to_double, py::arg("raw"), py::arg("w"), py::arg("i"), py::arg("signed"),
-          "Raw values of ap_[u]fixed<w,i> to float64: exact when representable, else round-half-even.");
+          "Raw values of ap_[u]fixed<w,i> to float64: exact when representable, else round-half-even.\n"
+          "Raises ValueError naming the first raw outside ap_[u]fixed<w,i>.");
 }

@@ -4,6 +4,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cstdio>
 #include <string>
 
 #include "wide.hpp"
@@ -46,6 +47,21 @@ WideSource source(const char* api, const Limbs& buf, int64_t count, int64_t stri
         throw py::value_error(std::string(api) + ": a " + std::to_string(w) + "-bit operand of " +
                               std::to_string(count) + " elements needs " + std::to_string(need) + " limbs, got " +
                               std::to_string(buf.size()));
+    // Every element sign-extended (zero-extended when unsigned) from bit w-1 to 64*L bits: the
+    // kernels read the top limb as it is, so other bits there would give a wrong value.
+    const int top = w - 64 * (L - 1);  // bits of the format in the top limb
+    const int64_t k =
+        first_raw_outside(reinterpret_cast<const int64_t*>(buf.data()) + (L - 1), stride == 0 ? 1 : count, L, top, s);
+    if (k >= 0) {
+        char hex[19];
+        std::snprintf(hex, sizeof hex, "0x%016llx", static_cast<unsigned long long>(buf.data()[k * L + L - 1]));
+        throw py::value_error(std::string(api) + ": element " + std::to_string(k) + " is outside its format " +
+                              (s ? "ap_fixed<" : "ap_ufixed<") + std::to_string(w) + "," + std::to_string(i) +
+                              ">: its top limb " + hex + " is not " + (s ? "sign" : "zero") + "-extended from bit " +
+                              std::to_string(w - 1) + " (an element's " + std::to_string(L) +
+                              " limbs hold its raw " + (s ? "sign" : "zero") + "-extended to " +
+                              std::to_string(64 * L) + " bits)");
+    }
     return WideSource{buf.data(), stride, L, w, i, s};
 }
 

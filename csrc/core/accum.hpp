@@ -66,6 +66,12 @@ struct AccumTable {
                        int64_t* out, const AccumPost* post);
 };
 
+// The error for a raw v of x outside [lo, hi] found by the kernels, at index (row, k) for
+// dense_accum or (s, h, w, c) of the padded input for conv_accum (nullptr: none found again).
+// Defined in accum_scalar.cpp, a generic translation unit: string code instantiated with ISA
+// flags could replace the generic copy at link time (see isa_ns.hpp).
+[[noreturn]] void throw_x_outside(bool conv, const int64_t* index, int64_t v, int64_t lo, int64_t hi);
+
 const AccumTable& accum_kernels_scalar();
 const AccumTable& accum_kernels_avx2();
 const AccumTable& accum_kernels_avx512();

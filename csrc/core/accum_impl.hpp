@@ -1584,20 +1584,16 @@ void accum_run(const RowSrc& src, int64_t M, const SourceFormat& fx, const int64
         for (int64_t k = 0; k < K; ++k) {
             const int64_t v = xr[src.off[size_t(k)]];
             if (v >= xlo && v <= xhi) continue;
-            std::string where;
             if (src.g) {
                 const ConvGeom& g = *src.g;
                 const int64_t ch = k % g.C, dw = (k / g.C) % g.kw, dh = k / (g.C * g.kw);
-                where = "conv_accum: x[" + std::to_string(c.s) + ", " + std::to_string(c.oh * g.sh + dh) + ", " +
-                        std::to_string(c.ow * g.sw + dw) + ", " + std::to_string(ch) + "]";
-            } else {
-                where = "dense_accum: x[" + std::to_string(i) + ", " + std::to_string(k) + "]";
+                const int64_t at[4] = {c.s, c.oh * g.sh + dh, c.ow * g.sw + dw, ch};
+                throw_x_outside(true, at, v, xlo, xhi);
             }
-            throw std::invalid_argument(where + " = " + std::to_string(v) + " is outside the raw range [" +
-                                        std::to_string(xlo) + ", " + std::to_string(xhi) + "] of x's format");
+            const int64_t at[2] = {i, k};
+            throw_x_outside(false, at, v, xlo, xhi);
         }
-        throw std::invalid_argument(std::string(src.g ? "conv_accum" : "dense_accum") +
-                                    ": x holds a raw outside its format's range");
+        throw_x_outside(src.g != nullptr, nullptr, 0, xlo, xhi);
     }
 }
 

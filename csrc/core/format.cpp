@@ -1,5 +1,10 @@
 #include "format.hpp"
 
+#include <algorithm>
+#include <atomic>
+
+#include "threads.hpp"
+
 namespace fixedpoint {
 
 const char* qmode_name(QMode q) {
@@ -47,6 +52,42 @@ void Format::validate() const {
                                     omode_name(o) + " n=" + std::to_string(n));
     if (o == OMode::WRAP_SM && !is_signed)
         throw std::invalid_argument("Fixed: o=WRAP_SM requires a signed format (ap_ufixed rejects it)");
+}
+
+namespace {
+
+int64_t first_outside_serial(const int64_t* v, int64_t b, int64_t e, int64_t stride, int w, uint64_t off) {
+    constexpr int64_t kBlock = 4096;
+    for (int64_t b0 = b; b0 < e; b0 += kBlock) {
+        const int64_t b1 = std::min(e, b0 + kBlock);
+        uint64_t bad = 0;
+        if (stride == 1)
+            for (int64_t t = b0; t < b1; ++t) bad |= (uint64_t(v[t]) + off) >> w;
+        else
+            for (int64_t t = b0; t < b1; ++t) bad |= (uint64_t(v[t * stride]) + off) >> w;
+        if (bad)
+            for (int64_t t = b0; t < b1; ++t)
+                if ((uint64_t(v[t * stride]) + off) >> w) return t;
+    }
+    return -1;
+}
+
+}  // namespace
+
+int64_t first_raw_outside(const int64_t* v, int64_t n, int64_t stride, int w, bool s) {
+    if (w >= 64 || n <= 0) return -1;
+    const uint64_t off = s ? uint64_t(1) << (w - 1) : 0;
+    constexpr int64_t kGrain = int64_t(1) << 17;
+    if (n < 2 * kGrain || get_num_threads() == 1) return first_outside_serial(v, 0, n, stride, w, off);
+    std::atomic<int64_t> first{n};
+    parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+        if (b >= first.load(std::memory_order_relaxed)) return;
+        const int64_t k = first_outside_serial(v, b, e, stride, w, off);
+        int64_t cur = first.load(std::memory_order_relaxed);
+        while (k >= 0 && k < cur && !first.compare_exchange_weak(cur, k, std::memory_order_relaxed)) {
+        }
+    });
+    return first.load() == n ? -1 : first.load();
 }
 
 }  // namespace fixedpoint

@@ -42,4 +42,10 @@ using u128 = unsigned __int128;
 inline i128 raw_min(int w, bool s) { return s ? -(i128(1) << (w - 1)) : i128(0); }
 inline i128 raw_max(int w, bool s) { return s ? (i128(1) << (w - 1)) - 1 : (i128(1) << w) - 1; }
 
+// Index (0..n-1) of the first of n int64s v[0], v[stride], ... outside [raw_min(w, s), raw_max(w, s)],
+// or -1 when all are inside (always for w >= 64: a 64-bit format spans every int64, as uint64
+// bit patterns when unsigned). One branch-free pass that vectorizes (v + 2^(w-1) as uint64 has
+// no bit at or above w exactly when v is in range), then a scan of the failing block only.
+int64_t first_raw_outside(const int64_t* v, int64_t n, int64_t stride, int w, bool s);
+
 }  // namespace fixedpoint

@@ -4,6 +4,7 @@
 // 16-column tiles of interleaved (b[2p,j], b[2p+1,j]). vpmaddwd then gives
 // a[i,2p]*b[2p,j] + a[i,2p+1]*b[2p+1,j] per int32 lane. The int32 partial sums hold at most
 // `pairs` pairs (the caller's overflow bound) before they are widened into int64.
+#define FP_ISA_NS gemm_avx2  // before any include: see isa_ns.hpp
 #include <immintrin.h>
 
 #include <algorithm>

@@ -5,10 +5,12 @@
 #include <cstdint>
 #include <vector>
 
+#include "isa_ns.hpp"
 #include "threads.hpp"
 
 namespace fixedpoint {
 namespace gemm_detail {
+inline namespace FP_PER_ISA_NS {  // see isa_ns.hpp
 
 constexpr int64_t kRowBlock = 16;   // rows of C per task
 constexpr int64_t kColBlock = 256;  // columns of B kept hot per pass
@@ -104,5 +106,6 @@ inline void csr_i32(const int64_t* indptr, const int64_t* indices, const int32_t
     });
 }
 
+}  // namespace FP_PER_ISA_NS
 }  // namespace gemm_detail
 }  // namespace fixedpoint

@@ -27,11 +27,13 @@ struct KernelTable {
                               bool nan_ap, int64_t* out);
     // Exact integers (as the matching C type converts in ap_fixed) -> fixed.
     void (*quantize_int)(const void* x, DType dt, int64_t n, const Format& fmt, uint64_t seed, int64_t* out);
-    // Fixed -> fixed (requantize).
-    void (*cast_raw)(const int64_t* src, int64_t n, const SourceFormat& sf, const Format& fmt, uint64_t seed,
-                     int64_t* out);
-    // Fixed -> float64: exact when representable, else round-half-even.
-    void (*to_double)(const int64_t* raw, int64_t n, const SourceFormat& sf, double* out);
+    // Fixed -> fixed (requantize). The raws are checked against sf's range in the same pass:
+    // returns the index of the first raw outside it (the outputs are then unspecified), else -1.
+    int64_t (*cast_raw)(const int64_t* src, int64_t n, const SourceFormat& sf, const Format& fmt, uint64_t seed,
+                        int64_t* out);
+    // Fixed -> float64: exact when representable, else round-half-even. Checks the raws as
+    // cast_raw does (returns the first outside sf's range, else -1).
+    int64_t (*to_double)(const int64_t* raw, int64_t n, const SourceFormat& sf, double* out);
 };
 
 enum class Isa : int { scalar = 0, avx2 = 1, avx512 = 2 };

@@ -3,6 +3,7 @@
 // The including file defines FP_ISA_NS (a namespace name) and FP_TABLE_FN (the
 // name of the function returning its KernelTable) and is compiled with that
 // ISA's flags. Every kernel is a template over (Q, O), dispatched once per call.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -257,32 +258,98 @@ void quantize_int(const void* x, DType dt, int64_t n, const Format& fm, uint64_t
     }
 }
 
-void cast_raw(const int64_t* src, int64_t n, const SourceFormat& sf, const Format& fm, uint64_t seed, int64_t* out) {
+// The raw range of a source format, checked inside the kernels' own pass over the raws (no
+// second pass over memory): v is in range exactly when v + 2^(w-1) (signed; + 0 unsigned), as
+// uint64, has no bit at or above w; a 64-bit format spans every int64. The kernels OR these
+// bits over a block while converting it (a separate check pass, even per L1 block, costs more),
+// never letting a bad raw reach undefined behaviour; a block with one ends the call with its first
+// offender's index.
+struct RawRange {
+    uint64_t off;
+    int wm1, sh;
+    bool s;
+    explicit RawRange(const SourceFormat& sf)
+        : off(sf.is_signed ? uint64_t(1) << (sf.w - 1) : 0), wm1(sf.w - 1), sh(64 - sf.w), s(sf.is_signed) {}
+    uint64_t outside(int64_t v) const { return ((uint64_t(v) + off) >> wm1) >> 1; }
+    int64_t wrap(int64_t v) const {
+        return s ? int64_t(uint64_t(v) << sh) >> sh : int64_t((uint64_t(v) << sh) >> sh);
+    }
+    int64_t first_outside(const int64_t* v, int64_t b, int64_t e) const {
+        for (int64_t j = b; j < e; ++j)
+            if (outside(v[j])) return j;
+        return -1;
+    }
+};
+
+constexpr int64_t kCheckBlock = 2048;  // elements converted before their range bits are tested
+
+void keep_first(std::atomic<int64_t>& first, int64_t k) {
+    int64_t cur = first.load();
+    while ((cur < 0 || k < cur) && !first.compare_exchange_weak(cur, k)) {
+    }
+}
+
+// fn(b0, b1) converts the block [b0, b1) and returns the OR of range.outside over its raws.
+// Returns the index of the first raw outside the range, or -1.
+template <class Fn>
+int64_t checked_blocks(const int64_t* src, int64_t n, const RawRange& range, Fn&& fn) {
+    std::atomic<int64_t> first{-1};
+    parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+        for (int64_t b0 = b; b0 < e; b0 += kCheckBlock) {
+            const int64_t b1 = std::min(e, b0 + kCheckBlock);
+            if (fn(b0, b1)) {
+                keep_first(first, range.first_outside(src, b0, b1));
+                return;
+            }
+        }
+    });
+    return first.load();
+}
+
+int64_t cast_raw(const int64_t* src, int64_t n, const SourceFormat& sf, const Format& fm, uint64_t seed,
+                 int64_t* out) {
     const Target t(fm);
     const uint64_t key = stoch_key(seed);
     const int f2 = sf.w - sf.i;
     const bool s2 = sf.is_signed;
+    const RawRange range(sf);
+    int64_t first = -1;
     with_modes(fm.q, fm.o, [&](auto qc, auto oc) {
         constexpr QMode Q = decltype(qc)::value;
         constexpr OMode O = decltype(oc)::value;
         // int64 fast path when the source (as a signed container) and target are narrow.
         const bool narrow = fits_requant64(sf.w + (s2 ? 0 : 1), f2, fm);
         const int sh = f2 - fm.f();
-        parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
-            if (narrow) {
+        first = checked_blocks(src, n, range, [&](int64_t b, int64_t e) {
+            uint64_t bad = 0;
+            if (narrow && sh >= 0) {  // a right shift: any int64 is defined (a bad block's outputs are dropped)
                 for (int64_t j = b; j < e; ++j) {
+                    bad |= range.outside(src[j]);
                     const uint64_t u = Q == QMode::STOCH ? stoch_bits(key, uint64_t(j)) : 0;
                     out[j] = requant64<Q, O>(src[j], sh, t, u);
                 }
-                return;
+                return bad;
+            }
+            if (narrow) {  // a left shift could overflow for a raw outside the format: those convert 0
+                for (int64_t j = b; j < e; ++j) {
+                    const uint64_t o = range.outside(src[j]);
+                    bad |= o;
+                    const uint64_t u = Q == QMode::STOCH ? stoch_bits(key, uint64_t(j)) : 0;
+                    out[j] = requant64<Q, O>(o ? 0 : src[j], sh, t, u);
+                }
+                return bad;
             }
             for (int64_t j = b; j < e; ++j) {
-                const i128 m = s2 ? i128(src[j]) : i128(uint64_t(src[j]));
+                bad |= range.outside(src[j]);
+                const int64_t v = range.wrap(src[j]);
+                const i128 m = s2 ? i128(v) : i128(uint64_t(v));
                 const uint64_t u = Q == QMode::STOCH ? stoch_bits(key, uint64_t(j)) : 0;
                 out[j] = quantize_one<Q, O>(m, sf.w, f2, t, u);
             }
+            return bad;
         });
     });
+    return first;
 }
 
 // ---------------------------------------------------------------------------
@@ -313,24 +380,50 @@ double to_double_exact(i128 m, int f) {
     return neg ? -v : v;
 }
 
-void to_double(const int64_t* raw, int64_t n, const SourceFormat& sf, double* out) {
+int64_t to_double(const int64_t* raw, int64_t n, const SourceFormat& sf, double* out) {
     const int f = sf.w - sf.i;
     const bool s = sf.is_signed;
+    const RawRange range(sf);
     // int64 -> double conversion rounds once (to nearest even); scaling by a
     // power of two is then exact while the result stays normal.
     const bool fast = f >= -900 && f <= 960;
     const double scale = fast ? std::ldexp(1.0, -f) : 1.0;
-    parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
-        if (fast && s) {
-            for (int64_t j = b; j < e; ++j) out[j] = double(raw[j]) * scale;
+    // Raws of at most 52 bits (51 unsigned) lie in [-2^51, 2^51): their bits added to those of
+    // 1.5 * 2^52 give the double 1.5 * 2^52 + v exactly, so (that - 1.5 * 2^52) is v, with no
+    // int64 -> double instruction (AVX2 has none); raws outside the range only make that
+    // block's outputs wrong, and the block is reported.
+    const bool magic = fast && sf.w <= (s ? 52 : 51);
+    return checked_blocks(raw, n, range, [&](int64_t b, int64_t e) {
+        const double sc = scale;
+        uint64_t bad = 0;
+        if (magic) {
+            constexpr uint64_t kMagicBits = 0x4338000000000000ull;  // 1.5 * 2^52
+            for (int64_t j = b; j < e; ++j) {
+                bad |= range.outside(raw[j]);
+                double d;
+                const uint64_t bits = uint64_t(raw[j]) + kMagicBits;
+                std::memcpy(&d, &bits, sizeof d);
+                out[j] = (d - 0x1.8p52) * sc;
+            }
+        } else if (fast && s) {
+            for (int64_t j = b; j < e; ++j) {
+                bad |= range.outside(raw[j]);
+                out[j] = double(raw[j]) * sc;
+            }
         } else if (fast) {
-            for (int64_t j = b; j < e; ++j) out[j] = double(uint64_t(raw[j])) * scale;
+            for (int64_t j = b; j < e; ++j) {
+                bad |= range.outside(raw[j]);
+                out[j] = double(uint64_t(raw[j])) * sc;
+            }
         } else {
             for (int64_t j = b; j < e; ++j) {
-                const i128 m = s ? i128(raw[j]) : i128(uint64_t(raw[j]));
+                bad |= range.outside(raw[j]);
+                const int64_t v = range.wrap(raw[j]);
+                const i128 m = s ? i128(v) : i128(uint64_t(v));
                 out[j] = to_double_exact(m, f);
             }
         }
+        return bad;
     });
 }
 

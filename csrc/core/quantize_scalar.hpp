@@ -22,9 +22,11 @@
 #include <cstring>
 
 #include "format.hpp"
+#include "isa_ns.hpp"
 #include "rng.hpp"
 
 namespace fixedpoint {
+inline namespace FP_PER_ISA_NS {  // see isa_ns.hpp
 
 // Everything about the target that the per-element code needs, computed once per call.
 struct Target {
@@ -277,4 +279,5 @@ inline bool fits_requant64(int nw, int f2, const Format& fm) {
     return sh >= 0 || nw - sh <= 62;
 }
 
+}  // namespace FP_PER_ISA_NS
 }  // namespace fixedpoint

@@ -6,7 +6,10 @@
 #pragma once
 #include <cstdint>
 
+#include "isa_ns.hpp"
+
 namespace fixedpoint {
+inline namespace FP_PER_ISA_NS {  // see isa_ns.hpp
 
 constexpr uint64_t kGamma = 0x9E3779B97F4A7C15ULL;
 
@@ -20,4 +23,5 @@ inline uint64_t stoch_key(uint64_t seed) { return mix64(seed ^ 0x6A09E667F3BCC90
 
 inline uint64_t stoch_bits(uint64_t key, uint64_t index) { return mix64(key + (index + 1) * kGamma); }
 
+}  // namespace FP_PER_ISA_NS
 }  // namespace fixedpoint
