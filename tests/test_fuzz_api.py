@@ -22,6 +22,7 @@ import json
 import math
 import os
 import re
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -89,7 +90,9 @@ def attempt(test: str, fn, *, allowed=_CLEAR, must_name: str | None = None):
     Anything else propagates (a wrong exception type fails the test). A clear error's message
     must start with an API name (and contain ``must_name`` if given).
     """
-    with watchdog():
+    with watchdog(), warnings.catch_warnings():
+        # a NumPy warning (overflow in a cast, invalid value) escaping the API is an unchecked path
+        warnings.simplefilter("error", RuntimeWarning)
         try:
             res = fn()
         except allowed as e:
@@ -252,7 +255,7 @@ def _expected_format(text: str):
     return fx.Fixed(w, i, signed, q, o, n)
 
 
-@fuzz(600)
+@fuzz(400)
 @given(text=type_strings())
 def test_fuzz_format_strings(text):
     test = "format_strings"
@@ -270,7 +273,7 @@ def test_fuzz_format_strings(text):
     assert ok2 and arr.fmt == res
 
 
-@fuzz(300)
+@fuzz(200)
 @given(w=st.one_of(st.integers(-2**70, 2**70), st.sampled_from([0, -1, 1, 1024, 1025, 2**63, -2**63])),
        i=st.one_of(st.integers(-2**70, 2**70), st.integers(-40, 1100), st.sampled_from([2**20, 2**20 + 1, -2**20 - 1])),
        n=st.one_of(st.integers(-5, 1100), st.integers(-2**70, 2**70)),
@@ -441,7 +444,7 @@ def _reference_array(values, fmt: fx.Fixed, seed: int, nan: str):
     return out, None
 
 
-@fuzz(400)
+@fuzz(300)
 @given(inp=array_inputs(), nan=st.sampled_from(["raise", "ap"]), seed=st.integers(0, 2**64 - 1))
 def test_fuzz_array(inp, nan, seed):
     values, fmt, kind = inp
@@ -469,7 +472,7 @@ def test_fuzz_array(inp, nan, seed):
 # ----------------------------------------------------------------------------------------------
 # 3. fx.from_raw: out-of-range raws, every integer kind
 # ----------------------------------------------------------------------------------------------
-@fuzz(500)
+@fuzz(300)
 @given(fmt=formats(), data=st.data())
 def test_fuzz_from_raw(fmt, data):
     test = "from_raw"
@@ -523,7 +526,7 @@ _OPS = {"add": ("+", lambda a, b: a + b), "sub": ("-", lambda a, b: a - b),
         "mul": ("*", lambda a, b: a * b), "div": ("/", lambda a, b: a / b)}
 
 
-@fuzz(500)
+@fuzz(300)
 @given(op=st.sampled_from(sorted(_OPS)), data=st.data())
 def test_fuzz_elementwise(op, data):
     test = f"elementwise/{op}"
@@ -594,7 +597,7 @@ def _matmul_exact_reference(a: fx.FixedArray, b: fx.FixedArray):
     return np.matmul(va, vb)
 
 
-@fuzz(400)
+@fuzz(250)
 @given(data=st.data(), use_accum=st.booleans())
 def test_fuzz_matmul(data, use_accum):
     test = "matmul/accum" if use_accum else "matmul"
@@ -641,7 +644,7 @@ def test_fuzz_matmul(data, use_accum):
     np.testing.assert_array_equal(raws(res).reshape(-1), full.reshape(-1))
 
 
-@fuzz(250)
+@fuzz(150)
 @given(data=st.data(), use_accum=st.booleans(), use_bias=st.booleans(), sparse=st.booleans())
 def test_fuzz_linear_and_sparse(data, use_accum, use_bias, sparse):
     test = "linear" + ("/sparse" if sparse else "") + ("/accum" if use_accum else "")
@@ -717,7 +720,7 @@ def test_fuzz_linear_and_sparse(data, use_accum, use_bias, sparse):
 _ODD = [1, 2, 3, 31, 63, 64, 65, 127, 128, 129, 191, 200]
 
 
-@fuzz(250)
+@fuzz(200)
 @given(data=st.data(), zero=st.sampled_from(["pos", "neg"]))
 def test_fuzz_binary(data, zero):
     test = "binary"
