@@ -637,6 +637,11 @@ def _matmul_shapes(api, sa, sb):
     kb = sb[-2] if len(sb) >= 2 else sb[0]
     if ka != kb:
         raise ValueError(f"{api}: input shape mismatch, lhs: {sa}, rhs: {sb} (contraction {ka} != {kb})")
+    try:
+        np.broadcast_shapes(tuple(sa[:-2]), tuple(sb[:-2]))
+    except ValueError:
+        raise ValueError(f"{api}: batch dimensions do not broadcast, lhs: {sa}, rhs: {sb} "
+                         f"(batch {tuple(sa[:-2])} vs {tuple(sb[:-2])})") from None
     return ka
 
 

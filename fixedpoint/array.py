@@ -748,7 +748,9 @@ def _as_exact_array(values, api: str = "fx.array") -> np.ndarray:
         return x
     if x.size == 0:
         return x.astype(np.int64) if isinstance(values, (list, tuple)) else x
-    if not np.any(np.abs(x) >= 2.0**53):  # every int in the sequence was exact in float64
+    # float16/float32 come only from NumPy scalars of those types (any Python int or float makes
+    # float64), so no int lost bits; comparing them with 2**53 would overflow in the cast and warn.
+    if x.dtype.itemsize < 8 or not np.any(np.abs(x) >= 2.0**53):  # every int was exact in float64
         return x
     try:
         obj = np.asarray(values, dtype=object)

@@ -71,7 +71,7 @@ O_CODES = {o: k for k, o in enumerate(OMode)}
 def _mode(enum_cls, value, field: str):
     if isinstance(value, enum_cls):
         return value
-    if isinstance(value, str):
+    if isinstance(value, str) and value.isascii():  # 'ſat'.upper() == 'SAT': compare ASCII names only
         name = value.strip().upper()
         if name.startswith("AP_"):
             name = name[3:]
@@ -116,7 +116,7 @@ class Fixed:
     Raises:
         ValueError: ``w``, ``i`` or ``n`` is not an integer, ``w`` is outside [1, 1024],
             ``i`` is outside [-2**20, 2**20], ``n`` is outside [0, w], ``signed`` is not a
-            bool, a mode name is unknown, or ``WRAP_SM`` is asked of an unsigned format
+            bool, a mode name is unknown (or not ASCII), or ``WRAP_SM`` is asked of an unsigned format
             (ap_ufixed rejects it). The message names the field and its value.
         AttributeError: on any attempt to set or delete a field (use ``replace``).
     """
@@ -263,14 +263,19 @@ class Fixed:
         ap_fixed's defaults (``TRN``, ``WRAP``, 0). A ``Fixed`` is returned unchanged.
 
         Raises:
-            ValueError: ``text`` is not a string, does not match one of the spellings, has an
-                empty or non-integer argument or the wrong number of arguments, or describes
-                an invalid format (as ``Fixed(...)``); the message quotes the text.
+            ValueError: ``text`` is not a string, holds a non-ASCII character, does not match
+                one of the spellings, has an empty or non-integer argument or the wrong number
+                of arguments, or describes an invalid format (as ``Fixed(...)``); the message
+                quotes the text.
         """
         if isinstance(text, Fixed):
             return text
         if not isinstance(text, str):
             raise ValueError(f"Fixed.parse: expected a type string, got {type(text).__name__}")
+        bad = next((c for c in text if not c.isascii()), None)
+        if bad is not None:  # '\d', str.upper() and str.strip() would read '١٦', 'ſat' or U+00A0 silently
+            raise ValueError(f"Fixed.parse: non-ASCII character {bad!r} (U+{ord(bad):04X}) in {text!r}; "
+                             "type strings are C++ template syntax")
         m = _TYPE_RE.fullmatch(text.strip())
         if m is None:
             raise ValueError(

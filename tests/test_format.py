@@ -388,6 +388,28 @@ def test_unknown_modes_in_parsed_strings():
         fx.Fixed.parse("fixed<16,6,RND,CLAMP>")
 
 
+@pytest.mark.parametrize("text, char", [
+    ("ap_int<\u0661\u0666>", "\u0661"),               # Arabic-Indic digits: Python's \\d and int() read 16
+    ("ap_fixed<\uff18,3>", "\uff18"),                  # full-width 8
+    ("ap_fixed<8,3,AP_RND,AP_\u017fAT>", "\u017f"),     # long s: 'ſAT'.upper() == 'SAT'
+    ("ap_fixed<8,3,AP_RND_MIN_\u0131NF>", "\u0131"),    # dotless i: upper() gives 'INF'
+    ("ap_fixed<8,3>\u00a0", "\u00a0"),                 # no-break space: str.strip() removes it
+])
+def test_parse_refuses_non_ascii(text, char):
+    """Found by tests/test_fuzz_api.py: these were read as their ASCII look-alikes."""
+    msg = f"Fixed.parse: non-ASCII character {char!r} (U+{ord(char):04X}) in {text!r}"
+    with pytest.raises(ValueError, match="^" + re.escape(msg)):
+        fx.Fixed.parse(text)
+
+
+@pytest.mark.parametrize("q, o", [("RND", "\u017fat"), ("\uff32\uff2e\uff24", "SAT"), ("RND_MIN_\u0131NF", "SAT")])
+def test_modes_refuse_non_ascii(q, o):
+    bad = q if not q.isascii() else o
+    field = "rounding (q)" if bad is q else "overflow (o)"
+    with pytest.raises(ValueError, match=re.escape(f"Fixed: unknown {field} mode {bad!r}; allowed: ")):
+        fx.Fixed(8, 3, q=q, o=o)
+
+
 @pytest.mark.parametrize("o", ["SAT", "SAT_ZERO", "SAT_SYM"])
 @pytest.mark.parametrize("n", [1, 5, 8])
 def test_n_with_non_wrap_modes(o, n):

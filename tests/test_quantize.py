@@ -24,6 +24,7 @@ import signal
 import struct
 import sys
 import time
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -1228,6 +1229,19 @@ def test_empty_python_list():
         got = fx.array([], fmt)
         expect_raw(got, [], fmt, shape=(0,))
         expect_raw(fx.array([[], []], fmt), [], fmt, shape=(2, 0))
+
+
+@pytest.mark.parametrize("values", [np.float16(1.5), [np.float16(1.5), np.float16(-65504.0)], np.float32(2.5),
+                                    [np.float32(3e38)]], ids=["f16", "f16-list", "f32", "f32-list"])
+def test_narrow_float_scalars_do_not_warn(values):
+    """Found by tests/test_fuzz_api.py: NumPy float16/float32 scalars (not arrays) raised a
+    RuntimeWarning ("overflow encountered in cast") from an internal check."""
+    fmt = fx.Fixed(40, 20, True, "RND", "SAT")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = fx.array(values, fmt)
+    flat = np.asarray(values, dtype=np.float64).reshape(-1)
+    expect_raw(got, ref_from_double(flat, fmt), fmt, shape=np.shape(values))
 
 
 def test_python_lists_and_scalars():

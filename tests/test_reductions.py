@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import math
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -251,6 +252,23 @@ def test_matmul_shape_mismatch_names_both_shapes():
         fx.matmul(a, b, accum=Fixed(16, 8))
     with pytest.raises(ValueError, match=r"lhs: \(3, 4\), rhs: \(5,\)"):
         a @ make(obj([1] * 5), Fixed(8, 3))
+
+
+@pytest.mark.parametrize("sa, sb", [((3, 2, 2), (2, 2, 2)), ((0, 0, 0), (2, 0, 0)), ((3, 1, 2), (2, 2, 1)),
+                                     ((2, 3, 1, 4), (3, 2, 4, 1))])
+@pytest.mark.parametrize("bits", [8, 40, 100])  # the int16/f64, the int64 and the multi-limb paths
+def test_matmul_batch_mismatch_names_both_shapes(sa, sb, bits):
+    """Found by tests/test_fuzz_api.py: batch dimensions that do not broadcast leaked NumPy's
+    message (which names neither the API nor the operands' shapes)."""
+    a = make(obj([1] * int(np.prod(sa)), sa), Fixed(bits, 3))
+    b = make(obj([1] * int(np.prod(sb)), sb), Fixed(bits, 3))
+    msg = rf"^fx\.matmul: batch dimensions do not broadcast, lhs: {re.escape(str(sa))}, rhs: {re.escape(str(sb))}"
+    with pytest.raises(ValueError, match=msg):
+        a @ b
+    with pytest.raises(ValueError, match=msg):
+        fx.matmul(a, b, accum=Fixed(16, 8))
+    with pytest.raises(ValueError):
+        np.matmul(np.zeros(sa), np.zeros(sb))  # NumPy refuses the same shapes
 
 
 def test_dot_and_outer_across_formats():
