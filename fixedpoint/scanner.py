@@ -326,9 +326,6 @@ class GraphScanResult:
     mode: str = "layer"
     input_layers: list = field(default_factory=list)
 
-    def _in_width(self, name: str) -> int:
-        return self.layers[name].get("input_width", 0)
-
     def bops(self) -> dict:
         """Bit operations per Dense/convolution layer, as in arXiv:1804.10969:
         ``MACs * (b_a * b_w + b_a + b_w + log2(K))`` with ``K`` the products per output and
@@ -762,11 +759,11 @@ def scan_graph(model, X, y, *, metric=None, tolerance: float = 0.01, mode: str =
         evals += 1
         hit = remote.pop(tuple(sorted(b.items())), None)
         if hit is not None:  # what the same emulation gave on a worker
-            last["outs"], last["agree"] = None, hit[1]
+            last["agree"] = hit[1]
             return hit[0]
         outs = runner.outputs(make(b))
         got = metric(outs[0] if len(outs) == 1 else outs, y)
-        last["outs"], last["agree"] = outs, agreement(outs)
+        last["agree"] = agreement(outs)
         return float(got)
 
     shared = None
