@@ -2,7 +2,9 @@
 
 Argument parsing happens before NumPy (or any peer) is imported, so that when
 ``threadpoolctl`` is missing the BLAS/OpenMP thread variables can still be pinned through the
-environment. Everything else lives in :mod:`bench.harness`.
+environment. The runner is :mod:`bench.harness`; what a case is, :mod:`bench.model`; timing and
+thread control, :mod:`bench.timing`; machine information, :mod:`bench.machine`; the markdown
+report, plots and comparisons, :mod:`bench.report`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
-"""Plots and run-to-run comparison for benchmark results (the JSON written by ``python -m bench``).
+"""Reports of benchmark results (the JSON written by ``python -m bench``): the markdown table,
+plots, run-to-run comparison and the documentation page.
 
+- :func:`to_markdown` renders a results document as the markdown report (one table per suite,
+  then the goals); :func:`print_report` prints it (with rich on a terminal).
 - :func:`plot_suites` draws one PNG per suite: for every case, each peer's median time as a
   ratio of the case's baseline, grouped by thread count (log scale; lower is faster).
 - :func:`compare` matches the ``ok`` records of two runs by (suite, case, peer, threads) and
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +85,7 @@ def compare(old: dict[str, Any], new: dict[str, Any], threshold: float = 1.10) -
 
 
 def compare_markdown(result: dict[str, Any]) -> str:
-    from bench.harness import fmt_seconds  # noqa: PLC0415
-
+    
     lines = [
         "# Benchmark comparison",
         "",
@@ -164,8 +167,7 @@ def page_markdown(results: dict[str, Any], img_prefix: str = "img/bench") -> str
     """The benchmarks page for one results document (the plots are ``<img_prefix>-<suite>.png``).
 
     Raises ValueError when the document is a quick run (the page shows full runs only)."""
-    from bench.harness import fmt_ratio, fmt_seconds  # noqa: PLC0415
-
+    
     if results["run"].get("quick"):
         raise ValueError("bench --page: the results are from a --quick run; the page shows a full run")
     m, run = results["machine"], results["run"]
@@ -282,3 +284,105 @@ def write_page(results: dict[str, Any], page: str | Path, img_dir: str | Path | 
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text(text, encoding="utf-8")
     return [page, *pngs]
+
+
+# Markdown report
+
+
+def fmt_seconds(s: float | None) -> str:
+    if s is None:
+        return "-"
+    if s >= 1:
+        return f"{s:.3f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.3f} ms"
+    return f"{s * 1e6:.1f} us"
+
+
+def fmt_ratio(r: float | None) -> str:
+    return "-" if r is None else f"{r:.3g}x"
+
+
+def _md_cell(text: Any, limit: int = 200) -> str:
+    text = str(text).replace("\n", " ")
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text.replace("|", "\\|")
+
+
+def to_markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    cpu = m["cpu"]
+    fxm = m["fixedpoint"]
+    lines = [
+        "# fixedpoint benchmarks",
+        "",
+        f"- CPU: {cpu['model']} ({cpu['available_cores']} cores available, "
+        f"{cpu['logical_cores']} logical); ISA: {' '.join(cpu['isa']) or '?'}",
+        f"- fixedpoint: {m['versions'].get('fixedpoint') or '-'}, SIMD target: "
+        f"{fxm.get('simd_target') or '-'}"
+        + ("" if fxm["available"] else f" (not available: {fxm['error']})"),
+        f"- threads: {', '.join(map(str, m['threads']['requested']))}; peer BLAS/OpenMP threads "
+        f"via {m['threads']['peer_thread_control']}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v),
+        f"- load average (1/5/15 min): start {m.get('load_avg_start') or '-'}, end {m.get('load_avg') or '-'}",
+        f"- mode: {'quick' if results['run']['quick'] else 'full'}; times are per call; "
+        "ratio = median / baseline median at the same thread count (lower is faster)",
+    ]
+    suites: dict[str, list[dict[str, Any]]] = {}
+    for r in results["records"]:
+        suites.setdefault(r["suite"], []).append(r)
+    for suite, recs in suites.items():
+        lines += [
+            "",
+            f"## {suite}",
+            "",
+            "| case | threads | peer | n | median | min | IQR | vs baseline | status | note |",
+            "|---|---:|---|---:|---:|---:|---:|---:|---|---|",
+        ]
+        for r in recs:
+            peer = f"**{r['peer']}** (baseline)" if r["peer"] == r["baseline"] else r["peer"]
+            lines.append(
+                "| "
+                + " | ".join(
+                    _md_cell(c)
+                    for c in (
+                        r["case"],
+                        r["threads"],
+                        peer,
+                        f"{r['n']:,}",
+                        fmt_seconds(r["median_s"]),
+                        fmt_seconds(r["min_s"]),
+                        fmt_seconds(r["iqr_s"]),
+                        fmt_ratio(r["ratio_vs_baseline"]),
+                        r["status"],
+                        r["note"],
+                    )
+                )
+                + " |"
+            )
+    if results.get("goals"):
+        lines += ["", "## Goals (reported, not asserted)", "", "| suite | case | goal | value | met |", "|---|---|---|---|---|"]
+        for g in results["goals"]:
+            met = {True: "yes", False: "NO", None: "n/a"}[g["met"]]
+            lines.append(
+                "| " + " | ".join(_md_cell(c) for c in (g["suite"], g["case"], g["goal"], g["value"], met)) + " |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def print_report(markdown: str, fmt: str = "auto", stream: Any = None) -> None:
+    stream = stream or sys.stdout
+    use_rich = fmt == "rich" or (fmt == "auto" and hasattr(stream, "isatty") and stream.isatty())
+    if use_rich:
+        try:
+            from rich.console import Console  # noqa: PLC0415
+            from rich.markdown import Markdown  # noqa: PLC0415
+        except ImportError:
+            use_rich = False
+        else:
+            Console(file=stream).print(Markdown(markdown))
+            return
+    stream.write(markdown)
+
+

@@ -23,11 +23,11 @@ if not (REPO / "bench" / "__init__.py").exists():  # pragma: no cover
 if str(REPO) not in sys.path:
     sys.path.append(str(REPO))  # appended, so an installed fixedpoint still wins
 
-from bench import harness  # noqa: E402
+from bench import harness, model, report, timing  # noqa: E402
 from bench.cases import quantize as qz  # noqa: E402
-from bench.harness import Case, Impl, Skip, WrongResult  # noqa: E402
+from bench.model import Case, Impl, Skip, WrongResult  # noqa: E402
 
-TINY = harness.Timing(warmup=1, min_repeats=2, max_repeats=3, budget_s=0.0)
+TINY = timing.Timing(warmup=1, min_repeats=2, max_repeats=3, budget_s=0.0)
 
 
 def _case(peers: dict, baseline: str = "base", name: str = "c") -> Case:
@@ -36,7 +36,7 @@ def _case(peers: dict, baseline: str = "base", name: str = "c") -> Case:
 
 def _ok(value: int = 3) -> Impl:
     def check(out):
-        harness.expect_equal(out, np.full(4, 3))
+        model.expect_equal(out, np.full(4, 3))
 
     return Impl(run=lambda: np.full(4, value), check=check)
 
@@ -73,7 +73,7 @@ def test_results_schema():
     assert m["threads"]["requested"] == [1, 2]
     assert len(doc["records"]) == 4  # one per (case, peer, threads)
     for r in doc["records"]:
-        assert tuple(r) == harness.RECORD_FIELDS
+        assert tuple(r) == model.RECORD_FIELDS
         assert r["status"] == "ok"
         assert r["repeats"] >= 2
         assert 0 <= r["min_s"] <= r["median_s"]
@@ -151,7 +151,7 @@ def test_peer_thread_hook_and_progress():
 
 def test_markdown_report_lists_every_record():
     doc = _run(_case({"base": _ok, "absent": _missing, "liar": lambda: _ok(value=4)}))
-    md = harness.to_markdown(doc)
+    md = report.to_markdown(doc)
     assert "| case | threads | peer |" in md
     assert "**base** (baseline)" in md
     assert "| skipped |" in md and "| wrong |" in md
@@ -159,13 +159,13 @@ def test_markdown_report_lists_every_record():
 
 
 def test_parse_threads():
-    n = harness.available_threads()
-    assert harness.parse_threads("1,all") == ([1] if n == 1 else [1, n])
-    assert harness.parse_threads("2, 2,1") == [2, 1]
+    n = timing.available_threads()
+    assert timing.parse_threads("1,all") == ([1] if n == 1 else [1, n])
+    assert timing.parse_threads("2, 2,1") == [2, 1]
     with pytest.raises(ValueError, match="thread counts must be >= 1"):
-        harness.parse_threads("0")
+        timing.parse_threads("0")
     with pytest.raises(ValueError, match="expected integers or 'all'"):
-        harness.parse_threads("many")
+        timing.parse_threads("many")
 
 
 def test_suite_registry():
@@ -267,7 +267,7 @@ def test_bench_quick_smoke(tmp_path):
     assert threads[0] == 1
     recs = doc["records"]
     for r in recs:
-        assert tuple(r) == harness.RECORD_FIELDS
+        assert tuple(r) == model.RECORD_FIELDS
         assert r["status"] in ("ok", "skipped"), r
     cases = {r["case"] for r in recs}
     assert cases == {"rnd_sat", "rnd_conv_sat", "stoch_sat"}

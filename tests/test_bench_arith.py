@@ -24,11 +24,11 @@ if not (REPO / "bench" / "__init__.py").exists():  # pragma: no cover
 if str(REPO) not in sys.path:
     sys.path.append(str(REPO))  # appended, so an installed fixedpoint still wins
 
-from bench import harness  # noqa: E402
+from bench import harness, model, timing  # noqa: E402
 from bench.cases import arith  # noqa: E402
-from bench.harness import Case, WrongResult  # noqa: E402
+from bench.model import Case, WrongResult  # noqa: E402
 
-TINY = harness.Timing(warmup=1, min_repeats=2, max_repeats=3, budget_s=0.0)
+TINY = timing.Timing(warmup=1, min_repeats=2, max_repeats=3, budget_s=0.0)
 SMALL_N, SMALL_M = 4096, 16
 
 
@@ -304,7 +304,7 @@ def test_bench_arith_quick_smoke(tmp_path):
     assert doc["schema"] == 1 and doc["run"]["suites"] == ["arith"]
     recs = doc["records"]
     for r in recs:
-        assert tuple(r) == harness.RECORD_FIELDS
+        assert tuple(r) == model.RECORD_FIELDS
         assert r["status"] in ("ok", "skipped"), r
     assert {r["case"] for r in recs} == {"add", "mul", "sum", "matmul"}
     for case in ("add", "mul", "sum", "matmul"):

@@ -16,7 +16,7 @@ if str(REPO) not in sys.path:
     sys.path.append(str(REPO))
 
 from bench.cases import binary as bn  # noqa: E402
-from bench.harness import Skip, WrongResult  # noqa: E402
+from bench.model import Skip, WrongResult  # noqa: E402
 
 
 @pytest.fixture(scope="module")

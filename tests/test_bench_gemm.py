@@ -18,7 +18,7 @@ if str(REPO) not in sys.path:
 
 from bench.cases import matmul as mm  # noqa: E402
 from bench.cases import sparse as spc  # noqa: E402
-from bench.harness import WrongResult  # noqa: E402
+from bench.model import WrongResult  # noqa: E402
 
 
 @pytest.fixture

@@ -26,15 +26,15 @@ if str(REPO) not in sys.path:
 
 import fixedpoint as fx  # noqa: E402
 from bench import __main__ as bench_main  # noqa: E402
-from bench import harness, report  # noqa: E402
-from bench.harness import Case, Impl  # noqa: E402
+from bench import harness, machine, model, report, timing  # noqa: E402
+from bench.model import Case, Impl  # noqa: E402
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
 
 
 def _impl(value=3):
     return Impl(run=lambda: np.full(4, value),
-                check=lambda out: harness.expect_equal(out, np.full(4, 3)))
+                check=lambda out: model.expect_equal(out, np.full(4, 3)))
 
 
 def _missing():
@@ -81,8 +81,8 @@ def test_unknown_suite_is_a_usage_error():
 
 @pytest.mark.parametrize("argv,threads", [
     (["--quick"], [1]),
-    ([], [1, harness.available_threads()]),
-    (["--quick", "--threads", "1,all"], [1, harness.available_threads()]),
+    ([], [1, timing.available_threads()]),
+    (["--quick", "--threads", "1,all"], [1, timing.available_threads()]),
 ])
 def test_thread_defaults(monkeypatch, tmp_path, argv, threads):
     """The full run measures 1 thread and all cores; --quick measures 1 unless told otherwise."""
@@ -103,18 +103,18 @@ def test_thread_defaults(monkeypatch, tmp_path, argv, threads):
 
 def test_quick_takes_one_sample_of_a_slow_first_call():
     calls = []
-    assert harness.measure(lambda: calls.append(1), harness.QUICK, first_s=1.0) == [1.0]
+    assert timing.measure(lambda: calls.append(1), timing.QUICK, first_s=1.0) == [1.0]
     assert calls == []  # not called again
-    assert harness.QUICK.slow_first_is_sample and not harness.FULL.slow_first_is_sample
-    full_like = harness.Timing(warmup=1, min_repeats=3, max_repeats=5, budget_s=0.01)
-    assert len(harness.measure(lambda: calls.append(1), full_like, first_s=1.0)) == 3
+    assert timing.QUICK.slow_first_is_sample and not timing.FULL.slow_first_is_sample
+    full_like = timing.Timing(warmup=1, min_repeats=3, max_repeats=5, budget_s=0.01)
+    assert len(timing.measure(lambda: calls.append(1), full_like, first_s=1.0)) == 3
     assert len(calls) == 3
 
 
 def test_machine_info_names_cpu_isa_threads_and_versions():
     m = _doc()["machine"]
     assert m["cpu"]["model"] and m["cpu"]["available_cores"] >= 1
-    assert set(m["cpu"]["isa"]) <= set(harness.ISA_OF_INTEREST)
+    assert set(m["cpu"]["isa"]) <= set(machine.ISA_OF_INTEREST)
     assert m["fixedpoint"]["simd_target"] == fx.get_isa()
     assert m["fixedpoint"]["build_info"]["best_isa"] in ("scalar", "avx2", "avx512")
     assert m["threads"]["requested"] == [1, 2]

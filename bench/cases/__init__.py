@@ -2,7 +2,7 @@
 
 A suite module provides
 
-- ``cases(quick: bool) -> list[bench.harness.Case]`` (build inputs here, import peers only
+- ``cases(quick: bool) -> list[bench.model.Case]`` (build inputs here, import peers only
   inside the peer factories so that a missing peer is a skipped record, not a crash), and
 - optionally ``goals(records: list[dict]) -> list[dict]``: targets to *report* (never assert),
   each ``{"suite", "case", "goal", "value", "met"}`` with ``met`` True/False/None.

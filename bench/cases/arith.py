@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.harness import Case, Impl, WrongResult, import_fixedpoint
+from bench.model import Case, Impl, WrongResult, import_fixedpoint
 
 SUITE = "arith"
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.harness import Case, Impl, Skip, expect_equal, import_fixedpoint
+from bench.model import Case, Impl, Skip, expect_equal, import_fixedpoint
 
 SUITE = "binary"
 M = N = K = 1024

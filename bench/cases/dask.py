@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.harness import Case, Impl, Skip, WrongResult, import_fixedpoint
+from bench.model import Case, Impl, Skip, WrongResult, import_fixedpoint
 
 SUITE = "dask"
 N_EVENTS, N_EVENTS_QUICK = 1_000_000, 200_000

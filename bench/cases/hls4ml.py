@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.harness import Case, Impl, Skip, WrongResult, import_fixedpoint
+from bench.model import Case, Impl, Skip, WrongResult, import_fixedpoint
 
 SUITE = "hls4ml"
 N_EMULATE = 20_000

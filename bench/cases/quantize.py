@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.harness import Case, Impl, Skip, WrongResult, expect_equal, import_fixedpoint
+from bench.model import Case, Impl, Skip, WrongResult, expect_equal, import_fixedpoint
 
 SUITE = "quantize"
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.harness import Case, Impl, Skip, WrongResult, import_fixedpoint
+from bench.model import Case, Impl, Skip, WrongResult, import_fixedpoint
 
 SUITE = "scan"
 SCAN_GOAL_S = 10.0

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.harness import Case, Impl, WrongResult, expect_equal, import_fixedpoint
+from bench.model import Case, Impl, WrongResult, expect_equal, import_fixedpoint
 
 SUITE = "torch"
 N = 1_000_000
