@@ -14,7 +14,8 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .format import MAX_WIDTH, Fixed, OMode, QMode  # noqa: E402
-from .array import FixedArray, array, format_bits, from_bits, from_raw  # noqa: E402
+from .array import FixedArray, format_bits  # noqa: E402
+from .quantize import array, from_bits, from_raw  # noqa: E402
 from ._ops import (  # noqa: E402
     absolute,
     add,

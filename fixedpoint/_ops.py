@@ -17,8 +17,8 @@ import numbers
 import numpy as np
 
 from . import _reference as _ref
-from .array import (FixedArray, _as_format, _flat_limbs, _limbs, _mode_args, _native, _native_order, _seed_for,
-                    _wrap_limbs)
+from .array import FixedArray, _as_format, _flat_limbs, _limbs, _mode_args, _native, _seed_for, _wrap_limbs
+from .quantize import _native_order
 from .format import MAX_INT_BITS, MAX_WIDTH, O_CODES, Q_CODES, Fixed, OMode, QMode
 
 from . import _core
@@ -172,7 +172,7 @@ def _operand(x, api: str) -> FixedArray:
     ):
         vals = [int(v) for v in arr.reshape(-1)]
         fmt = unify_formats([_int_format(v) for v in vals], api)
-        from .array import from_raw
+        from .quantize import from_raw
 
         return from_raw(_object_array(vals, arr.shape), fmt)
     raise TypeError(f"{api}: unsupported operand of type {type(x).__name__}; expected a FixedArray, "
@@ -1217,7 +1217,7 @@ def _constant_in(x, other) -> FixedArray | None:
         return None
     if not fmt.raw_min <= raw <= fmt.raw_max:
         return None
-    from .array import from_raw
+    from .quantize import from_raw
 
     return from_raw(raw, fmt)
 

@@ -26,7 +26,8 @@ import numpy as np
 from . import _core
 from ._ops import add as _add
 from ._ops import multiply as _multiply
-from .array import FixedArray, _native_order, from_raw
+from .array import FixedArray
+from .quantize import _native_order, from_raw
 from .format import Fixed
 
 __all__ = [

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _core
-from .array import FixedArray, _mode_args, array
+from .array import FixedArray, _mode_args
+from .quantize import array
 from .format import Fixed
 from .nn import Graph, Node
 from .nn._raw import literal_raw, storage, wrap

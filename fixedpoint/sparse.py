@@ -18,7 +18,8 @@ import numbers
 import numpy as np
 
 from . import _core
-from .array import FixedArray, _as_format, from_raw
+from .array import FixedArray, _as_format
+from .quantize import from_raw
 from .format import Fixed
 
 __all__ = ["SparseFixed"]
@@ -165,7 +166,7 @@ class SparseFixed:
         Raises ``ValueError`` for a bad blocksize or one that does not divide the shape,
         ``TypeError`` for non-numeric data.
         """
-        from .array import array
+        from .quantize import array
 
         api = "fx.SparseFixed.from_scipy"
         fmt = _as_format(fmt, api)

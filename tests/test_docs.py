@@ -207,7 +207,7 @@ def _public_names() -> list[str]:
 
     skip = {"MAX_WIDTH", "binary", "hls4ml", "prune", "datasets"}  # a constant and the modules with their own sections
     names = [f"fixedpoint.{n}" for n in fx.__all__ if n not in skip and n != "array"]
-    names.append("fixedpoint.array.array")  # fx.array shares its name with its module
+    names.append("fixedpoint.quantize.array")  # fx.array shares its name with the module fixedpoint.array
     names += [f"fixedpoint.binary.{n}" for n in fxb.__all__]
     names += [f"fixedpoint.hls4ml.{n}" for n in fxh.__all__]
     names += [f"fixedpoint.prune.{n}" for n in fxp.__all__]

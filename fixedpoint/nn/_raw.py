@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core
-from ..array import FixedArray, _mode_args, array
+from ..array import FixedArray, _mode_args
+from ..quantize import array
 from ..format import Fixed
 
 __all__ = ["RAW_MAX_W", "F64_EXACT", "literal_raw", "raw_ok", "is_wide", "storage", "wrap", "cast_raw",

@@ -57,14 +57,14 @@ def _from_ints(vals: np.ndarray, fmt: Fixed) -> np.ndarray:
     """Values (int64 or Python ints) that lie in ``fmt``'s raw range, as the engine stores them."""
     if vals.dtype != object and fmt.w <= 63:
         return vals
-    from ..array import from_raw  # noqa: PLC0415
+    from ..quantize import from_raw  # noqa: PLC0415
 
     return storage(from_raw(np.asarray(vals, dtype=object), fmt))
 
 
 def _const_raw(value, fmt: Fixed) -> int:
     """``fmt(value)`` for a double or int literal, as a Python int (the value, not the pattern)."""
-    from ..array import array  # noqa: PLC0415
+    from ..quantize import array  # noqa: PLC0415
 
     a = array(np.array([value], dtype=np.float64 if isinstance(value, float) else np.int64), fmt)
     return int(np.asarray(a.raw).reshape(-1)[0])
@@ -163,7 +163,7 @@ def _vec(fname: str, x: np.ndarray) -> np.ndarray:
 
 def _quantize(values: np.ndarray, fmt: Fixed) -> np.ndarray:
     """``table_t v = (double) value`` for each entry: stored integers (read-only)."""
-    from ..array import array  # noqa: PLC0415
+    from ..quantize import array  # noqa: PLC0415
 
     out = storage(array(np.asarray(values, dtype=np.float64), fmt, nan="ap"))
     out.flags.writeable = False

@@ -33,7 +33,7 @@ _ELEMENTWISE = ("add", "subtract", "multiply", "average", "maximum", "minimum")
 def _half():
     global _HALF
     if _HALF is None:
-        from ..array import array  # noqa: PLC0415
+        from ..quantize import array  # noqa: PLC0415
 
         _HALF = array(np.array(0.5), Fixed(1, 0, signed=False))
     return _HALF

@@ -32,7 +32,8 @@ import torch
 from torch import Tensor
 
 from .. import _core
-from ..array import _as_format, _mode_args, _nan_error, _seed_for
+from ..array import _as_format, _mode_args, _seed_for
+from ..quantize import _nan_error
 from ..format import Fixed, QMode
 from . import _kernels
 

@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import _core
-from ..array import FixedArray, _mode_args, _seed_for, array
+from ..array import FixedArray, _mode_args, _seed_for
+from ..quantize import array
 from ..format import Fixed
 from ._ops import STE_MODES, _check_float, _format_arg, quantize
 
