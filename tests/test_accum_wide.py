@@ -334,3 +334,21 @@ def test_results_are_limb_storage():
     assert r._raw.dtype == _limb_dtype(r.fmt) and not _native(r.fmt)
     r64 = fx.matmul(fx.from_raw(obj([1, 2]).reshape(1, 2), F(100, 3)), a, accum=F(40, 20))
     assert r64._raw.dtype == np.int64
+
+
+def test_network_dense_accum_wide():
+    """fixedpoint.nn's Dense accumulation (bias first) beyond 64 bits: the same sequential casts."""
+    from fixedpoint.nn.dense import dense_accum
+
+    fx_, fw = F(20, 8), F(14, 2)
+    rng = np.random.default_rng(21)
+    x = fx.from_raw(edge_raws(rng, fx_, (4, 6)), fx_)
+    w = fx.from_raw(edge_raws(rng, fw, (6, 3)), fw)
+    b = fx.from_raw(edge_raws(rng, F(30, 10), (3,)), F(30, 10))
+    for acc in (F(80, 9, True, "RND", "SAT"), F(130, 12, True, "TRN", "WRAP_SM")):
+        got = dense_accum(x, w, b, acc)
+        bias = pyints(b.cast(acc))
+        want = _ops._matmul_accum_python(pyints(x), fx_, pyints(w), fw, acc, 0, 0, bias)
+        np.testing.assert_array_equal(pyints(got), want)
+        if independent(acc):
+            np.testing.assert_array_equal(pyints(got), ind_matmul(pyints(x), fx_, pyints(w), fw, acc, bias))
