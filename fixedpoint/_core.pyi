@@ -200,6 +200,23 @@ def wide_matmul(
     arg12: bool,
     /,
 ) -> npt.NDArray[np.uint64]: ...
+def wide_matmul_accum(
+    a: npt.NDArray[np.uint64],
+    wa: int,
+    ia: int,
+    sa: bool,
+    b: npt.NDArray[np.uint64],
+    wb: int,
+    ib: int,
+    sb: bool,
+    M: int,
+    K: int,
+    N: int,
+    accum: tuple[int, int, bool, int, int, int],
+    bias: npt.NDArray[np.uint64] | None,
+    seed: int,
+    counter_base: int,
+) -> npt.NDArray[np.uint64]: ...
 def wide_sum_rows(
     arg0: npt.NDArray[np.uint64], arg1: int, arg2: int, arg3: bool, arg4: int, arg5: int, arg6: int, /
 ) -> npt.NDArray[np.uint64]: ...

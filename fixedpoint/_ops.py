@@ -17,7 +17,8 @@ import numbers
 import numpy as np
 
 from . import _reference as _ref
-from .array import FixedArray, _as_format, _flat_limbs, _limbs, _mode_args, _native, _seed_for, _wrap_limbs
+from .array import (FixedArray, _as_format, _flat_limbs, _limb_dtype, _limbs, _mode_args, _native, _seed_for,
+                    _wrap_limbs)
 from .quantize import _native_order
 from .format import MAX_INT_BITS, MAX_WIDTH, O_CODES, Q_CODES, Fixed, OMode, QMode
 
@@ -928,8 +929,7 @@ def _wrap_mod64(s: np.ndarray, fa: Fixed, fb: Fixed, accum: Fixed, bias) -> np.n
 def _matmul_accum(a: FixedArray, b: FixedArray, accum: Fixed, seed: int, api: str) -> FixedArray:
     # NumPy matmul shape rules: promote 1-d operands, broadcast batch dimensions.
     a_1d, b_1d = a.ndim == 1, b.ndim == 1
-    wide_in = not (_native(a.fmt) and _native(b.fmt))
-    ra, rb = (_ints(a), _ints(b)) if wide_in else (a._raw, b._raw)  # wide: Python ints
+    ra, rb = a._raw, b._raw  # stored raws: int64, or limbs (wide formats)
     ra = ra.reshape((1,) + a.shape) if a_1d else ra
     rb = rb.reshape(b.shape + (1,)) if b_1d else rb
     batch = np.broadcast_shapes(ra.shape[:-2], rb.shape[:-2])
@@ -939,7 +939,7 @@ def _matmul_accum(a: FixedArray, b: FixedArray, accum: Fixed, seed: int, api: st
     nb = int(np.prod(batch, dtype=np.int64))
     fa, fb = a.fmt, b.fmt
     native = _native(fa) and _native(fb) and _native(accum) and fa.w + fb.w <= _NATIVE_ARITH_MAX_W
-    out = np.empty(batch + (M, N), dtype=np.int64 if _native(accum) else object)
+    out = np.empty(batch + (M, N), dtype=np.int64 if _native(accum) else _limb_dtype(accum))
     ra2 = ra.reshape((nb, M, K))
     rb2 = rb.reshape((nb, K, N))
     out2 = out.reshape((nb, M, N))
@@ -960,8 +960,8 @@ def _matmul_accum(a: FixedArray, b: FixedArray, accum: Fixed, seed: int, api: st
             out2[t] = _core.matmul_accum(np.asarray(ra2[t], order="C"), fa.w, fa.i, fa.signed,
                                          np.asarray(rb2[t], order="C"), fb.w, fb.i, fb.signed,
                                          *_mode_args(accum), None, seed, base)
-        else:
-            out2[t] = _matmul_accum_python(ra2[t], fa, rb2[t], fb, accum, seed, base)
+        else:  # wide operands, accumulators or products: the multi-limb kernel
+            out2[t] = _matmul_accum_wide(ra2[t], fa, rb2[t], fb, accum, seed, base)
     if a_1d:
         out = out.reshape(out.shape[:-2] + (N,))
     if b_1d:
@@ -1031,8 +1031,8 @@ def linear(x, w, b=None, accum=None, out=None, seed=None) -> FixedArray:
             raw = _core.matmul_accum(np.ascontiguousarray(ra), fa.w, fa.i, fa.signed, rb, fb.w, fb.i, fb.signed,
                                      *_mode_args(accum), None if bias is None else bias._raw, acc_seed, 0)
         else:
-            raw = _matmul_accum_python(_ints(x).reshape(M, K), fa, _ints(wt), fb, accum, acc_seed, 0,
-                                       None if bias is None else _ints(bias))
+            raw = _matmul_accum_wide(x._raw.reshape(M, K), fa, wt._raw, fb, accum, acc_seed, 0,
+                                     None if bias is None else bias._raw)
         res = FixedArray(np.asarray(raw.reshape(lead + (N,)), order="C"), accum, _trusted=True)
     if out is not None:
         res = res.cast(_as_format(out, api), seed=seed)
@@ -1066,9 +1066,26 @@ def _linear_sparse(x: FixedArray, w, b, accum, out, seed, api: str) -> FixedArra
     return res
 
 
+def _matmul_accum_wide(ra: np.ndarray, fa: Fixed, rb: np.ndarray, fb: Fixed, accum: Fixed, seed: int, base: int,
+                       bias=None) -> np.ndarray:
+    """The sequential accumulation of matmul_accum for every width (the C++ multi-limb kernel):
+    ra (M, K) and rb (K, N) stored raws (int64 or limbs), bias (N,) accum's stored raws or None;
+    returns (M, N) accum stored raws. The same semantics and STOCH counters as _core.matmul_accum."""
+    M, K = ra.shape
+    N = rb.shape[1]
+
+    def limbs(r):
+        return np.ascontiguousarray(r).reshape(-1).view(np.uint64)
+
+    buf = _core.wide_matmul_accum(limbs(ra), fa.w, fa.i, fa.signed, limbs(rb), fb.w, fb.i, fb.signed, M, K, N,
+                                  _mode_args(accum), None if bias is None else limbs(bias), seed, base)
+    return buf.view(np.int64 if _native(accum) else _limb_dtype(accum)).reshape(M, N)
+
+
 def _matmul_accum_python(ra, fa: Fixed, rb, fb: Fixed, accum: Fixed, seed: int, base: int,
                          bias=None) -> np.ndarray:
-    """Slow exact path (wide formats): the same semantics and STOCH counters as the C++ kernel."""
+    """The same in Python ints (ra, rb, bias: true integer values), one product at a time: the
+    reference the multi-limb kernel is tested against (tests/test_accum_wide.py)."""
     M, K = ra.shape
     N = rb.shape[1]
     q, o = accum.q.value, accum.o.value

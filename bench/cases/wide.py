@@ -1,5 +1,6 @@
 """wide: multi-limb formats (96, 128 and 512 bits): quantize, add, mul and exact matmul
-(504-bit operands for the 512-bit-class matmul, whose exact result must fit ap_fixed's 1024 bits).
+(504-bit operands for the 512-bit-class matmul, whose exact result must fit ap_fixed's 1024 bits),
+and matmul into 96- and 200-bit accumulators.
 
 Peers, side by side (ratios are against apytypes, the peer this suite must beat):
 
@@ -10,6 +11,12 @@ Peers, side by side (ratios are against apytypes, the peer this suite must beat)
   which are exact with the same result widths.
 - ``numpy_object``: NumPy object arrays of Python ints holding the stored integers (the usual
   fallback for wide integers; ``np.matmul`` works on them). Not for quantize.
+
+``accum_96`` / ``accum_200``: ``fx.matmul(a, b, accum=ap_fixed<w, i, AP_TRN, AP_WRAP>)`` of
+64x64 ap_fixed<32,8> operands (every product rounded into the accumulator, then added);
+apytypes runs ``a @ b`` in an ``APyFixedAccumulatorContext`` with the same format and modes
+(TRN/WRAP accumulation does not depend on the order, so both compute the same bits), and the
+``numpy_object`` column is fixedpoint's previous Python-int accumulator path.
 
 Operands are stored integers drawn uniformly over the whole format (seeded), so every limb is
 busy and half of them are negative; quantize takes normal(0, 4) float64 draws. Every output is
@@ -46,7 +53,13 @@ FULL_CASES = (
     ("add_512", "add", 512, 50_000),
     ("mul_512", "mul", 512, 50_000),
     ("matmul_504", "matmul", 504, 24),  # 2 * 504 + 5 bits: within the 1024-bit limit
+    ("accum_96", "accum", 96, 64),  # fx.matmul(..., accum=96-bit): ap_fixed<32,8> operands
+    ("accum_200", "accum", 200, 64),
 )
+# accum cases: the accumulator ap_fixed<w, i, AP_TRN, AP_WRAP> (products lose 12 and 18 fraction
+# bits: every product is rounded), operands ap_fixed<32, 8>
+ACCUM = {96: 60, 200: 170}
+ACCUM_OPERAND = (32, 8)
 QUICK_SCALE = 10  # --quick: sizes / 10 (matmul: / 2), same code paths
 
 
@@ -74,6 +87,9 @@ class Data:
             self.want = _obj(_round_half_away(float(v), self.f) for v in self.x)
             self.want_frac = self.f
             return
+        if op == "accum":
+            self._accum(rng, w, size)
+            return
         shape = (size, size) if op == "matmul" else (size,)
         n = int(np.prod(shape))
         self.ra = _obj(rng.randint(lo, hi) for _ in range(n)).reshape(shape)
@@ -84,6 +100,22 @@ class Data:
             self.want, self.want_frac = self.ra * self.rb, 2 * self.f
         else:
             self.want, self.want_frac = np.matmul(self.ra, self.rb), 2 * self.f
+
+    def _accum(self, rng: random.Random, w: int, size: int) -> None:
+        """Operands in ap_fixed<32,8>; want: sum_k floor(a*b * 2^-sh) modulo 2^w (TRN/WRAP
+        accumulation is independent of the order: the same for every peer)."""
+        ow, oi = ACCUM_OPERAND
+        self.ow, self.oi, self.i = ow, oi, ACCUM[w]
+        self.f = w - self.i
+        lo, hi = -(1 << (ow - 1)), (1 << (ow - 1)) - 1
+        n = size * size
+        self.ra = _obj(rng.randint(lo, hi) for _ in range(n)).reshape(size, size)
+        self.rb = _obj(rng.randint(lo, hi) for _ in range(n)).reshape(size, size)
+        sh = 2 * (ow - oi) - self.f
+        p = (self.ra[:, :, None] * self.rb[None, :, :]) >> sh  # floor, Python ints
+        self.want = _obj(_signed(int(v) & ((1 << w) - 1), w) for v in p.sum(axis=1).reshape(-1))
+        self.want = self.want.reshape(size, size)
+        self.want_frac = self.f
 
     def check(self, got: np.ndarray, frac: int, what: str) -> None:
         got = np.asarray(got, dtype=object)
@@ -118,6 +150,12 @@ def _signed(bits: int, w: int) -> int:
 # -- peers ---------------------------------------------------------------------------------
 def _ours(d: Data) -> Impl:
     fx = import_fixedpoint()
+    if d.op == "accum":
+        opf = fx.Fixed(d.ow, d.oi)
+        acc = fx.Fixed(d.w, d.i, q="TRN", o="WRAP")
+        a, b = fx.from_raw(d.ra, opf), fx.from_raw(d.rb, opf)
+        return Impl(run=lambda: fx.matmul(a, b, accum=acc),
+                    check=lambda out: d.check(out.raw, out.fmt.f, "fx.matmul(accum=)"))
     fmt = fx.Fixed(d.w, d.i, q="RND_INF")
     if d.op == "quantize":
         x = d.x
@@ -135,6 +173,21 @@ def _apytypes(d: Data) -> Impl:
         flat = np.array(bits, dtype=object).reshape(-1)
         return _obj(_signed(int(v), out.bits) for v in flat).reshape(np.shape(bits))
 
+    if d.op == "accum":
+        mask = (1 << d.ow) - 1
+        ab = [apy.APyFixedArray([int(v) & mask for v in r.reshape(-1)], int_bits=d.oi, frac_bits=d.ow - d.oi)
+              .reshape(r.shape) for r in (d.ra, d.rb)]
+        for r, x in zip((d.ra, d.rb), ab):
+            if list(to_ints(x).reshape(-1)) != list(r.reshape(-1)):
+                raise RuntimeError("apytypes operand does not hold the intended stored integers")
+
+        def run() -> Any:
+            with apy.APyFixedAccumulatorContext(int_bits=d.i, frac_bits=d.f, quantization=apy.QuantizationMode.TRN,
+                                                overflow=apy.OverflowMode.WRAP):
+                return ab[0] @ ab[1]
+
+        return Impl(run=run, check=lambda out: d.check(to_ints(out), out.frac_bits, "@ in an accumulator context"),
+                    set_threads=apy.reset_thread_pool if hasattr(apy, "reset_thread_pool") else None)
     if d.op == "quantize":
         x = d.x
         return Impl(run=lambda: apy.APyFixedArray.from_float(x, int_bits=d.i, frac_bits=d.f),
@@ -158,6 +211,15 @@ def _apytypes(d: Data) -> Impl:
 
 
 def _numpy_object(d: Data) -> Impl:
+    if d.op == "accum":  # the previous fixedpoint path: the sequential casts in Python ints
+        fx = import_fixedpoint()
+        from fixedpoint import _ops  # noqa: PLC0415
+
+        opf = fx.Fixed(d.ow, d.oi)
+        acc = fx.Fixed(d.w, d.i, q="TRN", o="WRAP")
+        return Impl(run=lambda: _ops._matmul_accum_python(d.ra, opf, d.rb, opf, acc, 0, 0),
+                    check=lambda out: d.check(out, d.f, "Python-int accumulation"),
+                    note="fixedpoint's previous Python-int accumulator path (object arrays)")
     if d.op == "quantize":
         raise Skip("no NumPy quantizer for wide formats")
     a, b = d.ra, d.rb
@@ -172,12 +234,15 @@ def cases(quick: bool = False) -> list[Case]:
     out = []
     for name, op, w, size in FULL_CASES:
         if quick:
-            size = max(size // 2, 8) if op == "matmul" else size // QUICK_SCALE
+            size = max(size // 2, 8) if op in ("matmul", "accum") else size // QUICK_SCALE
         data = functools.cache(functools.partial(Data, op, w, size))  # built on first use
         peers = {p: (lambda make=make, data=data: make(data())) for p, make in PEERS.items()}
-        what = f"{size}x{size} @ {size}x{size}" if op == "matmul" else f"{size:,} elements"
-        out.append(Case(suite=SUITE, name=name, n=size, peers=peers, baseline=BASELINE,
-                        description=f"{op} in ap_fixed<{w},{w // 2}>: {what} (seed {SEED})"))
+        what = f"{size}x{size} @ {size}x{size}" if op in ("matmul", "accum") else f"{size:,} elements"
+        desc = f"{op} in ap_fixed<{w},{w // 2}>: {what} (seed {SEED})"
+        if op == "accum":
+            desc = (f"matmul of ap_fixed<{ACCUM_OPERAND[0]},{ACCUM_OPERAND[1]}> into an ap_fixed<{w},{ACCUM[w]},"
+                    f"AP_TRN,AP_WRAP> accumulator: {what} (seed {SEED})")
+        out.append(Case(suite=SUITE, name=name, n=size, peers=peers, baseline=BASELINE, description=desc))
     return out
 
 

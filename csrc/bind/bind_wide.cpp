@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <string>
 
+#include "accum_wide.hpp"
 #include "wide.hpp"
 
 namespace py = pybind11;
@@ -155,6 +156,35 @@ Limbs py_wide_matmul(const Limbs& a, int wa, int ia, bool sga, const Limbs& b, i
     return out;
 }
 
+Limbs py_wide_matmul_accum(const Limbs& a, int wa, int ia, bool sga, const Limbs& b, int wb, int ib, bool sgb,
+                           int64_t M, int64_t K, int64_t N, const py::tuple& accum, const py::object& bias,
+                           uint64_t seed, uint64_t counter_base) {
+    const char* api = "wide_matmul_accum";
+    if (M < 0 || K < 0 || N < 0)
+        throw py::value_error("wide_matmul_accum: negative dimension M, K, N = " + std::to_string(M) + ", " +
+                              std::to_string(K) + ", " + std::to_string(N));
+    if (accum.size() != 6)
+        throw py::value_error("wide_matmul_accum: accum must be a (w, i, signed, q, o, n) tuple, got " +
+                              std::to_string(accum.size()) + " values");
+    // sizes, formats and every raw (its limbs extended from bit w-1) checked before the GIL goes
+    const WideSource A = source(api, a, checked_size(api, "M * K", M, K), 1, wa, ia, sga),
+                     B = source(api, b, checked_size(api, "K * N", K, N), 1, wb, ib, sgb);
+    const Format acc = out_format(api, accum);
+    const uint64_t* biasp = nullptr;
+    Limbs bias_arr;
+    if (!bias.is_none()) {
+        bias_arr = bias.cast<Limbs>();
+        biasp = source(api, bias_arr, N, 1, acc.w, acc.i, acc.is_signed).p;
+    }
+    Limbs out(py::ssize_t(checked_size(api, "M * N * limbs", checked_size(api, "M * N", M, N), limbs_for(acc.w))));
+    uint64_t* o = out.mutable_data();
+    {
+        py::gil_scoped_release release;
+        fixedpoint::wide_matmul_accum(A, B, M, K, N, acc, biasp, seed, counter_base, o);
+    }
+    return out;
+}
+
 Limbs py_wide_sum_rows(const Limbs& a, int w, int i, bool s, int64_t rows, int64_t K, int res_w) {
     const char* api = "wide_sum_rows";
     if (rows < 0 || K < 0) throw py::value_error("wide_sum_rows: negative dimension");
@@ -180,5 +210,11 @@ void bind_wide(py::module_& m) {
           "Limb buffer -> float64 (exact when representable, else round-half-even).");
     m.def("wide_elementwise", &py_wide_elementwise, "Exact add/sub/mul/cmp on limb buffers, optionally fused with a cast.");
     m.def("wide_matmul", &py_wide_matmul, "Exact matmul of limb buffers into res_w-bit raws.");
+    m.def("wide_matmul_accum", &py_wide_matmul_accum, py::arg("a"), py::arg("wa"), py::arg("ia"), py::arg("sa"),
+          py::arg("b"), py::arg("wb"), py::arg("ib"), py::arg("sb"), py::arg("M"), py::arg("K"), py::arg("N"),
+          py::arg("accum"), py::arg("bias"), py::arg("seed"), py::arg("counter_base"),
+          "Accumulator-accurate (M,K)@(K,N) of limb buffers, every width: each product and each running sum\n"
+          "cast into accum=(w,i,s,q,o,n) in index order (matmul_accum's semantics); bias: N accumulator\n"
+          "elements (limbs) or None. Returns M*N accumulator elements (limbs).");
     m.def("wide_sum_rows", &py_wide_sum_rows, "Exact row sums of a limb buffer into res_w-bit raws.");
 }

@@ -45,10 +45,8 @@ def dense_accum(x: FixedArray, w: FixedArray, bias: FixedArray, acc_t: Fixed) ->
 
     When ``acc_t`` holds every product exactly and no partial sum can leave its range (by the
     formats' bounds), no cast rounds or overflows, and the exact matrix product gives the same
-    result. Otherwise the sequential kernel runs (native widths only).
-
-    Raises:
-        NotImplementedError: a sequential accumulation beyond the native 64-bit kernels.
+    result. Otherwise the sequential kernel runs (the multi-limb one beyond 64-bit accumulators
+    or operands, or 126-bit products).
     """
     from ..array import _holds  # noqa: PLC0415
     from .._ops import result_format  # noqa: PLC0415
@@ -63,8 +61,11 @@ def dense_accum(x: FixedArray, w: FixedArray, bias: FixedArray, acc_t: Fixed) ->
     if fits:
         exact = x @ w  # exact, in the product format plus ceil(log2 K) bits
         return (exact + bias_acc).cast(acc_t)  # every value is representable: no rounding, no overflow
-    if max(x.fmt.w, w.fmt.w, acc_t.w) > 64 or x.fmt.w + w.fmt.w > 126:
-        raise NotImplementedError(f"dense accumulation beyond the native kernels ({x.fmt}, {w.fmt}, {acc_t})")
+    if max(x.fmt.w, w.fmt.w, acc_t.w) > 64 or x.fmt.w + w.fmt.w > 126:  # the multi-limb kernel
+        from .._ops import _matmul_accum_wide  # noqa: PLC0415
+
+        raw = _matmul_accum_wide(x._raw.reshape(-1, k), x.fmt, w._raw, w.fmt, acc_t, 0, 0, bias_acc._raw)
+        return FixedArray(np.ascontiguousarray(raw).reshape(x.shape[:-1] + (w.shape[1],)), acc_t, _trusted=True)
     raw = _core.matmul_accum(np.ascontiguousarray(x.raw.view(np.int64).reshape(-1, k)), x.fmt.w, x.fmt.i,
                              x.fmt.signed, np.ascontiguousarray(w.raw.view(np.int64)), w.fmt.w, w.fmt.i,
                              w.fmt.signed, *_mode_args(acc_t), np.ascontiguousarray(bias_acc.raw.view(np.int64)), 0, 0)
