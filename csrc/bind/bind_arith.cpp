@@ -84,8 +84,7 @@ py::array_t<int64_t> matmul_accum_py(const py::array_t<int64_t, py::array::c_sty
     make_format(api, w1, i1, s1, 0, 0, 0);
     make_format(api, w2, i2, s2, 0, 0, 0);
     const Format acc = make_format(api, w, i, s, q, o, n);
-    if (a.ndim() != 2 || b.ndim() != 2 || a.shape(1) != b.shape(0))
-        throw py::value_error("matmul_accum: expected (M, K) and (K, N) operands");
+    fpbind::check_matmul_shapes(api, a, b);
     if (w1 + w2 > kArithMaxNaturalWidth)
         throw py::value_error("matmul_accum: product width " + std::to_string(w1 + w2) + " exceeds " +
                               std::to_string(kArithMaxNaturalWidth) + " bits");
@@ -95,7 +94,8 @@ py::array_t<int64_t> matmul_accum_py(const py::array_t<int64_t, py::array::c_sty
     if (!bias.is_none()) {
         bias_arr = bias.cast<py::array_t<int64_t, py::array::c_style | py::array::forcecast>>();
         if (bias_arr.ndim() != 1 || bias_arr.shape(0) != N)
-            throw py::value_error("matmul_accum: bias must have shape (N,)");
+            throw py::value_error("matmul_accum: bias must have shape (N,) = (" + std::to_string(N) + ",), got " +
+                                  fpbind::shape_str(bias_arr));
         biasp = bias_arr.data();
         fpbind::check_raws(api, "bias", bias_arr, w, i, s);
     }

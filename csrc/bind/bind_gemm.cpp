@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "common.hpp"
 #include "gemm.hpp"
 
 namespace py = pybind11;
@@ -20,12 +21,6 @@ using Raw = py::array_t<int64_t, py::array::c_style>;
 using I128 = __int128;
 using U128 = unsigned __int128;
 
-void check_shapes(const char* api, const Raw& a, const Raw& b) {
-    if (a.ndim() != 2 || b.ndim() != 2 || a.shape(1) != b.shape(0))
-        throw py::value_error(std::string(api) + ": expected (M, K) and (K, N) operands, got (" +
-                              std::to_string(a.ndim() >= 1 ? a.shape(0) : -1) + ", ...) and (" +
-                              std::to_string(b.ndim() >= 1 ? b.shape(0) : -1) + ", ...)");
-}
 
 // Every index in [0, limit): one vectorized min/max pass, then the first offender for the message.
 void check_indices(const char* api, const char* what, const int64_t* ix, int64_t n, int64_t limit) {
@@ -61,7 +56,7 @@ std::string u128_str(U128 v) {
 std::vector<int64_t> copy_of(const Raw& a) { return std::vector<int64_t>(a.data(), a.data() + a.size()); }
 
 Raw gemm_i16_py(const Raw& a, const Raw& b, int64_t amax, int64_t bmax) {
-    check_shapes("gemm_i16", a, b);
+    fpbind::check_matmul_shapes("gemm_i16", a, b);
     if (gemm_i16_pairs(amax, bmax) <= 0)
         throw py::value_error("gemm_i16: operand bounds amax=" + std::to_string(amax) + ", bmax=" +
                               std::to_string(bmax) + " exceed the int16 pair-sum bound 2*amax*bmax < 2^31");
@@ -89,7 +84,7 @@ Raw gemm_i16_py(const Raw& a, const Raw& b, int64_t amax, int64_t bmax) {
 }
 
 Raw gemm_i64_py(const Raw& a, const Raw& b, bool small_operands) {
-    check_shapes("gemm_i64", a, b);
+    fpbind::check_matmul_shapes("gemm_i64", a, b);
     const int64_t M = a.shape(0), K = a.shape(1), N = b.shape(1);
     if (small_operands) {  // the packed 32-bit path is taken on the caller's word: check it
         for (const auto& [name, arr] : {std::pair<const char*, const Raw*>{"a", &a}, {"b", &b}}) {
@@ -117,7 +112,7 @@ Raw gemm_i64_py(const Raw& a, const Raw& b, bool small_operands) {
 }
 
 py::tuple gemm_i128_py(const Raw& a, bool a_u64, const Raw& b, bool b_u64) {
-    check_shapes("gemm_i128", a, b);
+    fpbind::check_matmul_shapes("gemm_i128", a, b);
     const int64_t M = a.shape(0), K = a.shape(1), N = b.shape(1);
     Raw lo({py::ssize_t(M), py::ssize_t(N)}), hi({py::ssize_t(M), py::ssize_t(N)});
     const int64_t* ap = a.data();

@@ -36,6 +36,20 @@ inline void require_native_order(const char* api, const py::array& a) {
                               " (convert it with a.astype(a.dtype.newbyteorder('=')))");
 }
 
+// A NumPy-style shape for messages: "(3, 4)", "(5,)", "()".
+inline std::string shape_str(const py::array& a) {
+    std::string s = "(";
+    for (py::ssize_t d = 0; d < a.ndim(); ++d) s += (d ? ", " : "") + std::to_string(a.shape(d));
+    return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+// The (M, K) @ (K, N) shape check of the matrix products, with the shapes it got in the message.
+inline void check_matmul_shapes(const char* api, const py::array& a, const py::array& b) {
+    if (a.ndim() != 2 || b.ndim() != 2 || a.shape(1) != b.shape(0))
+        throw py::value_error(std::string(api) + ": expected (M, K) and (K, N) operands, got " + shape_str(a) +
+                              " and " + shape_str(b));
+}
+
 inline std::string format_name(int w, int i, bool s) {
     return std::string(s ? "ap_fixed<" : "ap_ufixed<") + std::to_string(w) + "," + std::to_string(i) + ">";
 }
