@@ -16,9 +16,11 @@ No exception from a peer escapes: it becomes an ``"error"`` record with the mess
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -140,6 +142,27 @@ def add_ratios(records: list[dict[str, Any]]) -> None:
             r["ratio_vs_baseline"] = None
 
 
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    """Send what peers print while they run (hls4ml prints every model it converts; the compilers
+    it starts write to the same file descriptor) to stderr, so that stdout carries the report
+    alone. File-descriptor level; a no-op where stdout has no descriptor (captured in tests)."""
+    try:
+        sys.stdout.flush()
+        out_fd, err_fd = sys.stdout.fileno(), sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    saved = os.dup(out_fd)
+    try:
+        os.dup2(err_fd, out_fd)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, out_fd)
+        os.close(saved)
+
+
 def run(
     suite_names: Sequence[str] | None = None,
     *,
@@ -173,8 +196,9 @@ def run(
     for suite, module in cases_by_suite.items():
         t_suite = time.perf_counter()
         suite_records: list[dict[str, Any]] = []
-        for case in module.cases(quick):
-            suite_records.extend(run_case(case, threads, timing, progress))
+        with _stdout_to_stderr():
+            for case in module.cases(quick):
+                suite_records.extend(run_case(case, threads, timing, progress))
         records.extend(suite_records)
         goal_fn = getattr(module, "goals", None)
         if goal_fn is not None:

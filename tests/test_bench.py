@@ -277,3 +277,29 @@ def test_bench_quick_smoke(tmp_path):
             assert {"ours", "numpy", "apytypes", "fxpmath"} <= set(peers)
             assert peers["numpy"]["status"] == "ok" and peers["numpy"]["ratio_vs_baseline"] == 1.0
     assert "| quantize |" in proc.stdout or "## quantize" in proc.stdout
+
+
+def test_peer_output_goes_to_stderr_not_into_the_report():
+    """What a peer prints while it runs (hls4ml prints every model it converts, the compilers it
+    starts write to the same descriptor) must not end up in stdout, which carries the report."""
+    script = """
+import os, sys, types
+import numpy as np
+from bench import harness
+from bench.model import Case, Impl
+
+def peer():
+    print("chatter from python")
+    os.system("echo chatter from a subprocess")
+    return Impl(run=lambda: np.full(4, 3), check=lambda out: None)
+
+suite = types.SimpleNamespace(cases=lambda quick: [Case("fake", "c", 4, {"base": peer}, baseline="base")])
+doc = harness.run(cases_by_suite={"fake": suite}, quick=True)
+print(harness.to_markdown(doc))
+"""
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
+                                                                                          os.environ.get("PYTHONPATH")]))})
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "chatter" not in proc.stdout and "# fixedpoint benchmarks" in proc.stdout
+    assert "chatter from python" in proc.stderr and "chatter from a subprocess" in proc.stderr
