@@ -15,6 +15,11 @@
 #include <immintrin.h>
 #define SIMDE_ENABLE_NATIVE_ALIASES
 #include <simde/x86/avx512.h>
+// SIMDe 0.7.4 defines these two aliases with the argument list of _mm512_mask_madd_epi16
+#undef _mm512_madd_epi16
+#define _mm512_madd_epi16(a, b) simde_mm512_madd_epi16(a, b)
+#undef _mm512_maskz_madd_epi16
+#define _mm512_maskz_madd_epi16(k, a, b) simde_mm512_maskz_madd_epi16(k, a, b)
 #define FP_AVX512 1
 #define FP_AVX512_VNNI 1  // SIMDe implements vpdpbusd/vpdpwssd and vpopcntq too
 #elif defined(__AVX512F__) || defined(__AVX2__)
