@@ -1,6 +1,6 @@
 // fixedpoint core: dense_accum bodies, included once per ISA translation unit.
 //
-// The including file defines FP_ISA_NS and FP_TABLE_FN and is compiled with that ISA's
+// The including file defines FP_ISA_NS and FP_ISA (it defines accum_table<FP_ISA>()) and is compiled with that ISA's
 // flags. The lane code is written with GCC vector extensions (64-byte vectors under
 // AVX-512, 32-byte under AVX2, plain int64/int32 in the scalar build), plus intrinsics for
 // the multiplies the compiler would not pick itself (vpmuldq, vpmaddwd).
@@ -1623,7 +1623,8 @@ void conv_accum_impl(const int64_t* x, const ConvGeom& g, const SourceFormat& fx
 
 }  // namespace FP_ISA_NS
 
-const AccumTable& FP_TABLE_FN() {
+template <>
+const AccumTable& accum_table<FP_ISA>() {
     static const AccumTable table{&FP_ISA_NS::dense_accum_impl, &FP_ISA_NS::conv_accum_impl};
     return table;
 }
