@@ -1,5 +1,6 @@
 // fixedpoint core: max pooling bodies, included once per ISA translation unit (the including file
-// defines FP_ISA_NS and FP_ISA (it defines pool_table<FP_ISA>()) and is compiled with that ISA's flags; the inner loops run over
+// defines FP_ISA_NS and FP_ISA, for which it defines pool_table<FP_ISA>(), and is compiled with that
+// ISA's flags; the inner loops run over
 // contiguous channels and output pixels, which the compiler vectorizes with the ISA's compares).
 #include <algorithm>
 #include <cstdint>
