@@ -41,7 +41,7 @@ from .network import Dense, Network, ScanResult  # noqa: E402
 from .scanner import GraphScanResult, scan  # noqa: E402
 from . import hls4ml  # noqa: E402  (fx.hls4ml.emulate; hls4ml itself is optional)
 from .sparse import SparseFixed  # noqa: E402
-from ._runtime import build_info, get_isa, get_num_threads, set_isa, set_num_threads  # noqa: E402
+from ._runtime import build_info, get_isa, get_num_threads, known_isas, set_isa, set_num_threads  # noqa: E402
 from . import binary  # noqa: E402
 from . import prune  # noqa: E402
 from . import datasets  # noqa: E402  (demo data: NumPy only)
@@ -72,6 +72,7 @@ __all__ = [
     "hls4ml",
     "get_isa",
     "get_num_threads",
+    "known_isas",
     "linear",
     "matmul",
     "maximum",

@@ -9,7 +9,7 @@ import warnings
 
 from . import _core
 
-__all__ = ["set_num_threads", "get_num_threads", "build_info", "set_isa", "get_isa"]
+__all__ = ["set_num_threads", "get_num_threads", "build_info", "set_isa", "get_isa", "known_isas"]
 
 
 def set_num_threads(n: int) -> None:
@@ -34,25 +34,36 @@ def get_num_threads() -> int:
     return _core.get_num_threads()
 
 
+def known_isas() -> list[str]:
+    """The instruction sets the kernels are built for, best first (``['avx512_vnni', 'avx512',
+    'avx2', 'scalar']`` on x86-64); ``fx.set_isa`` accepts those this CPU supports. Never raises."""
+    return list(_core.known_isas())
+
+
+def _known() -> str:
+    return ", ".join(repr(n) for n in _core.known_isas())
+
+
 def get_isa() -> str:
-    """The instruction set the kernels run with: 'avx512', 'avx2' or 'scalar'. Never raises."""
+    """The instruction set the kernels run with, one of ``known_isas()``. Never raises."""
     return _core.isa()
 
 
 def set_isa(name: str) -> None:
-    """Force the kernels' instruction set ('scalar', 'avx2', 'avx512'); for tests and benchmarks.
-    The FIXEDPOINT_ISA environment variable sets the initial choice.
+    """Force the kernels' instruction set (one of ``known_isas()``); for tests and benchmarks.
+    The FIXEDPOINT_ISA environment variable sets the initial choice. A kernel without code for
+    that level runs its best code for a lower one (e.g. the GEMM's AVX2 code at 'avx512').
 
     Every instruction set computes the same bits; only the speed differs.
 
     Raises:
-        ValueError: ``name`` is not one of the three, or this CPU does not support it (the
-            message names the best one available).
+        ValueError: ``name`` is not one of ``known_isas()``, or this CPU does not support it
+            (the message names the best one available).
         TypeError: ``name`` is not a string (``None`` included: there is no "automatic"
             choice to go back to; pass ``build_info()["best_isa"]``).
     """
     if not isinstance(name, str):
-        raise TypeError(f"fx.set_isa: name must be a string, one of 'scalar', 'avx2', 'avx512', got {name!r}")
+        raise TypeError(f"fx.set_isa: name must be a string, one of {_known()}, got {name!r}")
     _core.set_isa(name)
 
 
@@ -61,6 +72,7 @@ def build_info() -> dict:
 
     Returns:
         A dict with ``version``, ``isa`` (in use), ``best_isa`` (the CPU's best),
+        ``isa_emulated`` (True in the test-only build whose AVX-512 kernels run on SIMDe),
         ``num_threads``, ``compiler``, ``machine`` and ``python``. Never raises.
     """
     from . import __version__
@@ -69,6 +81,8 @@ def build_info() -> dict:
         "version": __version__,
         "isa": _core.isa(),
         "best_isa": _core.best_isa(),
+        # True only in the test-only SIMDe build: the AVX-512 kernels run on emulated intrinsics
+        "isa_emulated": bool(getattr(_core, "isa_emulated", False)),
         "num_threads": _core.get_num_threads(),
         "compiler": getattr(_core, "compiler", "unknown"),
         "machine": platform.machine(),
@@ -88,8 +102,7 @@ def _check_environment() -> None:
         )
     isa = os.environ.get("FIXEDPOINT_ISA")
     if isa is not None and isa != _core.isa():
-        known = ("scalar", "avx2", "avx512")
-        why = "is not supported by this CPU" if isa in known else f"is not one of {', '.join(known)}"
+        why = "is not supported by this CPU" if isa in _core.known_isas() else f"is not one of {_known()}"
         warnings.warn(
             f"FIXEDPOINT_ISA={isa!r} {why} and is ignored; the kernels use {_core.isa()!r}",
             RuntimeWarning,

@@ -16,8 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from fixedpoint import _core
+
 ROOT = Path(__file__).resolve().parents[1]
-ISA_OBJECT = re.compile(r"_(avx2|avx512)\.cpp\.o$")
+# Objects of the ISA files (<family>_<isa>.cpp, e.g. gemm_avx2.cpp, accum_avx512.cpp), the ISAs read
+# from the extension's registry (csrc/core/isa.hpp)
+_LEVELS = sorted((n for n in _core.known_isas() if n != "scalar"), key=len, reverse=True)
+ISA_OBJECT = re.compile(r"_(%s)\.cpp\.o$" % "|".join(map(re.escape, _LEVELS)))
 
 
 def _objects():

@@ -72,16 +72,12 @@ struct AccumTable {
 // flags could replace the generic copy at link time (see isa_ns.hpp).
 [[noreturn]] void throw_x_outside(bool conv, const int64_t* index, int64_t v, int64_t lo, int64_t hi);
 
-const AccumTable& accum_kernels_scalar();
-const AccumTable& accum_kernels_avx2();
-const AccumTable& accum_kernels_avx512();
+FP_ISA_DECLARE_TABLES(AccumTable, accum_table)
 
 inline const AccumTable& accum_kernels() {
-    switch (active_isa()) {
-        case Isa::avx512: return accum_kernels_avx512();
-        case Isa::avx2: return accum_kernels_avx2();
-        default: return accum_kernels_scalar();
-    }
+    return isa_pick<AccumTable>({{Isa::avx512, accum_table<Isa::avx512>},
+                                 {Isa::avx2, accum_table<Isa::avx2>},
+                                 {Isa::scalar, accum_table<Isa::scalar>}});
 }
 
 constexpr int kDenseAccumMaxProductWidth = 126;

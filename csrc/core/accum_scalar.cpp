@@ -1,7 +1,7 @@
 // dense_accum compiled for the scalar instruction set (flags set in CMakeLists.txt), and the
 // kernels' error helper (generic code: see isa_ns.hpp).
 #define FP_ISA_NS accum_scalar
-#define FP_TABLE_FN accum_kernels_scalar
+#define FP_ISA Isa::scalar
 #include "accum_impl.hpp"
 
 namespace fixedpoint {

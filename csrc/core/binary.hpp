@@ -6,6 +6,8 @@
 #pragma once
 #include <cstdint>
 
+#include "isa.hpp"
+
 namespace fixedpoint {
 
 struct BinaryKernelTable {
@@ -23,8 +25,8 @@ struct BinaryKernelTable {
                                int64_t words, int64_t* out);
 };
 
-const BinaryKernelTable& binary_kernels();  // for active_isa() (avx512 uses the avx2 table)
-const BinaryKernelTable& binary_kernels_scalar();
-const BinaryKernelTable& binary_kernels_avx2();
+const BinaryKernelTable& binary_kernels();  // the best table for active_isa() (see isa.hpp)
+
+FP_ISA_DECLARE_TABLES(BinaryKernelTable, binary_table)
 
 }  // namespace fixedpoint

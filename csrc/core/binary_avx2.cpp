@@ -1,6 +1,6 @@
 // Binary kernels compiled for the 'avx2' instruction set (flags set in CMakeLists.txt):
 // 256-bit xor + vpshufb nibble-table popcount, summed with vpsadbw.
 #define FP_BIN_NS bin_avx2
-#define FP_BIN_TABLE_FN binary_kernels_avx2
+#define FP_ISA Isa::avx2
 #define FP_BIN_AVX2 1
 #include "binary_impl.hpp"

@@ -1,5 +1,5 @@
 // Binary kernel bodies, compiled once per ISA: the including translation unit defines
-// FP_BIN_NS (a namespace unique to it), FP_BIN_TABLE_FN (the table accessor it defines) and,
+// FP_BIN_NS (a namespace unique to it), FP_ISA (its Isa: it defines binary_table<FP_ISA>()) and,
 // for the AVX2 unit, FP_BIN_AVX2. Included exactly once per translation unit.
 #include <algorithm>
 #include <bit>
@@ -9,9 +9,7 @@
 #include "binary.hpp"
 #include "threads.hpp"
 
-#if defined(FP_BIN_AVX2)
-#include <immintrin.h>
-#endif
+#include "simd.hpp"
 
 namespace fixedpoint {
 namespace FP_BIN_NS {
@@ -181,7 +179,8 @@ void binary_weight_gemm(const int64_t* x, const uint64_t* w, int64_t M, int64_t 
 }  // namespace
 }  // namespace FP_BIN_NS
 
-const BinaryKernelTable& FP_BIN_TABLE_FN() {
+template <>
+const BinaryKernelTable& binary_table<FP_ISA>() {
     static const BinaryKernelTable table{&FP_BIN_NS::xnor_gemm, &FP_BIN_NS::ternary_binary_gemm,
                                          &FP_BIN_NS::binary_weight_gemm};
     return table;

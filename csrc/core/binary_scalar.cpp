@@ -1,4 +1,4 @@
 // Binary kernels compiled for the 'scalar' instruction set (no ISA flags).
 #define FP_BIN_NS bin_scalar
-#define FP_BIN_TABLE_FN binary_kernels_scalar
+#define FP_ISA Isa::scalar
 #include "binary_impl.hpp"

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "format.hpp"
-#include "kernels.hpp"
 #include "gemm_impl.hpp"
+#include "gemm_kernels.hpp"
 #include "threads.hpp"
 
 namespace fixedpoint {
@@ -54,11 +54,9 @@ int64_t gemm_i16_pairs(int64_t amax, int64_t bmax) {
     return pair > lim ? 0 : lim / pair;
 }
 
-void min_max_i64(const int64_t* v, int64_t n, int64_t* lo, int64_t* hi) {
-    if (active_isa() != Isa::scalar) {
-        min_max_i64_avx2(v, n, lo, hi);
-        return;
-    }
+namespace {
+
+void min_max_i64_scalar(const int64_t* v, int64_t n, int64_t* lo, int64_t* hi) {
     int64_t l = 0, h = 0;
     for (int64_t t = 0; t < n; ++t) {
         l = std::min(l, v[t]);
@@ -67,6 +65,34 @@ void min_max_i64(const int64_t* v, int64_t n, int64_t* lo, int64_t* hi) {
     *lo = l;
     *hi = h;
 }
+
+void gemm_i32_scalar(const int32_t* a, const int32_t* b, int64_t M, int64_t K, int64_t N, int64_t* out) {
+    gemm_detail::gemm_wrap64<int32_t>(a, b, M, K, N, out);
+}
+
+void csr_i32_scalar(const int64_t* indptr, const int64_t* indices, const int32_t* values, int64_t M, const int32_t* x,
+                    int64_t N, int64_t* out) {
+    gemm_detail::csr_i32(indptr, indices, values, M, x, N, out);
+}
+
+}  // namespace
+
+template <>
+const GemmKernels& gemm_table<Isa::scalar>() {  // no int16 CSR/BSR paths
+    static const GemmKernels table{&min_max_i64_scalar, &gemm_i16_scalar, &gemm_i32_scalar, &csr_i32_scalar,
+                                   nullptr,             nullptr,          nullptr};
+    return table;
+}
+
+namespace {
+
+const GemmKernels& gemm_kernels() {
+    return isa_pick<GemmKernels>({{Isa::avx2, gemm_table<Isa::avx2>}, {Isa::scalar, gemm_table<Isa::scalar>}});
+}
+
+}  // namespace
+
+void min_max_i64(const int64_t* v, int64_t n, int64_t* lo, int64_t* hi) { gemm_kernels().min_max_i64(v, n, lo, hi); }
 
 void gemm_i16(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int64_t N, int64_t amax, int64_t bmax,
               int64_t* out) {
@@ -77,11 +103,7 @@ void gemm_i16(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int64_t 
         std::fill(out, out + M * N, 0);
         return;
     }
-    if (active_isa() != Isa::scalar) {
-        gemm_i16_avx2(a, b, M, K, N, pairs, out);
-        return;
-    }
-    gemm_i16_scalar(a, b, M, K, N, pairs, out);
+    gemm_kernels().gemm_i16(a, b, M, K, N, pairs, out);
 }
 
 void gemm_i64(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int64_t N, bool small_operands,
@@ -91,10 +113,7 @@ void gemm_i64(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int64_t 
         std::vector<int32_t> ap(size_t(M * K)), bp(size_t(K * N));
         for (int64_t t = 0; t < M * K; ++t) ap[size_t(t)] = int32_t(a[t]);
         for (int64_t t = 0; t < K * N; ++t) bp[size_t(t)] = int32_t(b[t]);
-        if (active_isa() != Isa::scalar)
-            gemm_i32_avx2(ap.data(), bp.data(), M, K, N, out);
-        else
-            gemm_detail::gemm_wrap64<int32_t>(ap.data(), bp.data(), M, K, N, out);
+        gemm_kernels().gemm_i32(ap.data(), bp.data(), M, K, N, out);
         return;
     }
     gemm_detail::gemm_wrap64<int64_t>(a, b, M, K, N, out);
@@ -148,24 +167,22 @@ void gemm_csr_i32(const int64_t* indptr, const int64_t* indices, const int64_t* 
                   const int64_t* x, int64_t N, int64_t* out) {
     if (M == 0 || N == 0) return;
     const int64_t nnz = indptr[M];
-    if (active_isa() != Isa::scalar && K > 0 && K * kI16Tile < (int64_t(1) << 31)) {
+    const GemmKernels& kern = gemm_kernels();
+    if (kern.csr_i16 && K > 0 && K * kI16Tile < (int64_t(1) << 31)) {
         // int16 operands: pairs of stored entries through vpmaddwd (the caller's row-sum
         // bound below 2^31 keeps every pair sum and int32 lane exact)
         int64_t vlo, vhi, xlo, xhi;
         min_max_i64(values, nnz, &vlo, &vhi);
         min_max_i64(x, K * N, &xlo, &xhi);
         if (vlo >= -32768 && vhi <= 32767 && xlo >= -32768 && xhi <= 32767) {
-            gemm_csr_i16_avx2(indptr, indices, values, M, K, x, N, out);
+            kern.csr_i16(indptr, indices, values, M, K, x, N, out);
             return;
         }
     }
     std::vector<int32_t> vp(static_cast<size_t>(nnz)), xp(static_cast<size_t>(K * N));
     for (int64_t t = 0; t < nnz; ++t) vp[size_t(t)] = int32_t(values[t]);
     for (int64_t t = 0; t < K * N; ++t) xp[size_t(t)] = int32_t(x[t]);
-    if (active_isa() != Isa::scalar)
-        gemm_csr_i32_avx2(indptr, indices, vp.data(), M, xp.data(), N, out);
-    else
-        gemm_detail::csr_i32(indptr, indices, vp.data(), M, xp.data(), N, out);
+    kern.csr_i32(indptr, indices, vp.data(), M, xp.data(), N, out);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -215,7 +232,8 @@ int gemm_bsr_i64(const int64_t* indptr, const int64_t* indices, const int64_t* b
     if (Mb == 0 || N == 0 || R == 0) return 0;
     const int64_t nnzb = indptr[Mb];
     const int64_t Cp = (C + 1) / 2;
-    if (nnzb > 0 && C > 0 && active_isa() != Isa::scalar) {
+    const GemmKernels& kern = gemm_kernels();
+    if (nnzb > 0 && C > 0 && kern.bsr_i16) {
         const int64_t amax = max_abs_i16(blocks, nnzb * R * C);
         const int64_t xmax = amax < 0 ? -1 : max_abs_i16(x, K * N);
         const int64_t pairs = (amax < 0 || xmax < 0) ? 0 : gemm_i16_pairs(amax, xmax);
@@ -241,8 +259,8 @@ int gemm_bsr_i64(const int64_t* indptr, const int64_t* indices, const int64_t* b
             const int64_t Nt = (N + kI16Tile - 1) / kI16Tile;
             // x as 16-column tiles of pair rows (every entry is written)
             std::unique_ptr<int16_t[]> xp(new int16_t[size_t(Nt * P * kI16Tile * 2)]);
-            parallel_for(P, 64, [&](int64_t q0, int64_t q1) { bsr_pack_x_avx2(x, K, N, even, P, q0, q1, xp.get()); });
-            gemm_bsr_i16_avx2(indptr, indices, wp.data(), Mb, R, Cp, xp.get(), P, pstride, pstep, N, flush, out);
+            parallel_for(P, 64, [&](int64_t q0, int64_t q1) { kern.bsr_pack_x(x, K, N, even, P, q0, q1, xp.get()); });
+            kern.bsr_i16(indptr, indices, wp.data(), Mb, R, Cp, xp.get(), P, pstride, pstep, N, flush, out);
             return 1;
         }
     }

@@ -12,7 +12,7 @@
 //    32-bit path (vpmuldq).
 //  - gemm_i128: results of up to 126 bits, in __int128; out_lo/out_hi get the low word and
 //    the signed high word. a_u64/b_u64: the operand holds uint64 bit patterns.
-// All are threaded with parallel_for and chosen per ISA at run time (scalar or AVX2).
+// All are threaded with parallel_for and chosen per ISA at run time (gemm_kernels.hpp).
 #pragma once
 #include <cstdint>
 
@@ -26,7 +26,7 @@ constexpr int64_t kI16Tile = 16;
 // bound of 32768 admits -32768 only: the caller checks that every value fits int16.
 int64_t gemm_i16_pairs(int64_t amax, int64_t bmax);
 
-// *lo = min(0, v...), *hi = max(0, v...) over n int64 values (AVX2 when active).
+// *lo = min(0, v...), *hi = max(0, v...) over n int64 values (vectorized when the ISA allows).
 void min_max_i64(const int64_t* v, int64_t n, int64_t* lo, int64_t* hi);
 
 void gemm_i16(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int64_t N, int64_t amax, int64_t bmax,
@@ -40,16 +40,10 @@ void gemm_i128(const int64_t* a, bool a_u64, const int64_t* b, bool b_u64, int64
 // v * x[k, :]. Exact for results that fit 64 bits (as gemm_i64). indptr has M + 1 entries.
 void gemm_csr_i64(const int64_t* indptr, const int64_t* indices, const int64_t* values, int64_t M, const int64_t* x,
                   int64_t N, int64_t* out);
-// The same when every |value| * |x| row sum is below 2^31 (caller-checked): 32-bit lanes.
+// The same when every |value| * |x| row sum is below 2^31 (caller-checked): 32-bit lanes, or
+// int16 pairs (vpmaddwd) when every value and x fits int16 and the ISA has that path.
 void gemm_csr_i32(const int64_t* indptr, const int64_t* indices, const int64_t* values, int64_t M, int64_t K,
                   const int64_t* x, int64_t N, int64_t* out);
-// The same with every value and x in int16 (AVX2 vpmaddwd on pairs of a row's stored entries,
-// int32 lanes under the caller's row-sum bound; K * 16 < 2^31).
-void gemm_csr_i16_avx2(const int64_t* indptr, const int64_t* indices, const int64_t* values, int64_t M, int64_t K,
-                       const int64_t* x, int64_t N, int64_t* out);
-void gemm_csr_i32_avx2(const int64_t* indptr, const int64_t* indices, const int32_t* values, int64_t M,
-                       const int32_t* x, int64_t N, int64_t* out);
-
 // Block-sparse (BSR) (Mb*R, Kb*C) @ dense (Kb*C, N) modulo 2^64: indptr has Mb + 1 entries,
 // indices the block column of each stored block, blocks the nnzb (R x C) row-major blocks.
 // Exact for results that fit 64 bits (as gemm_i64). Bounds are measured here, not trusted:
@@ -60,27 +54,4 @@ void gemm_csr_i32_avx2(const int64_t* indptr, const int64_t* indices, const int3
 // Returns the path taken: 0 = wrapping int64, 1 = int16 pair sums.
 int gemm_bsr_i64(const int64_t* indptr, const int64_t* indices, const int64_t* blocks, int64_t Mb, int64_t R,
                  int64_t C, int64_t K, const int64_t* x, int64_t N, int64_t* out);
-// The AVX2 int16 kernel on packed operands: wp holds per block, per block row r and pair p the
-// int32 word (value[r, 2p] | value[r, 2p+1] << 16); xp holds x as 16-column tiles of P pair
-// rows, each pair row 16 interleaved int16 pairs (tile t, pair row q at xp + (t * P + q) * 32;
-// columns past N are zero); pair p of block column jb is pair row jb * pstride + p * pstep.
-// Writes the (Mb * R, N) out (row stride N). flush: blocks summed in int32 lanes before they
-// are widened into int64.
-void gemm_bsr_i16_avx2(const int64_t* indptr, const int64_t* indices, const int32_t* wp, int64_t Mb, int64_t R,
-                       int64_t Cp, const int16_t* xp, int64_t P, int64_t pstride, int64_t pstep, int64_t N,
-                       int64_t flush, int64_t* out);
-
-// x pair rows q0..q1 (of P) for gemm_bsr_i16_avx2, from the (K, N) int64 x: pair row q holds
-// (x[s, j], x[s + 1, j]) with s = 2q (even) or q (odd C), 0 past row K - 1.
-void bsr_pack_x_avx2(const int64_t* x, int64_t K, int64_t N, bool even, int64_t P, int64_t q0, int64_t q1,
-                     int16_t* xp);
-
-// *lo = min(0, v...), *hi = max(0, v...) over n int64 values (AVX2).
-void min_max_i64_avx2(const int64_t* v, int64_t n, int64_t* lo, int64_t* hi);
-
-// Per-ISA int16 kernels (gemm_avx2.cpp is compiled with -mavx2). `pairs` as above.
-void gemm_i16_avx2(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int64_t N, int64_t pairs,
-                   int64_t* out);
-void gemm_i32_avx2(const int32_t* a, const int32_t* b, int64_t M, int64_t K, int64_t N, int64_t* out);
-
 }  // namespace fixedpoint

@@ -5,7 +5,7 @@
 // a[i,2p]*b[2p,j] + a[i,2p+1]*b[2p+1,j] per int32 lane. The int32 partial sums hold at most
 // `pairs` pairs (the caller's overflow bound) before they are widened into int64.
 #define FP_ISA_NS gemm_avx2  // before any include: see isa_ns.hpp
-#include <immintrin.h>
+#include "simd.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gemm.hpp"
+#include "gemm_kernels.hpp"
 #include "gemm_impl.hpp"
 #include "threads.hpp"
 
@@ -344,6 +345,13 @@ void gemm_i32_avx2(const int32_t* a, const int32_t* b, int64_t M, int64_t K, int
 void gemm_csr_i32_avx2(const int64_t* indptr, const int64_t* indices, const int32_t* values, int64_t M,
                        const int32_t* x, int64_t N, int64_t* out) {
     gemm_detail::csr_i32(indptr, indices, values, M, x, N, out);
+}
+
+template <>
+const GemmKernels& gemm_table<Isa::avx2>() {
+    static const GemmKernels table{&min_max_i64_avx2, &gemm_i16_avx2,     &gemm_i32_avx2,   &gemm_csr_i32_avx2,
+                                   &gemm_csr_i16_avx2, &gemm_bsr_i16_avx2, &bsr_pack_x_avx2};
+    return table;
 }
 
 }  // namespace fixedpoint

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "format.hpp"
+#include "isa.hpp"
 
 namespace fixedpoint {
 
@@ -36,18 +37,9 @@ struct KernelTable {
     int64_t (*to_double)(const int64_t* raw, int64_t n, const SourceFormat& sf, double* out);
 };
 
-enum class Isa : int { scalar = 0, avx2 = 1, avx512 = 2 };
-
-const char* isa_name(Isa isa);
-Isa best_supported_isa();        // what this CPU supports
-bool isa_supported(Isa isa);
-Isa active_isa();                // FIXEDPOINT_ISA env var, else best_supported_isa()
-void set_active_isa(Isa isa);    // throws std::invalid_argument if unsupported here
-const KernelTable& kernels();    // the table for active_isa()
+const KernelTable& kernels();    // the best table for active_isa() (see isa.hpp)
 
 // Per-ISA tables (one translation unit each, compiled with that ISA's flags).
-const KernelTable& kernels_scalar();
-const KernelTable& kernels_avx2();
-const KernelTable& kernels_avx512();
+FP_ISA_DECLARE_TABLES(KernelTable, kernel_table)
 
 }  // namespace fixedpoint

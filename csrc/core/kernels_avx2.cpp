@@ -1,4 +1,4 @@
 // Kernels compiled for the 'avx2' instruction set (flags set in CMakeLists.txt).
 #define FP_ISA_NS isa_avx2
-#define FP_TABLE_FN kernels_avx2
+#define FP_ISA Isa::avx2
 #include "kernels_impl.hpp"

@@ -1,4 +1,4 @@
 // Kernels compiled for the 'avx512' instruction set (flags set in CMakeLists.txt).
 #define FP_ISA_NS isa_avx512
-#define FP_TABLE_FN kernels_avx512
+#define FP_ISA Isa::avx512
 #include "kernels_impl.hpp"

@@ -1,8 +1,7 @@
 // fixedpoint core: kernel bodies, included once per ISA translation unit.
 //
-// The including file defines FP_ISA_NS (a namespace name) and FP_TABLE_FN (the
-// name of the function returning its KernelTable) and is compiled with that
-// ISA's flags. Every kernel is a template over (Q, O), dispatched once per call.
+// The including file defines FP_ISA_NS (a namespace name) and FP_ISA (its Isa: the
+// file defines kernel_table<FP_ISA>()) and is compiled with that ISA's flags. Every kernel is a template over (Q, O), dispatched once per call.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -16,6 +15,7 @@
 #include "kernels.hpp"
 #include "modes.hpp"
 #include "quantize_scalar.hpp"
+#include "simd.hpp"
 #include "threads.hpp"
 
 namespace fixedpoint {
@@ -431,7 +431,8 @@ int64_t to_double(const int64_t* raw, int64_t n, const SourceFormat& sf, double*
 
 }  // namespace FP_ISA_NS
 
-const KernelTable& FP_TABLE_FN() {
+template <>
+const KernelTable& kernel_table<FP_ISA>() {
     static const KernelTable table{&FP_ISA_NS::quantize_float, &FP_ISA_NS::quantize_int, &FP_ISA_NS::cast_raw,
                                    &FP_ISA_NS::to_double};
     return table;

@@ -10,17 +10,25 @@
 
 namespace fixedpoint {
 
+namespace {
+
+const PoolTable& pool_kernels() {
+    return isa_pick<PoolTable>({{Isa::avx2, pool_table<Isa::avx2>}, {Isa::scalar, pool_table<Isa::scalar>}});
+}
+
+}  // namespace
+
 void max_pool(const int64_t* x, const PoolGeom& g, int64_t fill, int64_t* out) {
     if (g.S < 0 || g.H < 1 || g.W < 1 || g.C < 1 || g.ph < 1 || g.pw < 1 || g.sh < 1 || g.sw < 1 || g.pt < 0 ||
         g.pb < 0 || g.pl < 0 || g.pr < 0 || g.ph > g.H + g.pt + g.pb || g.pw > g.W + g.pl + g.pr ||
         g.OH != (g.H + g.pt + g.pb - g.ph) / g.sh + 1 || g.OW != (g.W + g.pl + g.pr - g.pw) / g.sw + 1)
         throw std::invalid_argument("max_pool: inconsistent geometry");
-    const PoolTable& t = active_isa() == Isa::scalar ? pool_kernels_scalar() : pool_kernels_avx2();
+    const PoolTable& t = pool_kernels();
     t.max_pool(x, g, fill, out);
 }
 
 void raw_minmax(const int64_t* x, int64_t n, int64_t* mn, int64_t* mx) {
-    const PoolTable& t = active_isa() == Isa::scalar ? pool_kernels_scalar() : pool_kernels_avx2();
+    const PoolTable& t = pool_kernels();
     t.minmax(x, n, mn, mx);
 }
 

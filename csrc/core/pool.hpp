@@ -5,6 +5,8 @@
 #pragma once
 #include <cstdint>
 
+#include "isa.hpp"
+
 namespace fixedpoint {
 
 // A channels-last batch (S, H, W, C) with padding (top, bottom, left, right) around each image.
@@ -20,8 +22,7 @@ struct PoolTable {
     void (*minmax)(const int64_t* x, int64_t n, int64_t* mn, int64_t* mx);
 };
 
-const PoolTable& pool_kernels_scalar();
-const PoolTable& pool_kernels_avx2();
+FP_ISA_DECLARE_TABLES(PoolTable, pool_table)
 
 // out[s, oh, ow, c] = max over dh < ph, dw < pw of xp[s, oh*sh + dh, ow*sw + dw, c], where xp is x
 // padded with `fill` (signed int64 comparison: stored integers of a format of at most 63 bits, or a

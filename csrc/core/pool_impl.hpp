@@ -1,5 +1,6 @@
 // fixedpoint core: max pooling bodies, included once per ISA translation unit (the including file
-// defines FP_ISA_NS and FP_TABLE_FN and is compiled with that ISA's flags; the inner loops run over
+// defines FP_ISA_NS and FP_ISA, for which it defines pool_table<FP_ISA>(), and is compiled with that
+// ISA's flags; the inner loops run over
 // contiguous channels and output pixels, which the compiler vectorizes with the ISA's compares).
 #include <algorithm>
 #include <cstdint>
@@ -100,7 +101,8 @@ void minmax_impl(const int64_t* x, int64_t n, int64_t* mn, int64_t* mx) {
 }  // namespace
 }  // namespace FP_ISA_NS
 
-const PoolTable& FP_TABLE_FN() {
+template <>
+const PoolTable& pool_table<FP_ISA>() {
     static const PoolTable table{&FP_ISA_NS::max_pool_impl, &FP_ISA_NS::minmax_impl};
     return table;
 }

@@ -292,7 +292,7 @@ void wide_elementwise(WideOp op, const WideSource& a, const WideSource& b, int64
     if (!dst && (op == WideOp::add || op == WideOp::sub) && sa == 0 && sb == 0 && a.limbs == b.limbs) {
         const int la = a.limbs, lr = limbs_for(res_w);
         const bool sub = op == WideOp::sub;
-        if (la == 2 && lr == 2 && a.stride == 1 && b.stride == 1 && active_isa() != Isa::scalar) {
+        if (la == 2 && lr == 2 && a.stride == 1 && b.stride == 1 && isa_at_least(Isa::avx2)) {
             const uint64_t* const pa = a.p;
             const uint64_t* const pb = b.p;
             parallel_for(n, 8192, [&](int64_t lo, int64_t hi) {
