@@ -112,10 +112,12 @@ def test_dense_int16_all_extremes_one_pair(isa, threads):
 
 def test_dense_non_contiguous(isa, threads):
     rng = np.random.default_rng(5)
-    # (bounds of a, bounds of b): int8 x int8, int16 x int8, int16 x {-1, 0, 1}
-    for abound, bbound in ((128, 128), (32767, 128), (32767, 1)):
-        a = _edge_ints(rng, -abound, min(abound, 32767), (30, 70))
-        b = _edge_ints(rng, -bbound, min(bbound, 32767), (90, 50))
+    # (a's range, b's range): int8 x int8 (the vpdpbusd kernel), int16 x int8, int16 x {-1, 0, 1}
+    for (alo, ahi), (blo, bhi) in (((-128, 127), (-128, 127)), ((-32767, 32767), (-128, 127)),
+                                   ((-32767, 32767), (-1, 1))):
+        abound, bbound = max(-alo, ahi), max(-blo, bhi)
+        a = _edge_ints(rng, alo, ahi, (30, 70))
+        b = _edge_ints(rng, blo, bhi, (90, 50))
         x, y = a[::3, 1::2], b[1:71:2, ::2]  # strided slices (10, 35) @ (35, 25)
         np.testing.assert_array_equal(_core.gemm_i16(x, y, abound, bbound), x @ y)
         x, y = b.T[:, :30], a.T[::-1][:30][:, ::2]  # transposes (50, 30) @ (30, 15)
