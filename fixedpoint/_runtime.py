@@ -61,6 +61,7 @@ def build_info() -> dict:
 
     Returns:
         A dict with ``version``, ``isa`` (in use), ``best_isa`` (the CPU's best),
+        ``isa_emulated`` (True in the test-only build whose AVX-512 kernels run on SIMDe),
         ``num_threads``, ``compiler``, ``machine`` and ``python``. Never raises.
     """
     from . import __version__
@@ -69,6 +70,8 @@ def build_info() -> dict:
         "version": __version__,
         "isa": _core.isa(),
         "best_isa": _core.best_isa(),
+        # True only in the test-only SIMDe build: the AVX-512 kernels run on emulated intrinsics
+        "isa_emulated": bool(getattr(_core, "isa_emulated", False)),
         "num_threads": _core.get_num_threads(),
         "compiler": getattr(_core, "compiler", "unknown"),
         "machine": platform.machine(),

@@ -32,6 +32,7 @@ void bind_runtime(py::module_& m) {
             return false;
         },
         py::arg("name"), "Whether this CPU supports the named instruction set.");
+    m.attr("isa_emulated") = isa_emulated();
 #ifdef __VERSION__
     m.attr("compiler") = std::string(__VERSION__);
 #endif

@@ -29,13 +29,10 @@
 #include <type_traits>
 #include <vector>
 
-#if defined(__AVX2__) || defined(__AVX512F__)
-#include <immintrin.h>
-#endif
-
 #include "accum.hpp"
 #include "modes.hpp"
 #include "quantize_scalar.hpp"
+#include "simd.hpp"
 #include "threads.hpp"
 
 namespace fixedpoint {
@@ -43,9 +40,9 @@ namespace FP_ISA_NS {
 
 namespace {
 
-#if defined(__AVX512F__)
+#if defined(FP_AVX512)
 #define FP_ACC_VB 64
-#elif defined(__AVX2__)
+#elif defined(FP_AVX2)
 #define FP_ACC_VB 32
 #endif
 
@@ -66,28 +63,28 @@ typedef int16_t V16 __attribute__((vector_size(FP_ACC_VB)));
 typedef uint16_t U16 __attribute__((vector_size(FP_ACC_VB)));
 // int16 lanes: (a * b) >> 16 (vpmulhw), (a * b + 2^14) >> 15 (vpmulhrsw), saturating a + b (vpaddsw)
 inline V16 bcast16(int16_t v) {
-#if defined(__AVX512F__)
+#if defined(FP_AVX512)
     return V16(_mm512_set1_epi16(v));
 #else
     return V16(_mm256_set1_epi16(v));
 #endif
 }
 inline V16 mulhi16(V16 a, V16 b) {
-#if defined(__AVX512F__)
+#if defined(FP_AVX512)
     return V16(_mm512_mulhi_epi16(__m512i(a), __m512i(b)));
 #else
     return V16(_mm256_mulhi_epi16(__m256i(a), __m256i(b)));
 #endif
 }
 inline V16 mulhrs16(V16 a, V16 b) {
-#if defined(__AVX512F__)
+#if defined(FP_AVX512)
     return V16(_mm512_mulhrs_epi16(__m512i(a), __m512i(b)));
 #else
     return V16(_mm256_mulhrs_epi16(__m256i(a), __m256i(b)));
 #endif
 }
 inline V16 adds16(V16 a, V16 b) {
-#if defined(__AVX512F__)
+#if defined(FP_AVX512)
     return V16(_mm512_adds_epi16(__m512i(a), __m512i(b)));
 #else
     return V16(_mm256_adds_epi16(__m256i(a), __m256i(b)));
@@ -140,9 +137,9 @@ inline V uadd(V a, V b) {  // modular addition
 
 // int64 lanes holding values within int32: the exact products (vpmuldq).
 inline V64 mul_small(V64 a, V64 b) {
-#if defined(__AVX512F__)
+#if defined(FP_AVX512)
     return V64(_mm512_mul_epi32(__m512i(a), __m512i(b)));
-#elif defined(__AVX2__)
+#elif defined(FP_AVX2)
     return V64(_mm256_mul_epi32(__m256i(a), __m256i(b)));
 #else
     return a * b;
@@ -150,9 +147,9 @@ inline V64 mul_small(V64 a, V64 b) {
 }
 // int32 lanes, each the pair (lo, hi) of int16: lo_a * lo_b + hi_a * hi_b (vpmaddwd).
 inline V32 madd16(V32 a, V32 b) {
-#if defined(__AVX512F__)
+#if defined(FP_AVX512)
     return V32(_mm512_madd_epi16(__m512i(a), __m512i(b)));
-#elif defined(__AVX2__)
+#elif defined(FP_AVX2)
     return V32(_mm256_madd_epi16(__m256i(a), __m256i(b)));
 #else
     const int64_t s = int64_t(int16_t(uint16_t(uint32_t(a)))) * int16_t(uint16_t(uint32_t(b))) +
@@ -660,7 +657,7 @@ constexpr int kBR = 2 * kL32;                       // rows per block of the row
 // The row path takes N < kRowMaxN. AVX-512 (L32 = 16): rows win for N <= 8, tie at 12..15. AVX2
 // (L32 = 8): at N = 8 the column lanes are full, but each row then runs one dependent vector
 // chain plus its per-row scan; rows measured 1.8x faster (conv K = 36, N = 8, WRAP accumulator).
-#if defined(__AVX2__) && !defined(__AVX512F__)
+#if defined(FP_AVX2) && !defined(FP_AVX512)
 constexpr int kRowMaxN = kL32 + 1;
 #else
 constexpr int kRowMaxN = kL32;
@@ -833,7 +830,7 @@ void compute_block16(const Plan& pl, const int64_t* bias, BlockScratch& sc, int6
 #endif
 
 // In-register transposes of kL64 x kL64 int64 tiles (the dense row path's block fill).
-#if defined(__AVX512F__)
+#if defined(FP_AVX512)
 typedef __m512i VI;
 inline VI load_vi(const int64_t* p) { return _mm512_loadu_si512(p); }
 inline VI load_vi_masked(const int64_t* p, int n) { return _mm512_maskz_loadu_epi64(__mmask8((1u << n) - 1), p); }
@@ -858,7 +855,7 @@ inline void transpose_vi(VI* a) {
     a[3] = _mm512_shuffle_i64x2(u[3], u[7], 0x88);
     a[7] = _mm512_shuffle_i64x2(u[3], u[7], 0xdd);
 }
-#elif defined(__AVX2__)
+#elif defined(FP_AVX2)
 typedef __m256i VI;
 inline VI load_vi(const int64_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 inline VI load_vi_masked(const int64_t* p, int n) {
@@ -884,7 +881,7 @@ int do_block(const Plan& pl, const int64_t* const* rp, int nr, const int64_t* of
              int64_t xlo, int64_t xhi, BlockScratch& sc, int64_t* dst, int forced) {
     const int64_t K = pl.K;
     int64_t* g = reinterpret_cast<int64_t*>(sc.g.data());
-#if defined(__AVX512F__) || defined(__AVX2__)
+#if defined(FP_AVX512) || defined(FP_AVX2)
     // dense rows (off[k] = k): kL64 x kL64 tiles of (rows, k) loaded row-wise (masked past K),
     // transposed in registers, stored as (k, rows)
     (void)off;
@@ -1548,7 +1545,7 @@ void accum_run(const RowSrc& src, int64_t M, const SourceFormat& fx, const int64
                     const int nr = int(std::min<int64_t>(kBR, b1 - i));
                     const int64_t* bt = blk.data() + (i - b0) * n_;
                     int64_t* o = out + i * n_;
-#if defined(__AVX512F__) || defined(__AVX2__)
+#if defined(FP_AVX512) || defined(FP_AVX2)
                     if (nr == kBR && n_ % kL64 == 0) {  // kL64 x kL64 tiles transposed in registers
                         for (int r0 = 0; r0 < kBR; r0 += kL64)
                             for (int64_t j0 = 0; j0 < n_; j0 += kL64) {

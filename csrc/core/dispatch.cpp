@@ -17,6 +17,14 @@ const char* isa_name(Isa isa) {
     return "?";
 }
 
+bool isa_emulated() {
+#ifdef FIXEDPOINT_AVX512_EMULATED
+    return true;
+#else
+    return false;
+#endif
+}
+
 bool isa_supported(Isa isa) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
@@ -24,6 +32,7 @@ bool isa_supported(Isa isa) {
         case Isa::scalar: return true;
         case Isa::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
         case Isa::avx512:
+            if (isa_emulated()) return isa_supported(Isa::avx2);  // SIMDe on top of AVX2
             return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
                    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
     }

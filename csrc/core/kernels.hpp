@@ -41,6 +41,7 @@ enum class Isa : int { scalar = 0, avx2 = 1, avx512 = 2 };
 const char* isa_name(Isa isa);
 Isa best_supported_isa();        // what this CPU supports
 bool isa_supported(Isa isa);
+bool isa_emulated();             // test-only build: the AVX-512 kernels run on SIMDe (emulated intrinsics)
 Isa active_isa();                // FIXEDPOINT_ISA env var, else best_supported_isa()
 void set_active_isa(Isa isa);    // throws std::invalid_argument if unsupported here
 const KernelTable& kernels();    // the table for active_isa()

@@ -16,6 +16,7 @@
 #include "kernels.hpp"
 #include "modes.hpp"
 #include "quantize_scalar.hpp"
+#include "simd.hpp"
 #include "threads.hpp"
 
 namespace fixedpoint {
