@@ -1,5 +1,6 @@
 #include "binary.hpp"
 
+#include "gemm_avx512.hpp"
 #include "kernels.hpp"
 
 namespace fixedpoint {
@@ -18,8 +19,9 @@ bool has_popcnt() {
 
 const BinaryKernelTable& binary_kernels() {
     static const bool popcnt = has_popcnt();
+    if (avx512_vnni_active()) return binary_kernels_avx512_vnni();
     switch (active_isa()) {
-        case Isa::avx512:  // no VPOPCNTDQ path: AVX-512 CPUs run the AVX2 kernels
+        case Isa::avx512:  // without VNNI / VPOPCNTDQ: the AVX2 kernels
         case Isa::avx2: return popcnt ? binary_kernels_avx2() : binary_kernels_scalar();
         default: return binary_kernels_scalar();
     }

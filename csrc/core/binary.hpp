@@ -23,8 +23,9 @@ struct BinaryKernelTable {
                                int64_t words, int64_t* out);
 };
 
-const BinaryKernelTable& binary_kernels();  // for active_isa() (avx512 uses the avx2 table)
+const BinaryKernelTable& binary_kernels();  // for active_isa() (avx512 without VNNI/VPOPCNTDQ: the avx2 table)
 const BinaryKernelTable& binary_kernels_scalar();
 const BinaryKernelTable& binary_kernels_avx2();
+const BinaryKernelTable& binary_kernels_avx512_vnni();  // vpopcntq (binary_avx512.cpp)
 
 }  // namespace fixedpoint

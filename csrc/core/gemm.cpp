@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "format.hpp"
+#include "gemm_avx512.hpp"
 #include "kernels.hpp"
 #include "gemm_impl.hpp"
 #include "threads.hpp"
@@ -44,7 +45,27 @@ void gemm_i16_scalar(const int64_t* a, const int64_t* b, int64_t M, int64_t K, i
     });
 }
 
+// Every one of n values in [-128, 127] (the int8 VNNI kernel's operands).
+bool fits_i8(const int64_t* v, int64_t n) {
+    int64_t lo, hi;
+    min_max_i64(v, n, &lo, &hi);
+    return lo >= -128 && hi <= 127;
+}
+
 }  // namespace
+
+bool avx512_vnni_active() {
+    static const bool cpu = [] {
+        if (isa_emulated()) return true;  // the SIMDe build: every AVX-512 intrinsic is emulated
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vpopcntdq");
+#else
+        return false;
+#endif
+    }();
+    return cpu && active_isa() == Isa::avx512;
+}
 
 int64_t gemm_i16_pairs(int64_t amax, int64_t bmax) {
     if (amax < 0 || bmax < 0 || amax > 32768 || bmax > 32768) return 0;
@@ -75,6 +96,13 @@ void gemm_i16(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int64_t 
     if (M == 0 || N == 0) return;
     if (K == 0) {
         std::fill(out, out + M * N, 0);
+        return;
+    }
+    if (avx512_vnni_active()) {  // int8 operands (measured here): vpdpbusd, else vpdpwssd
+        if (amax <= 128 && bmax <= 128 && fits_i8(a, M * K) && fits_i8(b, K * N))
+            gemm_i8_avx512(a, b, M, K, N, out);
+        else
+            gemm_i16_avx512(a, b, M, K, N, pairs, out);
         return;
     }
     if (active_isa() != Isa::scalar) {
@@ -155,6 +183,10 @@ void gemm_csr_i32(const int64_t* indptr, const int64_t* indices, const int64_t* 
         min_max_i64(values, nnz, &vlo, &vhi);
         min_max_i64(x, K * N, &xlo, &xhi);
         if (vlo >= -32768 && vhi <= 32767 && xlo >= -32768 && xhi <= 32767) {
+            if (avx512_vnni_active() && K * kVnniTile < (int64_t(1) << 31)) {
+                gemm_csr_i16_avx512(indptr, indices, values, M, K, x, N, out);
+                return;
+            }
             gemm_csr_i16_avx2(indptr, indices, values, M, K, x, N, out);
             return;
         }
@@ -215,6 +247,9 @@ int gemm_bsr_i64(const int64_t* indptr, const int64_t* indices, const int64_t* b
     if (Mb == 0 || N == 0 || R == 0) return 0;
     const int64_t nnzb = indptr[Mb];
     const int64_t Cp = (C + 1) / 2;
+    if (avx512_vnni_active()) {  // measures its own bounds: 0 when no VNNI path applies
+        if (const int path = gemm_bsr_avx512(indptr, indices, blocks, Mb, R, C, K, x, N, out)) return path;
+    }
     if (nnzb > 0 && C > 0 && active_isa() != Isa::scalar) {
         const int64_t amax = max_abs_i16(blocks, nnzb * R * C);
         const int64_t xmax = amax < 0 ? -1 : max_abs_i16(x, K * N);

@@ -11,6 +11,11 @@
 
 namespace fixedpoint {
 
+// Whether these kernels (and binary_kernels_avx512_vnni) may run now: the active ISA is avx512
+// and the CPU has AVX512-VNNI and AVX512-VPOPCNTDQ (or the build emulates AVX-512). Defined in
+// gemm.cpp (generic code). To become the registry's avx512_vnni level (issue 16).
+bool avx512_vnni_active();
+
 constexpr int64_t kVnniTile = 32;  // columns per packed tile of the AVX-512 kernels
 
 // Dense C = A @ B (int64 raws, C-contiguous). i16: |values| within int16 and `pairs` as
