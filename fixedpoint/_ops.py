@@ -748,6 +748,13 @@ def _gemm_bounds(ra: np.ndarray, rb: np.ndarray) -> tuple[int, int, bool]:
 
 _I16_MIN_PAIRS = 16  # below this the int16 kernel widens so often that float64 BLAS is faster
 
+# The planner's crossovers per ISA (the int16 kernels differ: AVX2 vpmaddwd, AVX-512 VNNI vpdpwssd
+# and, for int8 operands, vpdpbusd). Each value comes from `python -m bench matmul` run on a CPU
+# of that ISA: "avx2" was measured (see _matmul_path); the AVX-512 entries repeat it until they are
+# measured on AVX-512 hardware (issue 16: none was available; emulated speed means nothing).
+_I16_MIN_PAIRS_BY_ISA = {"scalar": _I16_MIN_PAIRS, "avx2": _I16_MIN_PAIRS, "avx512": _I16_MIN_PAIRS,
+                         "avx512_vnni": _I16_MIN_PAIRS}
+
 
 _F64_SPLIT_MAX_LIMBS = 6  # beyond this the blocked int64 kernel is faster
 
@@ -796,7 +803,7 @@ def _matmul_path(amax: int, bmax: int, k: int, fmt: Fixed | None, unsigned64: bo
     bound = k * amax * bmax  # every partial sum is at most this in magnitude
     in16 = fits16 or (amax <= 32767 and bmax <= 32767)
     pairs = _core.gemm_i16_pairs(amax, bmax) if in16 else 0
-    if pairs >= _I16_MIN_PAIRS:
+    if pairs >= _I16_MIN_PAIRS_BY_ISA.get(_core.isa(), _I16_MIN_PAIRS):
         return "i16"
     if bound <= 1 << 53 and not unsigned64:
         return "f64"  # float64 BLAS is exact: every partial sum is an integer within 2**53

@@ -199,7 +199,7 @@ py::tuple gemm_bsr_py(const Raw& indptr, const Raw& indices, const Raw& blocks, 
         py::gil_scoped_release release;
         path = gemm_bsr_i64(ip, ix, bp, Mb, R, C, K, xp, N, dst);
     }
-    return py::make_tuple(out, path == 1 ? "i16" : "i64");
+    return py::make_tuple(out, path == 2 ? "i8" : path == 1 ? "i16" : "i64");
 }
 
 }  // namespace
@@ -209,7 +209,8 @@ void bind_gemm(py::module_& m) {
           "Pairs of products an int32 partial sum holds for |a| <= amax, |b| <= bmax (0: int16 path not allowed).");
     m.def("gemm_i16", &gemm_i16_py, py::arg("a"), py::arg("b"), py::arg("amax"), py::arg("bmax"),
           "Exact (M,K)@(K,N) of int64 raws bounded by |a| <= amax, |b| <= bmax, via int16 pair sums\n"
-          "(AVX2 vpmaddwd) widened into int64 before they can overflow.");
+          "(AVX2 vpmaddwd, avx512_vnni vpdpwssd; int8 values there: vpdpbusd) widened into int64 before they\n"
+          "can overflow.");
     m.def("gemm_i64", &gemm_i64_py, py::arg("a"), py::arg("b"), py::arg("small_operands"),
           "Exact (M,K)@(K,N) of int64 raws whose results fit 64 bits (sums wrap modulo 2^64);\n"
           "small_operands: every operand fits int32 (packed 32-bit path; checked, ValueError if not).");
@@ -224,5 +225,6 @@ void bind_gemm(py::module_& m) {
           py::arg("x"),
           "BSR (Mb*R, K) @ dense (K, N) of int64 raws modulo 2^64 (exact for results that fit 64 bits);\n"
           "blocks: (nnzb, R, C) stored blocks, indices their block columns. Returns (out, path): path 'i16'\n"
-          "(int16 pair sums, AVX2 vpmaddwd, taken when every |value| and |x| is <= 32767) or 'i64'.");
+          "(int16 pair sums, vpmaddwd / vpdpwssd, taken when every |value| and |x| is <= 32767), 'i8' (int8\n"
+          "quads, avx512_vnni vpdpbusd, every value and x in int8 and C % 4 == 0) or 'i64'.");
 }

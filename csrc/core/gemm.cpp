@@ -80,14 +80,16 @@ void csr_i32_scalar(const int64_t* indptr, const int64_t* indices, const int32_t
 template <>
 const GemmKernels& gemm_table<Isa::scalar>() {  // no int16 CSR/BSR paths
     static const GemmKernels table{&min_max_i64_scalar, &gemm_i16_scalar, &gemm_i32_scalar, &csr_i32_scalar,
-                                   nullptr,             nullptr,          nullptr};
+                                   nullptr,             nullptr,          nullptr,         nullptr};
     return table;
 }
 
 namespace {
 
 const GemmKernels& gemm_kernels() {
-    return isa_pick<GemmKernels>({{Isa::avx2, gemm_table<Isa::avx2>}, {Isa::scalar, gemm_table<Isa::scalar>}});
+    return isa_pick<GemmKernels>({{Isa::avx512_vnni, gemm_table<Isa::avx512_vnni>},
+                                  {Isa::avx2, gemm_table<Isa::avx2>},
+                                  {Isa::scalar, gemm_table<Isa::scalar>}});
 }
 
 }  // namespace
@@ -233,6 +235,9 @@ int gemm_bsr_i64(const int64_t* indptr, const int64_t* indices, const int64_t* b
     const int64_t nnzb = indptr[Mb];
     const int64_t Cp = (C + 1) / 2;
     const GemmKernels& kern = gemm_kernels();
+    if (kern.bsr_measured) {  // a level's own BSR kernels, which measure their bounds (0: none applies)
+        if (const int path = kern.bsr_measured(indptr, indices, blocks, Mb, R, C, K, x, N, out)) return path;
+    }
     if (nnzb > 0 && C > 0 && kern.bsr_i16) {
         const int64_t amax = max_abs_i16(blocks, nnzb * R * C);
         const int64_t xmax = amax < 0 ? -1 : max_abs_i16(x, K * N);

@@ -51,7 +51,8 @@ void gemm_csr_i32(const int64_t* indptr, const int64_t* indices, const int64_t* 
 // row's worth of pairs (gemm_i16_pairs >= ceil(C / 2)), int16 pair sums (AVX2 vpmaddwd) are
 // widened into int64 at least every gemm_i16_pairs pairs, so nothing overflows and the sums
 // are the exact integers; otherwise the portable 64-bit wrapping kernel runs.
-// Returns the path taken: 0 = wrapping int64, 1 = int16 pair sums.
+// Returns the path taken: 0 = wrapping int64, 1 = int16 pair sums, 2 = int8 quads (avx512_vnni
+// vpdpbusd, when every value and x is in int8 and C % 4 == 0; see gemm_avx512.hpp).
 int gemm_bsr_i64(const int64_t* indptr, const int64_t* indices, const int64_t* blocks, int64_t Mb, int64_t R,
                  int64_t C, int64_t K, const int64_t* x, int64_t N, int64_t* out);
 }  // namespace fixedpoint

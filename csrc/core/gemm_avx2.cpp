@@ -350,7 +350,7 @@ void gemm_csr_i32_avx2(const int64_t* indptr, const int64_t* indices, const int3
 template <>
 const GemmKernels& gemm_table<Isa::avx2>() {
     static const GemmKernels table{&min_max_i64_avx2, &gemm_i16_avx2,     &gemm_i32_avx2,   &gemm_csr_i32_avx2,
-                                   &gemm_csr_i16_avx2, &gemm_bsr_i16_avx2, &bsr_pack_x_avx2};
+                                   &gemm_csr_i16_avx2, &gemm_bsr_i16_avx2, &bsr_pack_x_avx2, nullptr};
     return table;
 }
 

@@ -1,6 +1,7 @@
 // fixedpoint core: the GEMM family's per-ISA kernels (internal to gemm*.cpp; see gemm.hpp for
 // the operations and isa.hpp for how an ISA adds its table). gemm.cpp defines the scalar table
-// (portable loops), gemm_avx2.cpp the AVX2 one; gemm.cpp's gemm_kernels() picks the best.
+// (portable loops), gemm_avx2.cpp the AVX2 one, gemm_avx512.cpp the AVX-512 VNNI one (the AVX2
+// table with its own dense int8/int16, CSR int16 and BSR kernels); gemm.cpp's gemm_kernels() picks the best.
 #pragma once
 #include <cstdint>
 
@@ -37,6 +38,10 @@ struct GemmKernels {
     // (x[s, j], x[s + 1, j]) with s = 2q (even) or q (odd C), 0 past row K - 1. Set with bsr_i16.
     void (*bsr_pack_x)(const int64_t* x, int64_t K, int64_t N, bool even, int64_t P, int64_t q0, int64_t q1,
                        int16_t* xp);
+    // Optional: a level's own BSR @ dense (gemm_bsr_i64's arguments), which measures its bounds and
+    // returns its path code (2 = int8 quads, 1 = int16 pairs), or 0, out untouched, when none applies.
+    int (*bsr_measured)(const int64_t* indptr, const int64_t* indices, const int64_t* blocks, int64_t Mb, int64_t R,
+                        int64_t C, int64_t K, const int64_t* x, int64_t N, int64_t* out);
 };
 
 FP_ISA_DECLARE_TABLES(GemmKernels, gemm_table)
