@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 from .format import MAX_WIDTH, Fixed, OMode, QMode  # noqa: E402
 from .array import FixedArray, array, format_bits, from_bits, from_raw  # noqa: E402
 from ._ops import (  # noqa: E402
+    compare,
     absolute,
     add,
     clip,
@@ -61,6 +62,7 @@ __all__ = [
     "binary",
     "build_info",
     "clip",
+    "compare",
     "concatenate",
     "datasets",
     "divide",

@@ -211,12 +211,17 @@ def test_elementwise_matches_reference(data):
         res = fn(a, b)
         assert (res.fmt.w, res.fmt.i, res.fmt.signed) == (rw, ri, rs)
         assert res.raw.tolist() == [ref.arith_raw(op, x, ta, y, tb)[0] for x, y in zip(va, vb)]
-    # comparisons: exact values (Fractions)
+    # comparisons: exact values (Fractions) with exact=True; the operators follow the header
+    # (its mixed-signedness rules, docs/modes.md quirks; exact when the signedness agrees)
     fva = [ref.value_of(x, fa.w, fa.i) for x in va]
     fvb = [ref.value_of(y, fb.w, fb.i) for y in vb]
-    np.testing.assert_array_equal(a < b, np.array([x < y for x, y in zip(fva, fvb)]))
-    np.testing.assert_array_equal(a == b, np.array([x == y for x, y in zip(fva, fvb)]))
-    np.testing.assert_array_equal(a >= b, np.array([x >= y for x, y in zip(fva, fvb)]))
+    for name, got, f in (("<", a < b, lambda x, y: x < y), ("==", a == b, lambda x, y: x == y),
+                         (">=", a >= b, lambda x, y: x >= y)):
+        exact = np.array([f(x, y) for x, y in zip(fva, fvb)])
+        np.testing.assert_array_equal(fx.compare(a, b, name, exact=True), exact)
+        np.testing.assert_array_equal(got, [ref.header_compare(name, x, ta, y, tb) for x, y in zip(va, vb)])
+        if fa.signed == fb.signed:
+            np.testing.assert_array_equal(got, exact)
     neg = -a
     assert neg.raw.tolist() == [ref.arith_raw("neg", x, ta)[0] for x in va]
 
