@@ -35,8 +35,7 @@ Fixed = fx.Fixed
 
 OPS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv}
 FUSED = {"add": fx.add, "sub": fx.subtract, "mul": fx.multiply, "div": fx.divide}
-Q_MODES = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_MIN_INF", "RND_INF", "RND_CONV", "STOCH")
-O_MODES = ("WRAP", "SAT", "SAT_ZERO", "SAT_SYM", "WRAP_SM")
+from strategies import O_MODES, Q_MODES  # noqa: E402  (the lists of fx.QMode / fx.OMode)
 
 HYPO = settings(max_examples=150, deadline=None)
 
@@ -45,6 +44,7 @@ HYPO = settings(max_examples=150, deadline=None)
 # helpers
 # --------------------------------------------------------------------------------------
 from _ints import obj, pyints  # noqa: E402
+import strategies  # noqa: E402
 
 
 def t3(fmt: Fixed) -> tuple:
@@ -79,20 +79,12 @@ def check_binary(op, a: fx.FixedArray, b: fx.FixedArray) -> fx.FixedArray:
     return got
 
 
-@st.composite
-def formats(draw, min_w=1, max_w=64, signed=None):
-    w = draw(st.integers(min_w, max_w))
-    i = draw(st.integers(-6, w + 6))
-    s = draw(st.booleans()) if signed is None else signed
-    return Fixed(w, i, signed=s)
+def formats(min_w=1, max_w=64, signed=None):
+    """Formats without modes (the shared strategy: operand modes do not enter exact arithmetic)."""
+    return strategies.formats(min_w, max_w, signed=signed, modes=False)
 
 
-def raw_values(fmt: Fixed, nonzero: bool = False):
-    lo, hi = fmt.raw_min, fmt.raw_max
-    special = {lo, hi, 0, 1, lo + 1, hi - 1, -1, (lo + hi) // 2}
-    special = sorted(v for v in special if lo <= v <= hi and not (nonzero and v == 0))
-    s = st.one_of(st.sampled_from(special), st.integers(lo, hi))
-    return s.filter(lambda v: v != 0) if nonzero else s
+raw_values = strategies.raw_values
 
 
 def with_modes(draw, fmt: Fixed) -> Fixed:

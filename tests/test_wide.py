@@ -21,24 +21,14 @@ import fixedpoint as fx
 from fixedpoint import _reference as ref
 
 Fixed = fx.Fixed
-Q_MODES = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_MIN_INF", "RND_INF", "RND_CONV", "STOCH")
-O_MODES = ("WRAP", "SAT", "SAT_ZERO", "SAT_SYM", "WRAP_SM")
+from strategies import O_MODES, Q_MODES  # noqa: E402  (the lists of fx.QMode / fx.OMode)
+import strategies  # noqa: E402
 SETTINGS = dict(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-@st.composite
-def formats(draw, wmin=1, wmax=1024, modes=True):
-    w = draw(st.integers(wmin, wmax))
-    i = draw(st.integers(-20, w + 20))
-    signed = draw(st.booleans())
-    if not modes:
-        return Fixed(w, i, signed)
-    q = draw(st.sampled_from(Q_MODES))
-    o = draw(st.sampled_from(O_MODES if signed else O_MODES[:4]))
-    n = draw(st.integers(0, min(w, 3))) if o in ("WRAP", "WRAP_SM") else 0
-    if o == "WRAP_SM" and n > w - 1:
-        n = 0
-    return Fixed(w, i, signed, q=q, o=o, n=n)
+def formats(wmin=1, wmax=1024, modes=True):
+    """The shared strategy, i within 20 of the range."""
+    return strategies.formats(wmin, wmax, modes=modes, i_margin=20)
 
 
 def _boundary_ints(lo: int, hi: int) -> list[int]:
@@ -332,7 +322,7 @@ def test_wide_indexing_joining_where():
     assert int(a.max().raw) == max(vals) and int(a.argmin()) == 1
 
 
-@pytest.mark.parametrize("isa", ["scalar", "avx2", "avx512"])
+@pytest.mark.parametrize("isa", list(reversed(strategies.known_isas())))  # unsupported ones skip
 @pytest.mark.parametrize("fa,fb", [(Fixed(96, 48), Fixed(96, 48)), (Fixed(100, 30, False), Fixed(100, 30, False)),
                                    (Fixed(127, 3), Fixed(127, 3)), (Fixed(70, 70, False), Fixed(70, 70))])
 def test_two_limb_add_sub_every_isa(isa, fa, fb):
