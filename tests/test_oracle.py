@@ -687,3 +687,33 @@ def test_oracle_divide_issue_example(oracle, fx):
     assert (a / b).fmt == fx.Fixed(120, 83, signed=False)
     assert int((a / b).raw[0]) == 0x1FFFF00000000
     assert int(fx.divide(a, b, exact=True).raw[0]) == 0x1FFFFFFFFFFFF
+
+
+@pytest.mark.parametrize("op", ["maximum", "minimum"])
+@pytest.mark.parametrize("k", [k for k, p in enumerate(CMP_PAIRS) if p.a.signed != p.b.signed
+                               and max(p.a.w, p.b.w) >= 32 and p.a.w <= 130 and p.b.w <= 130][::3],
+                         ids=lambda k: str(CMP_PAIRS[k]))
+def test_oracle_hls4ml_merge_select(oracle, fx, k, op):
+    """nnet_merge.h's maximum/minimum is ``data1 > data2 ? (res_T) data1 : (res_T) data2``
+    (``<`` for minimum): the emulation engine selects with the header's comparison."""
+    import random
+
+    from fixedpoint.nn._raw import storage, wrap
+    from fixedpoint.nn.merge import MergeOp
+
+    p = CMP_PAIRS[k]
+    pairs = _cmp_inputs(p, random.Random(3000 + k))
+    bits = oracle.compare(k, pairs)
+    fa = fx.Fixed(p.a.w, p.a.i, signed=p.a.signed)
+    fb = fx.Fixed(p.b.w, p.b.i, signed=p.b.signed)
+    res_t = fx.Fixed(max(p.a.w, p.b.w) + 2, max(p.a.i, p.b.i) + 1, signed=True, q="RND", o="SAT")
+    a = fx.from_raw(raw_array([x for x, _ in pairs], p.a.w, p.a.signed), fa)
+    b = fx.from_raw(raw_array([y for _, y in pairs], p.b.w, p.b.signed), fb)
+    sa, sb = storage(a).reshape(1, -1), storage(b).reshape(1, -1)
+    got, fmt = MergeOp(op, res_t, len(pairs), len(pairs), (len(pairs),))(sa, fa, sb, fb)
+    first = np.array([w[4 if op == "maximum" else 2] == "1" for w in bits])
+    want_a = a.cast(res_t).raw.reshape(-1).tolist()
+    want_b = b.cast(res_t).raw.reshape(-1).tolist()
+    want = [x if f else y for f, x, y in zip(first, want_a, want_b)]
+    assert fmt == res_t
+    assert wrap(got.reshape(-1), res_t).raw.tolist() == want
