@@ -279,6 +279,8 @@ def _binary(op: str, a, b, api: str, out_fmt=None, seed=None, exact: bool = Fals
     native_out = out_fmt is None or _native(out_fmt)
     # above 64 bits the header's division is its own multi-word algorithm: Python ints below
     header_div = div_w is not None and div_w > 64 and not exact
+    if header_div and not _knuth_div_may_run(a, b, max(fb.f, 0)):
+        header_div = False  # the header's multi-word division is exact on these operands
     if (_native(fa) and _native(fb) and nat.w <= _NATIVE_ARITH_MAX_W and native_out
             and (div_w is None or div_w <= _NATIVE_ARITH_MAX_W) and not header_div):
         ra, rb = _kernel_operands(a._raw, b._raw, shape)
@@ -323,6 +325,35 @@ def _binary(op: str, a, b, api: str, out_fmt=None, seed=None, exact: bool = Fals
     if out_fmt is not None:
         return result.cast(out_fmt, seed=seed)
     return result
+
+
+def _magnitude_at_least(r: np.ndarray, bits: int) -> np.ndarray:
+    """``|r| >= 2**bits`` elementwise for int64 (or uint64) raws, without overflow."""
+    if bits <= 0:
+        return r != 0
+    if r.dtype == np.uint64:
+        return r >= np.uint64(1 << bits) if bits < 64 else np.zeros(r.shape, dtype=bool)
+    if bits >= 64:
+        return np.zeros(r.shape, dtype=bool)
+    if bits == 63:
+        return r == np.iinfo(np.int64).min
+    t = np.int64(1 << bits)
+    return (r >= t) | (r <= -t)
+
+
+def _knuth_div_may_run(a: FixedArray, b: FixedArray, shift: int) -> bool:
+    """Whether ap_private's division could reach its multi-word Knuth path (the one that loses
+    bits) for some element: the shifted dividend needs 2 or more 64-bit words and the divisor 2 or
+    more 32-bit digits (otherwise ``_reference.header_udiv`` is exact). Conservative (True) for
+    operands beyond 64 bits."""
+    if not (_native(a.fmt) and _native(b.fmt)):
+        return True
+    ra, rb = _ints(a), _ints(b)
+    big_a = _magnitude_at_least(ra, 64 - shift)
+    big_b = _magnitude_at_least(rb, 32)
+    if not (big_a.any() and big_b.any()):
+        return False
+    return bool(np.any(np.logical_and(*np.broadcast_arrays(big_a, big_b))))
 
 
 _WIDE_OP_CODES = {"add": 0, "sub": 1, "mul": 2, "cmp": 3}

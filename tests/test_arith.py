@@ -270,17 +270,15 @@ def test_storage_paths(op, fa, fb, regime, monkeypatch):
     got = check_binary(op, a, b)
     # each path really runs: natural results of 65..126 bits go through the C++ 128-bit kernel,
     # wider ones through Python ints (results <= 64 bits may use NumPy or, for division, C++)
-    if regime == "c++128" and op == "div":
-        # the header's own multi-word division (internal width > 64) runs on Python ints; the
-        # exact quotient keeps the 128-bit kernel
-        assert not calls
-        exact = fx.divide(a, b, exact=True)
+    if regime == "c++128":
         assert calls
+    if op == "div":
+        calls.clear()
+        exact = fx.divide(a, b, exact=True)
+        assert calls or regime == "python"
         xa, xb = pyints(a), pyints(b)
         want = [ref.arith_raw("div", int(x), t3(a.fmt), int(y), t3(b.fmt), exact=True)[0] for x, y in zip(xa, xb)]
         np.testing.assert_array_equal(pyints(exact), obj(want))
-    elif regime == "c++128":
-        assert calls
     if regime == "python":
         assert not calls
     if got.fmt.w > 64:
@@ -902,6 +900,30 @@ def test_shifts_against_ap_fixed_header(tmp_path):
             want_r = {int(r[1]): raw_of(int(r[4])) for r in mine if int(r[2]) == k}
             np.testing.assert_array_equal(pyints(a << k), obj([want_l[b] for b in bits]), err_msg=f"{fmt} << {k}")
             np.testing.assert_array_equal(pyints(a >> k), obj([want_r[b] for b in bits]), err_msg=f"{fmt} >> {k}")
+
+
+@pytest.mark.parametrize("out", [None, Fixed(60, 50, q="RND", o="SAT")], ids=str)
+def test_division_runs_the_header_algorithm_only_where_it_can_lose_bits(out, monkeypatch):
+    """Internal division width 65..126 bits: the 128-bit kernel (exact) unless some element can
+    reach ap_private's multi-word Knuth division (dividend of 2+ 64-bit words after the shift,
+    divisor of 2+ 32-bit digits); then the header's algorithm, whose result can differ."""
+    calls = []
+    real = _ops._core.elementwise
+    monkeypatch.setattr(_ops._core, "elementwise", lambda *args: calls.append(1) or real(*args))
+    fa, fb = Fixed(64, 64, signed=False), Fixed(40, 4, signed=False)  # shift 36, W = 100
+    ta, tb = t3(fa), t3(fb)
+    small = fx.from_raw(np.array([2**27 - 1, 12345], dtype=np.uint64), fa)  # |a << 36| < 2**64
+    big = fx.from_raw(np.array([2**64 - 1, 2**63 + 2**40 - 1], dtype=np.uint64), fa)
+    den = fx.from_raw(np.array([2**40 - 1, 2**33 + 1]), fb)
+    for a, expect_kernel in ((small, True), (big, False)):
+        calls.clear()
+        got = fx.divide(a, den, out_fmt=out)
+        assert bool(calls) == expect_kernel
+        want = [ref.arith_raw("div", int(x), ta, int(y), tb)[0] for x, y in zip(pyints(a), pyints(den))]
+        if out is not None:
+            nat_w, nat_i, nat_s = ref.result_format("div", ta, tb)
+            want = [ref.cast_raw(r, nat_w, nat_i, nat_s, out.w, out.i, out.signed, "RND", "SAT") for r in want]
+        np.testing.assert_array_equal(pyints(got), obj(want))
 
 
 def test_fused_division_by_a_64_bit_unsigned_divisor():
