@@ -17,6 +17,7 @@ from .format import MAX_WIDTH, Fixed, OMode, QMode  # noqa: E402
 from .array import FixedArray, format_bits  # noqa: E402
 from .quantize import array, from_bits, from_raw  # noqa: E402
 from ._ops import (  # noqa: E402
+    compare,
     absolute,
     add,
     clip,
@@ -62,6 +63,7 @@ __all__ = [
     "binary",
     "build_info",
     "clip",
+    "compare",
     "concatenate",
     "datasets",
     "divide",

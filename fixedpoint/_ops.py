@@ -29,6 +29,7 @@ __all__ = [
     "subtract",
     "multiply",
     "divide",
+    "compare",
     "negative",
     "absolute",
     "matmul",
@@ -242,10 +243,12 @@ def _broadcast_shape(api: str, a: FixedArray, b: FixedArray) -> tuple:
         raise ValueError(f"{api}: operands could not be broadcast together, lhs: {a.shape}, rhs: {b.shape}") from None
 
 
-def _binary(op: str, a, b, api: str, out_fmt=None, seed=None):
+def _binary(op: str, a, b, api: str, out_fmt=None, seed=None, exact: bool = False):
     """Exact ``a op b`` (op in add/sub/mul/div/cmp); cast into out_fmt when given.
 
-    cmp returns an int8 array holding the sign of a - b."""
+    cmp returns an int8 array holding the sign of a - b. div follows the header: its
+    quotient is wrapped to the internal division width, and above 64 bits it is the
+    header's multi-word division (``_reference.header_udiv``) unless ``exact``."""
     a = _operand(a, api)
     b = _operand(b, api)
     shape = _broadcast_shape(api, a, b)
@@ -275,8 +278,12 @@ def _binary(op: str, a, b, api: str, out_fmt=None, seed=None):
         return _from_ints(np.add(xa, xb) if op == "add" else np.subtract(xa, xb), nat)
     # 2) C++: natural result within 126 bits, operands native, output native or natural.
     native_out = out_fmt is None or _native(out_fmt)
+    # above 64 bits the header's division is its own multi-word algorithm: Python ints below
+    header_div = div_w is not None and div_w > 64 and not exact
+    if header_div and not _knuth_div_may_run(a, b, max(fb.f, 0)):
+        header_div = False  # the header's multi-word division is exact on these operands
     if (_native(fa) and _native(fb) and nat.w <= _NATIVE_ARITH_MAX_W and native_out
-            and (div_w is None or div_w <= _NATIVE_ARITH_MAX_W)):
+            and (div_w is None or div_w <= _NATIVE_ARITH_MAX_W) and not header_div):
         ra, rb = _kernel_operands(a._raw, b._raw, shape)
         fmt_args = None if out_fmt is None else _mode_args(out_fmt)
         lo, hi, _ = _core.elementwise(_OP_CODES[op], ra, fa.w, fa.i, fa.signed, rb, fb.w, fb.i, fb.signed,
@@ -304,6 +311,11 @@ def _binary(op: str, a, b, api: str, out_fmt=None, seed=None):
             return np.array([(v > 0) - (v < 0) for v in res], dtype=np.int8).reshape(shape)
     elif op == "mul":
         res = ra * rb
+    elif header_div:
+        num = ra * (1 << max(fb.f, 0))
+        res = _object_array([_ref.header_div_int(int(x), int(y), div_w, fa.signed or fb.signed)
+                             for x, y in zip(num, rb)], (len(num),))
+        res = _wrap_obj(res, nat.w, nat.signed)
     else:
         num = ra * (1 << max(fb.f, 0))
         mag = np.array([abs(x) // abs(y) for x, y in zip(num, rb)] + [None])[:-1]  # object, stays 1-d
@@ -314,6 +326,35 @@ def _binary(op: str, a, b, api: str, out_fmt=None, seed=None):
     if out_fmt is not None:
         return result.cast(out_fmt, seed=seed)
     return result
+
+
+def _magnitude_at_least(r: np.ndarray, bits: int) -> np.ndarray:
+    """``|r| >= 2**bits`` elementwise for int64 (or uint64) raws, without overflow."""
+    if bits <= 0:
+        return r != 0
+    if r.dtype == np.uint64:
+        return r >= np.uint64(1 << bits) if bits < 64 else np.zeros(r.shape, dtype=bool)
+    if bits >= 64:
+        return np.zeros(r.shape, dtype=bool)
+    if bits == 63:
+        return r == np.iinfo(np.int64).min
+    t = np.int64(1 << bits)
+    return (r >= t) | (r <= -t)
+
+
+def _knuth_div_may_run(a: FixedArray, b: FixedArray, shift: int) -> bool:
+    """Whether ap_private's division could reach its multi-word Knuth path (the one that loses
+    bits) for some element: the shifted dividend needs 2 or more 64-bit words and the divisor 2 or
+    more 32-bit digits (otherwise ``_reference.header_udiv`` is exact). Conservative (True) for
+    operands beyond 64 bits."""
+    if not (_native(a.fmt) and _native(b.fmt)):
+        return True
+    ra, rb = _ints(a), _ints(b)
+    big_a = _magnitude_at_least(ra, 64 - shift)
+    big_b = _magnitude_at_least(rb, 32)
+    if not (big_a.any() and big_b.any()):
+        return False
+    return bool(np.any(np.logical_and(*np.broadcast_arrays(big_a, big_b))))
 
 
 _WIDE_OP_CODES = {"add": 0, "sub": 1, "mul": 2, "cmp": 3}
@@ -416,12 +457,17 @@ def multiply(a, b, out_fmt=None, seed=None) -> FixedArray:
     return _binary("mul", a, b, "fx.multiply", out_fmt, seed)
 
 
-def divide(a, b, out_fmt=None, seed=None) -> FixedArray:
+def divide(a, b, out_fmt=None, seed=None, *, exact=False) -> FixedArray:
     """``a / b`` as ap_fixed computes it (quotient truncated toward zero in the natural format,
     with the header's signed-division wrap); with ``out_fmt``, cast into it in the same pass.
 
     Bit for bit ``ap_fixed``'s ``operator/``: ``W = S2 + W1 + max(F2, 0)``,
-    ``I = S2 + I1 + F2``, the quotient truncated toward zero (docs/modes.md lists the quirk).
+    ``I = S2 + I1 + F2``, the quotient truncated toward zero (docs/modes.md lists the quirks).
+    When the header's internal division width ``max(W1 + max(F2,0) + [S2 and not S1],
+    W2 + [S1 and not S2])`` exceeds 64 bits, the header's multi-word long division loses low
+    bits for some operands (long runs of ones); that is reproduced too, unless
+    ``exact=True``, which gives the exact truncated quotient (the ``/`` operator always follows
+    the header).
 
     Operands are FixedArrays, Python ints or NumPy integer arrays (taken exactly), and they
     broadcast as in NumPy. The result is exact in the natural ap_fixed result format (TRN/WRAP,
@@ -435,12 +481,90 @@ def divide(a, b, out_fmt=None, seed=None) -> FixedArray:
             would be wider than 1024 bits; ``out_fmt`` does not parse.
         ZeroDivisionError: an element of ``b`` is zero (the message names its index).
     """
-    return _binary("div", a, b, "fx.divide", out_fmt, seed)
+    if not isinstance(exact, (bool, np.bool_)):
+        raise TypeError(f"fx.divide: exact must be a bool, got {type(exact).__name__}")
+    return _binary("div", a, b, "fx.divide", out_fmt, seed, exact=bool(exact))
 
 
-def compare(a, b, api: str) -> np.ndarray:
+def compare_sign(a, b, api: str) -> np.ndarray:
     """The sign of a - b (int8 array), exact across formats."""
     return _binary("cmp", a, b, api)
+
+
+_CMP_TESTS = {
+    "==": lambda s: s == 0, "!=": lambda s: s != 0, "<": lambda s: s < 0,
+    "<=": lambda s: s <= 0, ">": lambda s: s > 0, ">=": lambda s: s >= 0,
+}
+
+
+def _aligned_widths(fa: Fixed, fb: Fixed) -> tuple[int, int]:
+    """The widths ap_fixed_base's comparison operators give the two raws after aligning the
+    binary points (``OP_CMP_AF``: a coarser lhs is widened by one extra bit)."""
+    if fa.f == fb.f:
+        return fa.w, fb.w
+    if fa.f > fb.f:
+        return fa.w, fb.w + fa.f - fb.f
+    return fa.w + fb.f - fa.f + 1, fb.w
+
+
+def compare_op(a, b, op: str, api: str, exact: bool = False) -> np.ndarray:
+    """``a op b`` (bool array) as ap_fixed.h computes it, or exactly with ``exact``.
+
+    Only two FixedArrays of mixed signedness can differ from the exact result (Python ints
+    and NumPy integers have no ap_ type here and compare exactly): the header compares the
+    aligned raws as C compares integers (``_reference.header_compare`` gives the rules)."""
+    test = _CMP_TESTS[op]
+    quirk = not exact and isinstance(a, FixedArray) and isinstance(b, FixedArray) and a.fmt.signed != b.fmt.signed
+    sign = compare_sign(a, b, api)
+    if not quirk:
+        return test(sign)
+    fa, fb = a.fmt, b.fmt
+    wa, wb = _aligned_widths(fa, fb)
+    ws, wu = (wa, wb) if fa.signed else (wb, wa)
+    shape = sign.shape
+    s_neg = np.broadcast_to(_ints(a if fa.signed else b) < 0, shape)
+    if op in ("<", "<=", ">", ">="):
+        if (wa < 32 and wb < 32) or wu < ws:
+            return test(sign)
+        # unsigned (max(wa, wb) + 1)-bit patterns: a negative signed side is the greater one
+        forced = np.int8(1 if fa.signed else -1)
+        return test(np.where(s_neg, forced, sign))
+    # ==, !=: unsigned patterns of m bits; a negative signed x equals y == x + 2**m
+    m = 64 if wa == wb <= 64 else max(wa, wb, 32)
+    eq = sign == 0
+    if m == wu and s_neg.any():
+        idx = np.flatnonzero(s_neg.reshape(-1))
+        xa, xb = (np.broadcast_to(_obj(v), shape).reshape(-1) for v in (a, b))
+        sh_a, sh_b = max(fb.f - fa.f, 0), max(fa.f - fb.f, 0)
+        eq = eq.copy().reshape(-1)
+        for k in idx:
+            x, y = int(xa[k]) << sh_a, int(xb[k]) << sh_b
+            if not fa.signed:
+                x, y = y, x
+            eq[k] = x + (1 << m) == y
+        eq = eq.reshape(shape)
+    return eq if op == "==" else ~eq
+
+
+def compare(a, b, op: str, *, exact: bool = False) -> np.ndarray:
+    """``a op b`` elementwise as a bool array; ``op`` is one of ``== != < <= > >=``.
+
+    By default the result is ``ap_fixed.h``'s, bit for bit, as the operators give it
+    (``a < b`` is ``fx.compare(a, b, "<")``): when a signed and an unsigned FixedArray are
+    compared, the header compares the raws (after aligning the binary points) as C compares
+    integers, so a negative value can compare greater than an unsigned one (docs/modes.md,
+    quirks). ``exact=True`` compares the mathematical values. Python ints and NumPy integer
+    arrays always compare exactly.
+
+    Raises:
+        ValueError: ``op`` is not a comparison; the shapes do not broadcast.
+        TypeError: an operand is a float or of an unsupported type; ``exact`` is not a bool.
+    """
+    if op not in _CMP_TESTS:
+        raise ValueError(f"fx.compare: op must be one of {', '.join(_CMP_TESTS)}, got {op!r}")
+    if not isinstance(exact, (bool, np.bool_)):
+        raise TypeError(f"fx.compare: exact must be a bool, got {type(exact).__name__}")
+    return compare_op(a, b, op, "fx.compare", bool(exact))
 
 
 # ---------------------------------------------------------------------------
@@ -1255,7 +1379,7 @@ def _select(a, b, keep_a, api: str) -> FixedArray:
     """Elementwise ``a if keep_a(sign(a - b)) else b`` in the exact union of the formats."""
     a, b = _select_operands(a, b, api)
     _broadcast_shape(api, a, b)
-    sign = compare(a, b, api)  # exact across formats, any width
+    sign = compare_sign(a, b, api)  # exact across formats, any width
     fmt = unify_formats([a.fmt, b.fmt], api)
     ra, rb = _cast_exact(a, fmt)._raw, _cast_exact(b, fmt)._raw
     return FixedArray(np.asarray(np.where(keep_a(sign), ra, rb), order="C"), fmt, _trusted=True)

@@ -15,8 +15,9 @@ def _unsupported(name: str) -> TypeError:
     return TypeError(f"FixedArray does not support numpy.{name}; {_HINT}")
 
 
-def _cmp(test):
-    return lambda a, b: test(_ops.compare(a, b, "numpy comparison"))
+def _cmp(op):
+    # as the operators: ap_fixed.h's result (fx.compare(..., exact=True) for the exact one)
+    return lambda a, b: _ops.compare_op(a, b, op, "numpy comparison")
 
 
 _BINARY = {
@@ -25,12 +26,12 @@ _BINARY = {
     np.multiply: lambda a, b: _ops._binary("mul", a, b, "numpy.multiply"),
     np.true_divide: lambda a, b: _ops._binary("div", a, b, "numpy.true_divide"),
     np.matmul: lambda a, b: _ops.matmul(a, b),
-    np.equal: _cmp(lambda s: s == 0),
-    np.not_equal: _cmp(lambda s: s != 0),
-    np.less: _cmp(lambda s: s < 0),
-    np.less_equal: _cmp(lambda s: s <= 0),
-    np.greater: _cmp(lambda s: s > 0),
-    np.greater_equal: _cmp(lambda s: s >= 0),
+    np.equal: _cmp("=="),
+    np.not_equal: _cmp("!="),
+    np.less: _cmp("<"),
+    np.less_equal: _cmp("<="),
+    np.greater: _cmp(">"),
+    np.greater_equal: _cmp(">="),
     np.maximum: lambda a, b: _ops._select(a, b, lambda s: s >= 0, "numpy.maximum"),
     np.minimum: lambda a, b: _ops._select(a, b, lambda s: s <= 0, "numpy.minimum"),
     np.fmax: lambda a, b: _ops._select(a, b, lambda s: s >= 0, "numpy.fmax"),  # no NaN in fixed point
@@ -204,7 +205,7 @@ def _array_equal(a1, a2, equal_nan=False):
         return False
     if a1.shape != a2.shape:
         return False
-    return bool(np.all(_ops.compare(a1, a2, "numpy.array_equal") == 0))
+    return bool(np.all(_ops.compare_sign(a1, a2, "numpy.array_equal") == 0))
 
 
 def _negative(a):

@@ -462,13 +462,15 @@ def _wrap_int(v: int, w: int, signed: bool) -> int:
 
 
 def arith_raw(op: str, a_raw: int, a: tuple, b_raw: int | None = None,
-              b: tuple | None = None) -> tuple[int, tuple[int, int, bool]]:
+              b: tuple | None = None, *, exact: bool = False) -> tuple[int, tuple[int, int, bool]]:
     """Stored result and result format of ``a op b`` as the headers compute it.
 
-    ``+ - *`` and unary minus are exact. ``/`` is the exact quotient in units of the result
+    ``+ - *`` and unary minus are exact. ``/`` is the quotient in units of the result
     LSB truncated toward zero, computed in ``max(W1 + max(F2,0) + [S2 and not S1],
     W2 + [S1 and not S2])`` bits and wrapped there (README quirk 5: most-negative / raw -1
-    wraps), then sign- or zero-extended into the result format.
+    wraps), then sign- or zero-extended into the result format. Above 64 bits that
+    division is the header's multi-word division (:func:`header_udiv`), which loses low
+    bits for some operands; ``exact=True`` gives the exact quotient instead.
     """
     res = result_format(op, a, b)
     rw, ri, rs = res
@@ -492,13 +494,180 @@ def arith_raw(op: str, a_raw: int, a: tuple, b_raw: int | None = None,
                 raise ZeroDivisionError("fixed-point division by zero")
             f2 = w2 - i2
             num = a_raw << max(f2, 0)
-            q = abs(num) // abs(b_raw)
-            if (num < 0) != (b_raw < 0):
-                q = -q  # truncation toward zero
             w_div = max(w1 + max(f2, 0) + (s2 and not s1), w2 + (s1 and not s2))
+            if exact or w_div <= 64:
+                q = abs(num) // abs(b_raw)
+                if (num < 0) != (b_raw < 0):
+                    q = -q  # truncation toward zero
+            else:  # the header's multi-word division (docs/modes.md quirks)
+                q = header_div_int(num, b_raw, w_div, s1 or s2)
             return _wrap_int(_wrap_int(q, w_div, s1 or s2), rw, rs), res
     scaled = exact * Fraction(2) ** (rw - ri)
     assert scaled.denominator == 1  # the natural format holds the exact result
     raw = int(scaled)
     assert raw_range(rw, rs)[0] <= raw <= raw_range(rw, rs)[1]
     return raw, res
+
+
+# --------------------------------------------------------------------------------------
+# the header's non-exact comparisons and wide division (docs/modes.md, quirks)
+# --------------------------------------------------------------------------------------
+CMP_OPS = ("==", "!=", "<", "<=", ">", ">=")
+
+
+def header_compare(op: str, a_raw: int, a: tuple, b_raw: int, b: tuple) -> bool:
+    """``a op b`` as ``ap_fixed.h`` computes it (``op`` in ``CMP_OPS``; ``a``, ``b`` are
+    ``(w, i, signed)``).
+
+    The header first aligns the binary points (``OP_CMP_AF`` in ap_fixed_base.h): with equal
+    fraction bits the raws are compared as they are; if the lhs has more, the rhs is widened
+    to ``W2 + F1 - F2`` bits; otherwise the lhs is widened to ``W1 + F2 - F1 + 1`` bits. The
+    aligned integers ``x`` (``Wa`` bits) and ``y`` (``Wb`` bits) are then compared by
+    ``ap_private`` as C compares integers of those widths:
+
+    * same signedness: exactly;
+    * ordered (``< <= > >=``), mixed signedness: exactly if both widths are below 32 or
+      the signed one is wider; otherwise (the unsigned side is at least as wide and not both
+      are below 32) as unsigned ``max(Wa, Wb) + 1``-bit patterns, so a negative signed value
+      compares greater than every unsigned one;
+    * ``==``/``!=``: as unsigned bit patterns of ``max(Wa, Wb, 32)`` bits, or of 64 bits when
+      ``Wa == Wb <= 64``. With mixed signedness a negative ``x`` then equals the unsigned
+      ``y == x + 2**Wu`` when the unsigned width ``Wu`` is at least 32, at least the signed
+      width, and not equal to it below 64 bits (``ap_fixed<2,2>(-1) == ap_ufixed<32,32>(2**32-1)``
+      is true; ``ap_fixed<32,32>(-1) == ap_ufixed<32,32>(2**32-1)`` is false).
+    """
+    if op not in CMP_OPS:
+        raise ValueError(f"unknown comparison {op!r}")
+    w1, i1, s1 = a
+    w2, i2, s2 = b
+    f1, f2 = w1 - i1, w2 - i2
+    if f1 == f2:
+        x, wa, y, wb = a_raw, w1, b_raw, w2
+    elif f1 > f2:
+        x, wa, y, wb = a_raw, w1, b_raw << (f1 - f2), w2 + f1 - f2
+    else:
+        x, wa, y, wb = a_raw << (f2 - f1), w1 + f2 - f1 + 1, b_raw, w2
+    if op in ("==", "!="):
+        # ap_private compares equal-width (<= 64 bits) operands as their 64-bit words, any
+        # others as unsigned patterns of max(Wa, Wb, 32) bits
+        m = (1 << (64 if wa == wb <= 64 else max(wa, wb, 32))) - 1
+        return ((x & m) == (y & m)) == (op == "==")
+    if s1 != s2 and not (wa < 32 and wb < 32):
+        w_s, w_u = (wa, wb) if s1 else (wb, wa)
+        if w_u >= w_s:
+            m = (1 << (max(wa, wb) + 1)) - 1
+            x, y = x & m, y & m
+    return {"<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y}[op]
+
+
+def _knuth_div(u: list, v: list, m: int, n: int) -> list:
+    """Transliteration of ``ap_private_ops::KnuthDiv`` (etc/ap_private.h), quotient only,
+    including its departure from Knuth's algorithm D: when a trial digit is one too large,
+    it complements every word of ``u`` (not only ``u[j..j+n]``), which corrupts the dividend
+    words not yet consumed."""
+    M32 = 0xFFFFFFFF
+    b = 1 << 32
+    q = [0] * (m + n)
+    shift = 32 - v[n - 1].bit_length()
+    u_carry = v_carry = 0
+    if shift:
+        for i in range(m + n):
+            t = u[i] >> (32 - shift)
+            u[i] = ((u[i] << shift) & M32) | u_carry
+            u_carry = t
+        for i in range(n):
+            t = v[i] >> (32 - shift)
+            v[i] = ((v[i] << shift) & M32) | v_carry
+            v_carry = t
+    u[m + n] = u_carry
+    for j in range(m, -1, -1):
+        dividend = (u[j + n] << 32) + u[j + n - 1]
+        qp, rp = divmod(dividend, v[n - 1])
+        if qp == b or qp * v[n - 2] > b * rp + u[j + n - 2]:
+            qp -= 1
+            rp += v[n - 1]
+            if rp < b and (qp == b or qp * v[n - 2] > b * rp + u[j + n - 2]):
+                qp -= 1
+        is_neg = False
+        for i in range(n):
+            u_tmp = u[j + i] | (u[j + i + 1] << 32)
+            sub = qp * v[i]
+            borrow = sub > u_tmp
+            res = (u_tmp - sub) & 0xFFFFFFFFFFFFFFFF
+            k = j + i
+            u[k] = res & M32
+            u[k + 1] = res >> 32
+            k += 2
+            while borrow and k <= m + n:
+                borrow = u[k] == 0
+                u[k] = (u[k] - 1) & M32
+                k += 1
+            is_neg |= borrow
+        if is_neg:
+            carry = 1
+            for i in range(m + n + 1):
+                u[i] = (~u[i] + carry) & M32
+                carry = 1 if (carry and u[i] == 0) else 0
+        q[j] = qp & M32
+        if is_neg:
+            q[j] = (q[j] - 1) & M32
+            carry = 0
+            for i in range(n):
+                limit = min(u[j + i], v[i])
+                u[j + i] = (u[j + i] + v[i] + carry) & M32
+                carry = 1 if (u[j + i] < limit or (carry and u[j + i] == limit)) else 0
+            u[j + n] = (u[j + n] + carry) & M32
+    return q
+
+
+def header_udiv(x: int, y: int, w: int) -> int:
+    """``ap_private<w>::udiv`` of the unsigned ``w``-bit patterns ``x`` and ``y`` (``y != 0``).
+
+    For ``w <= 64`` this is the native (exact) division. Above 64 bits the header's
+    multi-word path (64-bit words, then 32-bit digits and ``KnuthDiv``) is reproduced
+    step by step; it is exact except when a trial quotient digit is one too large and lower
+    dividend words remain, where it loses low bits (see :func:`_knuth_div`).
+    """
+    if y == 0:
+        raise ZeroDivisionError("fixed-point division by zero")
+    if w <= 64:
+        return x // y
+    rhs_words = (y.bit_length() + 63) // 64
+    lhs_words = (x.bit_length() + 63) // 64
+    if lhs_words == 0 or lhs_words < rhs_words or x < y:
+        return 0
+    if x == y:
+        return 1
+    if lhs_words == 1 and rhs_words == 1:
+        return x // y
+    n = rhs_words * 2
+    m = lhs_words * 2 - n
+    u = [(x >> (32 * k)) & 0xFFFFFFFF for k in range(m + n)] + [0]
+    v = [(y >> (32 * k)) & 0xFFFFFFFF for k in range(n)]
+    i = n
+    while i > 0 and v[i - 1] == 0:
+        n -= 1
+        m += 1
+        i -= 1
+    i = m + n
+    while i > 0 and u[i - 1] == 0:
+        m -= 1
+        i -= 1
+    if n == 1:
+        return x // y  # short division: exact
+    q = _knuth_div(u, v[:n] + [0] * 0, m, n)
+    out = 0
+    for k in range(min(len(q), 2 * lhs_words)):
+        out |= q[k] << (32 * k)
+    return out & ((1 << w) - 1)
+
+
+def header_div_int(num: int, den: int, w: int, signed: bool) -> int:
+    """The ``w``-bit quotient (wrapped) of the integers ``num`` / ``den`` as ``ap_private``'s
+    ``sdiv`` (signed) or ``udiv`` computes it, toward zero."""
+    mask = (1 << w) - 1
+    if not signed:
+        return header_udiv(num & mask, den & mask, w)
+    neg = (num < 0) != (den < 0)
+    mag = header_udiv(abs(num) & mask, abs(den) & mask, w)
+    return _wrap_int(-mag if neg else mag, w, True)

@@ -427,32 +427,32 @@ class FixedArray:
     def __rshift__(self, k):
         return _ops.shift(self, k, False, "FixedArray.__rshift__")
 
-    def _compare(self, other, api, test):
+    def _compare(self, other, api, op):
+        # ap_fixed.h's result (mixed signedness can differ from the exact one: fx.compare)
         try:
-            sign = _ops.compare(self, other, api)
+            return _ops.compare_op(self, other, op, api)
         except TypeError:
             if isinstance(other, (FixedArray, numbers.Number, np.ndarray, list, tuple)):
                 raise
             return NotImplemented
-        return test(sign)
 
     def __eq__(self, other):
-        return self._compare(other, "FixedArray.__eq__", lambda s: s == 0)
+        return self._compare(other, "FixedArray.__eq__", "==")
 
     def __ne__(self, other):
-        return self._compare(other, "FixedArray.__ne__", lambda s: s != 0)
+        return self._compare(other, "FixedArray.__ne__", "!=")
 
     def __lt__(self, other):
-        return self._compare(other, "FixedArray.__lt__", lambda s: s < 0)
+        return self._compare(other, "FixedArray.__lt__", "<")
 
     def __le__(self, other):
-        return self._compare(other, "FixedArray.__le__", lambda s: s <= 0)
+        return self._compare(other, "FixedArray.__le__", "<=")
 
     def __gt__(self, other):
-        return self._compare(other, "FixedArray.__gt__", lambda s: s > 0)
+        return self._compare(other, "FixedArray.__gt__", ">")
 
     def __ge__(self, other):
-        return self._compare(other, "FixedArray.__ge__", lambda s: s >= 0)
+        return self._compare(other, "FixedArray.__ge__", ">=")
 
     __hash__ = None  # type: ignore[assignment]
 

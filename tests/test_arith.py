@@ -35,8 +35,7 @@ Fixed = fx.Fixed
 
 OPS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv}
 FUSED = {"add": fx.add, "sub": fx.subtract, "mul": fx.multiply, "div": fx.divide}
-Q_MODES = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_MIN_INF", "RND_INF", "RND_CONV", "STOCH")
-O_MODES = ("WRAP", "SAT", "SAT_ZERO", "SAT_SYM", "WRAP_SM")
+from strategies import O_MODES, Q_MODES  # noqa: E402  (the lists of fx.QMode / fx.OMode)
 
 HYPO = settings(max_examples=150, deadline=None)
 
@@ -45,6 +44,7 @@ HYPO = settings(max_examples=150, deadline=None)
 # helpers
 # --------------------------------------------------------------------------------------
 from _ints import obj, pyints  # noqa: E402
+import strategies  # noqa: E402
 
 
 def t3(fmt: Fixed) -> tuple:
@@ -79,20 +79,12 @@ def check_binary(op, a: fx.FixedArray, b: fx.FixedArray) -> fx.FixedArray:
     return got
 
 
-@st.composite
-def formats(draw, min_w=1, max_w=64, signed=None):
-    w = draw(st.integers(min_w, max_w))
-    i = draw(st.integers(-6, w + 6))
-    s = draw(st.booleans()) if signed is None else signed
-    return Fixed(w, i, signed=s)
+def formats(min_w=1, max_w=64, signed=None):
+    """Formats without modes (the shared strategy: operand modes do not enter exact arithmetic)."""
+    return strategies.formats(min_w, max_w, signed=signed, modes=False)
 
 
-def raw_values(fmt: Fixed, nonzero: bool = False):
-    lo, hi = fmt.raw_min, fmt.raw_max
-    special = {lo, hi, 0, 1, lo + 1, hi - 1, -1, (lo + hi) // 2}
-    special = sorted(v for v in special if lo <= v <= hi and not (nonzero and v == 0))
-    s = st.one_of(st.sampled_from(special), st.integers(lo, hi))
-    return s.filter(lambda v: v != 0) if nonzero else s
+raw_values = strategies.raw_values
 
 
 def with_modes(draw, fmt: Fixed) -> Fixed:
@@ -280,6 +272,13 @@ def test_storage_paths(op, fa, fb, regime, monkeypatch):
     # wider ones through Python ints (results <= 64 bits may use NumPy or, for division, C++)
     if regime == "c++128":
         assert calls
+    if op == "div":
+        calls.clear()
+        exact = fx.divide(a, b, exact=True)
+        assert calls or regime == "python"
+        xa, xb = pyints(a), pyints(b)
+        want = [ref.arith_raw("div", int(x), t3(a.fmt), int(y), t3(b.fmt), exact=True)[0] for x, y in zip(xa, xb)]
+        np.testing.assert_array_equal(pyints(exact), obj(want))
     if regime == "python":
         assert not calls
     if got.fmt.w > 64:
@@ -675,13 +674,22 @@ CMPS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.l
 
 
 def check_compare(a: fx.FixedArray, b: fx.FixedArray) -> None:
+    """fx.compare(exact=True) against Fractions; the operators against the header's rules
+    (``_reference.header_compare``, itself checked against ap_fixed.h in test_oracle.py),
+    which are the exact result unless the signedness is mixed."""
     xa, xb = np.broadcast_arrays(np.array(values(a) or [], dtype=object).reshape(a.shape),
                                  np.array(values(b) or [], dtype=object).reshape(b.shape))
+    ra, rb = np.broadcast_arrays(pyints(a), pyints(b))
     for name, f in CMPS.items():
         got = np.asarray(f(a, b))  # an ndarray (np.bool_ for 0-d results, as NumPy gives)
         assert got.dtype == np.bool_ and got.shape == xa.shape, name
         exp = np.array([f(x, y) for x, y in zip(xa.reshape(-1), xb.reshape(-1))], dtype=bool).reshape(xa.shape)
-        np.testing.assert_array_equal(got, exp, err_msg=name)
+        np.testing.assert_array_equal(np.asarray(fx.compare(a, b, name, exact=True)), exp, err_msg=name)
+        hdr = np.array([ref.header_compare(name, int(x), t3(a.fmt), int(y), t3(b.fmt))
+                        for x, y in zip(ra.reshape(-1), rb.reshape(-1))], dtype=bool).reshape(xa.shape)
+        np.testing.assert_array_equal(got, hdr, err_msg=name)
+        if a.fmt.signed == b.fmt.signed:
+            np.testing.assert_array_equal(got, exp, err_msg=name)
 
 
 @settings(max_examples=150, deadline=None)
@@ -892,6 +900,30 @@ def test_shifts_against_ap_fixed_header(tmp_path):
             want_r = {int(r[1]): raw_of(int(r[4])) for r in mine if int(r[2]) == k}
             np.testing.assert_array_equal(pyints(a << k), obj([want_l[b] for b in bits]), err_msg=f"{fmt} << {k}")
             np.testing.assert_array_equal(pyints(a >> k), obj([want_r[b] for b in bits]), err_msg=f"{fmt} >> {k}")
+
+
+@pytest.mark.parametrize("out", [None, Fixed(60, 50, q="RND", o="SAT")], ids=str)
+def test_division_runs_the_header_algorithm_only_where_it_can_lose_bits(out, monkeypatch):
+    """Internal division width 65..126 bits: the 128-bit kernel (exact) unless some element can
+    reach ap_private's multi-word Knuth division (dividend of 2+ 64-bit words after the shift,
+    divisor of 2+ 32-bit digits); then the header's algorithm, whose result can differ."""
+    calls = []
+    real = _ops._core.elementwise
+    monkeypatch.setattr(_ops._core, "elementwise", lambda *args: calls.append(1) or real(*args))
+    fa, fb = Fixed(64, 64, signed=False), Fixed(40, 4, signed=False)  # shift 36, W = 100
+    ta, tb = t3(fa), t3(fb)
+    small = fx.from_raw(np.array([2**27 - 1, 12345], dtype=np.uint64), fa)  # |a << 36| < 2**64
+    big = fx.from_raw(np.array([2**64 - 1, 2**63 + 2**40 - 1], dtype=np.uint64), fa)
+    den = fx.from_raw(np.array([2**40 - 1, 2**33 + 1]), fb)
+    for a, expect_kernel in ((small, True), (big, False)):
+        calls.clear()
+        got = fx.divide(a, den, out_fmt=out)
+        assert bool(calls) == expect_kernel
+        want = [ref.arith_raw("div", int(x), ta, int(y), tb)[0] for x, y in zip(pyints(a), pyints(den))]
+        if out is not None:
+            nat_w, nat_i, nat_s = ref.result_format("div", ta, tb)
+            want = [ref.cast_raw(r, nat_w, nat_i, nat_s, out.w, out.i, out.signed, "RND", "SAT") for r in want]
+        np.testing.assert_array_equal(pyints(got), obj(want))
 
 
 def test_fused_division_by_a_64_bit_unsigned_divisor():

@@ -8,7 +8,6 @@ the implementation under test. Every product is run under every ISA this CPU sup
 
 from __future__ import annotations
 
-import threading
 from fractions import Fraction
 
 import numpy as np
@@ -21,7 +20,7 @@ from fixedpoint import _core
 from fixedpoint.binary import PackedBits, PackedTernary
 
 B = fx.binary
-ISAS = [name for name in ("scalar", "avx2", "avx512") if _core.isa_supported(name)]
+from strategies import ISAS, multi_threaded  # noqa: E402  (every supported ISA, read from the extension)
 AVX512_SKIP = "this CPU has no AVX-512 (the avx512 ISA runs the AVX2 binary kernels anyway)"
 
 # K values around the word boundaries, K < 64, K = 1, and the AVX2 4-word vector boundaries.
@@ -185,17 +184,7 @@ def test_xnor_matmul_threads_agree():
             np.testing.assert_array_equal(B.xnor_matmul(pa, pb), want)
     finally:
         fx.set_num_threads(before)
-    results = [None] * 4
-
-    def run(i):
-        results[i] = B.xnor_matmul(pa, pb)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for r in results:
+    for r in multi_threaded(lambda i: B.xnor_matmul(pa, pb), 4):
         np.testing.assert_array_equal(r, want)
 
 

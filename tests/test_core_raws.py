@@ -15,7 +15,7 @@ import pytest
 
 from fixedpoint import _core
 
-ISAS = [name for name in ("scalar", "avx2", "avx512") if _core.isa_supported(name)]
+from strategies import ISAS  # noqa: E402  (every supported ISA, read from the extension)
 # (w, signed): the narrowest, the widths around the 52-bit conversion trick, the widest checked
 WIDTHS = [(1, True), (1, False), (8, True), (8, False), (51, False), (52, False), (52, True), (53, True),
           (63, True), (63, False)]
@@ -34,14 +34,6 @@ def outside_msg(api, what, index, value, w, i, signed):
     where = ", ".join(str(k) for k in index)
     return re.escape(f"{api}: {what}[{where}] = {value} is outside the raw range [{lo}, {hi}] of its format "
                      f"{name(w, i, signed)} ({w}-bit {'signed' if signed else 'unsigned'})")
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    before = _core.isa()
-    _core.set_isa(request.param)
-    yield request.param
-    _core.set_isa(before)
 
 
 @pytest.fixture(params=[1, 2])

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 import fixedpoint as fx
 
-Q_NAMES = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_MIN_INF", "RND_INF", "RND_CONV", "STOCH")
-O_NAMES = ("WRAP", "SAT", "SAT_ZERO", "SAT_SYM", "WRAP_SM")
+import strategies  # noqa: E402
+from strategies import O_MODES as O_NAMES, Q_MODES as Q_NAMES  # noqa: E402
 ALLOWED_Q = ", ".join(Q_NAMES)
 ALLOWED_O = ", ".join(O_NAMES)
 
@@ -30,16 +30,11 @@ SETTINGS = settings(max_examples=300, deadline=None)
 # --------------------------------------------------------------------------------------
 # strategies
 # --------------------------------------------------------------------------------------
-@st.composite
-def formats(draw, max_w: int = fx.MAX_WIDTH, i_margin: int = 40):
-    """Every valid (w, i, signed, q, o, n) combination, with n only for the WRAP modes."""
-    w = draw(st.one_of(st.integers(1, 64), st.integers(1, max_w), st.sampled_from([1, 2, 53, 64, 65, max_w])))
-    i = draw(st.integers(-i_margin, w + i_margin))
-    signed = draw(st.booleans())
-    q = draw(st.sampled_from(Q_NAMES))
-    o = draw(st.sampled_from(O_NAMES if signed else O_NAMES[:-1]))
-    n = draw(st.integers(0, w)) if o in ("WRAP", "WRAP_SM") else 0
-    return fx.Fixed(w, i, signed=signed, q=q, o=o, n=n)
+def formats(max_w: int = fx.MAX_WIDTH, i_margin: int = 40):
+    """Every valid (w, i, signed, q, o, n) combination, with n only for the WRAP modes (the
+    shared strategy, mostly up to 64 bits)."""
+    return st.one_of(strategies.formats(1, min(64, max_w), i_margin=i_margin),
+                     strategies.formats(1, max_w, i_margin=i_margin))
 
 
 def _mode_spellings(enum_cls, name):

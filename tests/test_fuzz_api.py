@@ -31,14 +31,14 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import fixedpoint as fx
+import strategies
 from fixedpoint import _reference as ref
 
 # ----------------------------------------------------------------------------------------------
 # budget, watchdog, outcome bookkeeping
 # ----------------------------------------------------------------------------------------------
-_PROFILES = {"ci": 1, "long": 20}
-_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
-_SCALE = _PROFILES.get(_PROFILE, 1)  # other profile names (a conftest's) keep the CI budget here
+_PROFILE = strategies.PROFILE  # HYPOTHESIS_PROFILE (tests/conftest.py registers ci, local, long)
+_SCALE = strategies.PROFILE_SCALE  # 20 for long, else 1
 _TIMEOUT = 60.0  # seconds per example: generous for a loaded machine and sanitizer builds
 
 
@@ -134,23 +134,16 @@ def assert_fixed(res, test: str) -> fx.FixedArray:
 # ----------------------------------------------------------------------------------------------
 # strategies
 # ----------------------------------------------------------------------------------------------
-QMODES = [m.value for m in fx.QMode]
-OMODES = [m.value for m in fx.OMode]
+QMODES = list(strategies.Q_MODES)
+OMODES = list(strategies.O_MODES)
 
 
-@st.composite
-def formats(draw, max_w: int = 80, modes: bool = True, stoch: bool = True):
-    """Valid formats: mostly narrow, some past 64 bits, i below 0 and above w."""
-    w = draw(st.one_of(st.integers(1, 16), st.integers(1, max_w), st.sampled_from([31, 32, 33, 53, 63, 64, 65])
-                       .filter(lambda v: v <= max_w)))
-    i = w + draw(st.integers(-w - 6, 8))
-    signed = draw(st.booleans())
-    if not modes:
-        return fx.Fixed(w, i, signed)
-    q = draw(st.sampled_from([m for m in QMODES if stoch or m != "STOCH"]))
-    o = draw(st.sampled_from([m for m in OMODES if signed or m != "WRAP_SM"]))
-    n = draw(st.integers(0, w)) if o.startswith("WRAP") and draw(st.booleans()) else 0
-    return fx.Fixed(w, i, signed, q, o, n)
+def formats(max_w: int = 80, modes: bool = True, stoch: bool = True):
+    """Valid formats (the shared strategy): mostly narrow, some past 64 bits, i below 0 and above w."""
+    narrow = strategies.formats(1, min(16, max_w), modes=modes,
+                                qs=strategies.Q_MODES if stoch else strategies.DETERMINISTIC_Q_MODES)
+    return st.one_of(narrow, strategies.formats(1, max_w, modes=modes,
+                                                qs=strategies.Q_MODES if stoch else strategies.DETERMINISTIC_Q_MODES))
 
 
 def raw_values(fmt: fx.Fixed):

@@ -16,28 +16,7 @@ from fixedpoint import _ops
 from fixedpoint import _reference as ref
 
 Fixed = fx.Fixed
-def _supported_isas():
-    out = []
-    cur = fx.get_isa()
-    for isa in ("scalar", "avx2", "avx512"):
-        try:
-            fx.set_isa(isa)
-            out.append(isa)
-        except ValueError:
-            pass
-    fx.set_isa(cur)
-    return out
-
-
-ISAS = _supported_isas()
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    cur = fx.get_isa()
-    fx.set_isa(request.param)
-    yield request.param
-    fx.set_isa(cur)
+from strategies import ISAS, O_MODES, Q_MODES, multi_threaded  # noqa: E402  (the `isa` fixture is tests/conftest.py's)
 
 
 def obj(a) -> np.ndarray:
@@ -283,8 +262,8 @@ def test_matmul_exact_hypothesis(data):
 # --------------------------------------------------------------------------------------
 # accumulator fast paths (WRAP, n = 0): exact reorderings of the sequential semantics
 # --------------------------------------------------------------------------------------
-ALL_Q = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_MIN_INF", "RND_INF", "RND_CONV", "STOCH")
-ALL_O = ("WRAP", "SAT", "SAT_ZERO", "SAT_SYM", "WRAP_SM")
+ALL_Q = Q_MODES
+ALL_O = O_MODES
 
 
 def ref_accum_matmul(a: fx.FixedArray, b: fx.FixedArray, acc: Fixed, seed: int) -> list:
@@ -349,14 +328,10 @@ def test_accum_wrap_fast_path_large_overflowing_sums(isa, q):
 
 
 def test_gemm_kernels_from_several_python_threads():
-    import concurrent.futures
-
     rng = np.random.default_rng(12)
     pairs = [(fixed(Fixed(w, w), (40, 300), rng), fixed(Fixed(w, w), (300, 50), rng)) for w in (8, 30, 40)]
     want = [np.matmul(obj(a.raw), obj(b.raw)) for a, b in pairs]
-    with concurrent.futures.ThreadPoolExecutor(6) as ex:
-        futs = [ex.submit(fx.matmul, a, b) for _ in range(4) for a, b in pairs]
-        got = [f.result() for f in futs]
+    got = multi_threaded(lambda n: fx.matmul(*pairs[n % 3]), 4 * len(pairs))
     for n, res in enumerate(got):
         r = res.raw
         np.testing.assert_array_equal(obj(r) if r.dtype != object else r, want[n % 3])

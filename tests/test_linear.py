@@ -15,8 +15,7 @@ import fixedpoint as fx
 from fixedpoint import _reference as ref
 
 Fixed = fx.Fixed
-Q_MODES = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_MIN_INF", "RND_INF", "RND_CONV")
-O_MODES = ("WRAP", "SAT", "SAT_ZERO", "SAT_SYM", "WRAP_SM")
+from strategies import DETERMINISTIC_Q_MODES as Q_MODES, O_MODES  # noqa: E402
 
 
 def rand_fixed(fmt: Fixed, shape, rng) -> fx.FixedArray:

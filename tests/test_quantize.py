@@ -36,10 +36,10 @@ import fixedpoint as fx
 from fixedpoint import _core
 from fixedpoint import _reference as ref
 
-Q_NAMES = tuple(q.value for q in fx.QMode)
-O_NAMES = tuple(o.value for o in fx.OMode)
-ALL_ISAS = ("scalar", "avx2", "avx512")
-SUPPORTED_ISAS = tuple(name for name in ALL_ISAS if _core.isa_supported(name))
+import strategies  # noqa: E402
+from strategies import O_MODES as O_NAMES, Q_MODES as Q_NAMES  # noqa: E402
+ALL_ISAS = tuple(reversed(strategies.known_isas()))  # every level the extension knows, worst first
+SUPPORTED_ISAS = tuple(strategies.ISAS)
 INT_DTYPES = (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64, np.bool_)
 FLOAT_DTYPES = (np.float16, np.float32, np.float64)
 SEED = 0x5EED_F1C5_0D0C_AFE5
@@ -122,17 +122,10 @@ def o_choices(signed: bool) -> tuple:
     return O_NAMES if signed else tuple(o for o in O_NAMES if o != "WRAP_SM")
 
 
-@st.composite
-def formats(draw, min_w=1, max_w=64, qs=Q_NAMES):
-    """w in 1..64, i in -8..w+8, signed/unsigned, every q and o, n in range (WRAP modes)."""
-    special_w = [w for w in (1, 2, 3, 8, 16, 32, 52, 53, 54, 63, 64, 65, 128) if min_w <= w <= max_w]
-    w = draw(st.one_of(st.integers(min_w, max_w), st.sampled_from(special_w or [min_w])))
-    i = draw(st.integers(-8, w + 8))
-    signed = draw(st.booleans())
-    q = draw(st.sampled_from(qs))
-    o = draw(st.sampled_from(o_choices(signed)))
-    n = draw(st.one_of(st.integers(0, w), st.sampled_from([0, 1, w]))) if o in ("WRAP", "WRAP_SM") else 0
-    return fx.Fixed(w, i, signed=signed, q=q, o=o, n=n)
+def formats(min_w=1, max_w=64, qs=Q_NAMES):
+    """w in 1..64, i in -8..w+8, signed/unsigned, every q and o, n in range (WRAP modes): the
+    shared strategy."""
+    return strategies.formats(min_w, max_w, qs=qs)
 
 
 def all_mode_formats(w: int, i: int, signed: bool, qs=Q_NAMES):

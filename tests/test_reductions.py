@@ -9,7 +9,6 @@ loop over ``_reference.cast_raw`` written here.
 
 from __future__ import annotations
 
-import concurrent.futures
 import math
 import re
 from fractions import Fraction
@@ -24,8 +23,7 @@ from fixedpoint import _reference as ref
 
 Fixed = fx.Fixed
 
-Q_MODES = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_MIN_INF", "RND_INF", "RND_CONV", "STOCH")
-O_MODES = ("WRAP", "SAT", "SAT_ZERO", "SAT_SYM", "WRAP_SM")
+from strategies import O_MODES, Q_MODES, multi_threaded  # noqa: E402  (the lists of fx.QMode / fx.OMode)
 
 
 # --------------------------------------------------------------------------------------
@@ -536,8 +534,7 @@ def test_same_kernels_from_several_threads():
                 fx.divide(x, d, out_fmt=out, seed=7).raw.copy())
 
     base = work(0)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as ex:
-        results = list(ex.map(work, range(12)))
+    results = multi_threaded(work, 12)
     for r in results:
         for got, exp in zip(r, base):
             np.testing.assert_array_equal(got, exp)

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fixedpoint as fx
+from strategies import multi_threaded
 
 Fixed = fx.Fixed
 
@@ -431,28 +432,16 @@ def test_csr_kernel_rejects_bad_indices():
 
 
 def test_bsr_threads_agree():
-    import threading
-
     rng = np.random.default_rng(10)
     w = block_raws(Fixed(8, 8), (64, 64), (4, 4), 0.4, rng)
     x = fx.from_raw(sparse_raws(Fixed(8, 8), (64, 300), 1.0, rng), Fixed(8, 8))
     sp = fx.SparseFixed.from_dense(fx.from_raw(w, Fixed(8, 8)), blocksize=(4, 4))
     want = w @ x.raw
-    results = [None] * 4
-
-    def run(i):
-        results[i] = (sp @ x).raw
-
     old = fx.get_num_threads()
     try:
         for nt in (1, 2):
             fx.set_num_threads(nt)
-            ts = [threading.Thread(target=run, args=(i,)) for i in range(4)]
-            for t in ts:
-                t.start()
-            for t in ts:
-                t.join()
-            for r in results:
+            for r in multi_threaded(lambda i: (sp @ x).raw, 4):
                 np.testing.assert_array_equal(r, want)
     finally:
         fx.set_num_threads(old)

@@ -25,23 +25,17 @@ from fixedpoint import _reference as ref  # noqa: E402
 from fixedpoint.torch import _kernels  # noqa: E402
 
 Fixed = fx.Fixed
-Q_MODES = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_MIN_INF", "RND_INF", "RND_CONV", "STOCH")
-O_MODES = ("WRAP", "SAT", "SAT_ZERO", "SAT_SYM", "WRAP_SM")
+from strategies import O_MODES, Q_MODES  # noqa: E402  (the lists of fx.QMode / fx.OMode)
+import strategies  # noqa: E402
 DETERMINISTIC = Q_MODES[:-1]
 HYPO = settings(max_examples=150, deadline=None)
 
 
 # ------------------------------------------------------------------------------------------
 # strategies and helpers
-@st.composite
-def formats(draw, max_w: int = 64, i_pad: int = 4) -> Fixed:
-    w = draw(st.integers(1, max_w))
-    signed = draw(st.booleans())
-    i = draw(st.integers(-i_pad, w + i_pad))
-    q = draw(st.sampled_from(Q_MODES))
-    o = draw(st.sampled_from(O_MODES if signed else O_MODES[:4]))
-    n = draw(st.integers(0, w)) if o in ("WRAP", "WRAP_SM") else 0
-    return Fixed(w, i, signed=signed, q=q, o=o, n=n)
+def formats(max_w: int = 64, i_pad: int = 4):
+    """The shared strategy (i within i_pad of the range, or the default margin if wider)."""
+    return strategies.formats(1, max_w, i_margin=max(i_pad, 8))
 
 
 SPECIALS = [0.0, -0.0, math.inf, -math.inf, 5e-324, -5e-324, 2.0**-1022, -(2.0**-1030), 1e300, -1e300,

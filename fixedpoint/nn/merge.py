@@ -8,7 +8,9 @@ Broadcast (``nnet_stream.h``) that hls4ml inserts before a merge of differently 
 - ``average``: ``(data1 + data2) * ap_ufixed<1,0>(0.5)``, the exact half of the exact sum (one
   more fraction bit), then the cast;
 - ``maximum`` / ``minimum``: ``data1 > data2 ? (res_T) data1 : (res_T) data2`` (``<`` for the
-  minimum): an exact comparison, then the chosen value's cast;
+  minimum): ap_fixed's comparison (exact, except between a signed and an unsigned input of 32
+  or more bits, where it follows C's integer rules: docs/modes.md, quirks), then the chosen
+  value's cast;
 - ``dot1d`` (class Dot): ``mult[k] = (accum_t)(data1[k] * data2[k])``, ``acc = 0`` then
   ``acc = (accum_t)(acc + mult[k])`` for k ascending, ``res[0] = (res_T) acc``;
 - ``concatenate{1,2,3}d`` (class Concatenate): each value assigned (cast) into ``res_T``,
@@ -105,7 +107,12 @@ class MergeOp:
         from .._ops import result_format  # noqa: PLC0415
 
         common = result_format("sub", a_fmt, b_fmt)  # holds both exactly
-        if _native((a, a_fmt), (b, b_fmt)) and raw_ok(common):
+        if a_fmt.signed != b_fmt.signed:  # the header's mixed-signedness comparison
+            from .._ops import compare_op  # noqa: PLC0415
+
+            first = compare_op(wrap(a, a_fmt), wrap(b, b_fmt), ">" if self.op == "maximum" else "<",
+                               f"hls4ml {self.op} merge")
+        elif _native((a, a_fmt), (b, b_fmt)) and raw_ok(common):
             x = a << (common.f - a_fmt.f) if common.f != a_fmt.f else a
             y = b << (common.f - b_fmt.f) if common.f != b_fmt.f else b
             first = x > y if self.op == "maximum" else x < y

@@ -152,6 +152,42 @@ inline double bits_to_double(uint64_t b) {
     return orc::get_raw<F, S>(v);                  \
   }
 
+// Binary operations: the request argument is "<dec a> <dec b>" (the raws of A and B).
+// ORC_CMP answers six digits, the results of == != < <= > >= ; ORC_DIV answers the raw
+// of a / b in the header's natural result type (S: whether that type is signed).
+namespace orc {
+inline const char* second_arg(const char* s) {
+  const char* t = s;
+  while (*t && *t != ' ') ++t;
+  return *t == ' ' ? t + 1 : nullptr;
+}
+}  // namespace orc
+#define ORC_CMP(NAME, A, B)                                               \
+  std::string NAME(const char* s) {                                       \
+    A a;                                                                  \
+    B b;                                                                  \
+    const char* t = orc::second_arg(s);                                   \
+    if (!t || !orc::set_raw(a, s) || !orc::set_raw(b, t)) return "E bad raw"; \
+    std::string r(6, '0');                                                \
+    r[0] += (a == b);                                                     \
+    r[1] += (a != b);                                                     \
+    r[2] += (a < b);                                                      \
+    r[3] += (a <= b);                                                     \
+    r[4] += (a > b);                                                      \
+    r[5] += (a >= b);                                                     \
+    return r;                                                             \
+  }
+#define ORC_DIV(NAME, A, B, S)                                            \
+  std::string NAME(const char* s) {                                       \
+    A a;                                                                  \
+    B b;                                                                  \
+    const char* t = orc::second_arg(s);                                   \
+    if (!t || !orc::set_raw(a, s) || !orc::set_raw(b, t)) return "E bad raw"; \
+    if (b == 0) return "E zero divisor";                                  \
+    auto q = a / b;                                                       \
+    return orc::get_raw<decltype(q), S>(q);                               \
+  }
+
 #ifdef ORC_MAIN
 #include <cstdio>
 #include <cstdlib>
@@ -163,11 +199,14 @@ namespace orc {
 //   d <k> <16 hex digits>  double bits -> format k          (T v(x);)
 //   r <k> <dec>            raw -> format k -> raw           (I/O self-check)
 //   c <p> <dec>            source raw of cast pair p -> raw (T v(src);)
-//   i                      "<n_d> <n_r> <n_c>" table sizes
+//   k <p> <dec> <dec>      comparison pair p: "== != < <= > >=" as six 0/1 digits
+//   v <p> <dec> <dec>      division pair p: raw of a / b
+//   i                      "<n_d> <n_r> <n_c> <n_k> <n_v>" table sizes
 //   f                      flush the buffered answers
 // Every request yields exactly one line: a decimal raw or "E <reason>".
 inline int serve(const DoubleFn* fd, int nfd, const RawFn* fr, int nfr,
-                 const RawFn* fc, int nfc) {
+                 const RawFn* fc, int nfc, const RawFn* fk, int nfk,
+                 const RawFn* fv, int nfv) {
   std::string out;
   std::vector<char> line(1 << 16);
   char* buf = line.data();
@@ -190,7 +229,8 @@ inline int serve(const DoubleFn* fd, int nfd, const RawFn* fr, int nfr,
     }
     if (op == 'i') {
       out += std::to_string(nfd) + " " + std::to_string(nfr) + " " +
-             std::to_string(nfc) + "\n";
+             std::to_string(nfc) + " " + std::to_string(nfk) + " " +
+             std::to_string(nfv) + "\n";
       continue;
     }
     char* p = buf + 1;
@@ -213,9 +253,9 @@ inline int serve(const DoubleFn* fd, int nfd, const RawFn* fr, int nfr,
         continue;
       }
       out += fd[k](bits_to_double((uint64_t)bits));
-    } else if (op == 'r' || op == 'c') {
-      const RawFn* t = op == 'r' ? fr : fc;
-      int nt = op == 'r' ? nfr : nfc;
+    } else if (op == 'r' || op == 'c' || op == 'k' || op == 'v') {
+      const RawFn* t = op == 'r' ? fr : op == 'c' ? fc : op == 'k' ? fk : fv;
+      int nt = op == 'r' ? nfr : op == 'c' ? nfc : op == 'k' ? nfk : nfv;
       if (k < 0 || k >= nt) {
         out += "E bad index\n";
         continue;
