@@ -248,7 +248,13 @@ def _binary(op: str, a, b, api: str, out_fmt=None, seed=None, exact: bool = Fals
 
     cmp returns an int8 array holding the sign of a - b. div follows the header: its
     quotient is wrapped to the internal division width, and above 64 bits it is the
-    header's multi-word division (``_reference.header_udiv``) unless ``exact``."""
+    header's multi-word division (``_reference.header_udiv``) unless ``exact``.
+
+    Four paths, the first that applies: (1) NumPy int64 for add/sub/mul/cmp whose natural
+    result fits 64 bits, without a cast; (2) the C++ elementwise kernel for native operands
+    whose natural result (and division width) fits 126 bits; (3) the multi-limb kernels for
+    every other add/sub/mul/cmp, any width up to 1024 bits; (4) Python integers for the
+    remaining divisions."""
     a = _operand(a, api)
     b = _operand(b, api)
     shape = _broadcast_shape(api, a, b)
@@ -301,17 +307,10 @@ def _binary(op: str, a, b, api: str, out_fmt=None, seed=None, exact: bool = Fals
     # 3) the multi-limb kernels: any width up to 1024 bits (division stays on Python ints).
     if op != "div":
         return _wide_binary(op, a, b, shape, nat, out_fmt, seed)
-    # 4) exact Python integers (flattened: NumPy turns 0-d object results into plain ints).
+    # 4) division on Python integers (flattened: NumPy turns 0-d object results into plain ints):
+    #    the header's multi-word algorithm, or the exact quotient.
     ra, rb = (np.array(r).reshape(-1) for r in np.broadcast_arrays(_obj(a), _obj(b)))
-    if op in ("add", "sub", "cmp"):
-        xa = ra * (1 << (nat.f - fa.f))
-        xb = rb * (1 << (nat.f - fb.f))
-        res = xa + xb if op == "add" else xa - xb
-        if op == "cmp":
-            return np.array([(v > 0) - (v < 0) for v in res], dtype=np.int8).reshape(shape)
-    elif op == "mul":
-        res = ra * rb
-    elif header_div:
+    if header_div:
         num = ra * (1 << max(fb.f, 0))
         res = _object_array([_ref.header_div_int(int(x), int(y), div_w, fa.signed or fb.signed)
                              for x, y in zip(num, rb)], (len(num),))

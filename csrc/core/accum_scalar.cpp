@@ -1,4 +1,4 @@
-// dense_accum compiled for the scalar instruction set (flags set in CMakeLists.txt), and the
+// dense_accum compiled for the scalar instruction set (no ISA flags), and the
 // kernels' error helper (generic code: see isa_ns.hpp).
 #define FP_ISA_NS accum_scalar
 #define FP_ISA Isa::scalar

@@ -15,9 +15,6 @@ namespace fixedpoint {
 
 namespace {
 
-constexpr int64_t kDepthBlock = 256;
-
-
 // Scalar int16 path: int32 pair sums with the same bound as the SIMD kernel, widened per block.
 void gemm_i16_scalar(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int64_t N, int64_t pairs,
                      int64_t* out) {
@@ -144,7 +141,6 @@ void gemm_i128(const int64_t* a, bool a_u64, const int64_t* b, bool b_u64, int64
             }
         }
     });
-    (void)kDepthBlock;
 }
 
 void gemm_csr_i64(const int64_t* indptr, const int64_t* indices, const int64_t* values, int64_t M, const int64_t* x,

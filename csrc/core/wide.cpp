@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include <immintrin.h>
+#include <x86intrin.h>  // _addcarry_u64 (the limb adds' carry chain)
 
 #include "kernels.hpp"
 #include "modes.hpp"
