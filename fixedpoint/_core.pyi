@@ -32,6 +32,11 @@ def known_isas() -> list[str]: ...
 def isa_features(name: str) -> list[str]: ...
 
 isa_emulated: bool
+ARITH_OPS: dict[str, int]
+WIDE_OPS: dict[str, int]
+ARITH_MAX_NATURAL_WIDTH: int
+
+def natural_format(op: int, w1: int, i1: int, signed1: bool, w2: int, i2: int, signed2: bool) -> tuple[int, int, bool, int]: ...
 
 def elementwise(
     op: int,

@@ -16,7 +16,7 @@ import numbers
 
 import numpy as np
 
-from . import _reference as _ref
+from . import _header
 from .array import (FixedArray, _as_format, _flat_limbs, _limb_dtype, _limbs, _mode_args, _native, _seed_for,
                     _wrap_limbs)
 from .quantize import _native_order
@@ -47,8 +47,7 @@ __all__ = [
     "result_format",
 ]
 
-_OP_CODES = {"add": 0, "sub": 1, "mul": 2, "div": 3, "cmp": 4}
-_NATIVE_ARITH_MAX_W = 126  # natural widths the C++ kernel holds in 128-bit integers
+_NATIVE_ARITH_MAX_W = _core.ARITH_MAX_NATURAL_WIDTH  # natural widths the C++ kernel holds in 128-bit integers
 _SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 _RESULT_OPS = ("add", "sub", "mul", "div", "neg", "cmp")
 
@@ -91,8 +90,7 @@ def result_format(op: str, a: Fixed, b: Fixed | None = None, *, api: str = "fx.r
         return _make_fixed(api, a.w + 1, a.i + 1, True, "negation")
     if b is None:
         raise ValueError(f"{api}: op {op!r} takes two formats")
-    w, i, s = _ref.result_format(op, (a.w, a.i, a.signed), (b.w, b.i, b.signed)) if op != "cmp" else \
-        _ref.result_format("sub", (a.w, a.i, a.signed), (b.w, b.i, b.signed))
+    w, i, s, _ = _core.natural_format(_core.ARITH_OPS[op], a.w, a.i, a.signed, b.w, b.i, b.signed)
     return _make_fixed(api, w, i, s, "result of " + _SYMBOLS.get(op, op))
 
 
@@ -248,7 +246,7 @@ def _binary(op: str, a, b, api: str, out_fmt=None, seed=None, exact: bool = Fals
 
     cmp returns an int8 array holding the sign of a - b. div follows the header: its
     quotient is wrapped to the internal division width, and above 64 bits it is the
-    header's multi-word division (``_reference.header_udiv``) unless ``exact``.
+    header's multi-word division (``_header.header_udiv``) unless ``exact``.
 
     Four paths, the first that applies: (1) NumPy int64 for add/sub/mul/cmp whose natural
     result fits 64 bits, without a cast; (2) the C++ elementwise kernel for native operands
@@ -267,10 +265,8 @@ def _binary(op: str, a, b, api: str, out_fmt=None, seed=None, exact: bool = Fals
         zero = np.broadcast_to(_ints(b) == 0, shape)
         if zero.any():
             raise ZeroDivisionError(f"{api}: division by zero at index {_first_index(zero)} of the result")
-    div_w = None
-    if op == "div":
-        f2 = fb.f
-        div_w = max(fa.w + max(f2, 0) + (fb.signed and not fa.signed), fb.w + (fa.signed and not fb.signed))
+    div_w = _core.natural_format(_core.ARITH_OPS["div"], fa.w, fa.i, fa.signed, fb.w, fb.i, fb.signed)[3] \
+        if op == "div" else None
     # 1) NumPy int64: add/sub/mul/cmp whose natural result fits 64 bits, no cast.
     if out_fmt is None and op in ("add", "sub", "mul", "cmp") and nat.w <= 64 and _native(fa) and _native(fb):
         ra, rb = a._raw, b._raw
@@ -292,7 +288,7 @@ def _binary(op: str, a, b, api: str, out_fmt=None, seed=None, exact: bool = Fals
             and (div_w is None or div_w <= _NATIVE_ARITH_MAX_W) and not header_div):
         ra, rb = _kernel_operands(a._raw, b._raw, shape)
         fmt_args = None if out_fmt is None else _mode_args(out_fmt)
-        lo, hi, _ = _core.elementwise(_OP_CODES[op], ra, fa.w, fa.i, fa.signed, rb, fb.w, fb.i, fb.signed,
+        lo, hi, _ = _core.elementwise(_core.ARITH_OPS[op], ra, fa.w, fa.i, fa.signed, rb, fb.w, fb.i, fb.signed,
                                       fmt_args, seed or 0, nat.w > 64)
         lo = lo.reshape(shape)
         hi = hi.reshape(shape) if hi is not None else None
@@ -312,7 +308,7 @@ def _binary(op: str, a, b, api: str, out_fmt=None, seed=None, exact: bool = Fals
     ra, rb = (np.array(r).reshape(-1) for r in np.broadcast_arrays(_obj(a), _obj(b)))
     if header_div:
         num = ra * (1 << max(fb.f, 0))
-        res = _object_array([_ref.header_div_int(int(x), int(y), div_w, fa.signed or fb.signed)
+        res = _object_array([_header.header_div_int(int(x), int(y), div_w, fa.signed or fb.signed)
                              for x, y in zip(num, rb)], (len(num),))
         res = _wrap_obj(res, nat.w, nat.signed)
     else:
@@ -344,7 +340,7 @@ def _magnitude_at_least(r: np.ndarray, bits: int) -> np.ndarray:
 def _knuth_div_may_run(a: FixedArray, b: FixedArray, shift: int) -> bool:
     """Whether ap_private's division could reach its multi-word Knuth path (the one that loses
     bits) for some element: the shifted dividend needs 2 or more 64-bit words and the divisor 2 or
-    more 32-bit digits (otherwise ``_reference.header_udiv`` is exact). Conservative (True) for
+    more 32-bit digits (otherwise ``_header.header_udiv`` is exact). Conservative (True) for
     operands beyond 64 bits."""
     if not (_native(a.fmt) and _native(b.fmt)):
         return True
@@ -356,7 +352,6 @@ def _knuth_div_may_run(a: FixedArray, b: FixedArray, shift: int) -> bool:
     return bool(np.any(np.logical_and(*np.broadcast_arrays(big_a, big_b))))
 
 
-_WIDE_OP_CODES = {"add": 0, "sub": 1, "mul": 2, "cmp": 3}
 
 
 def _wide_operand(x: FixedArray, shape: tuple):
@@ -373,7 +368,7 @@ def _wide_binary(op: str, a: FixedArray, b: FixedArray, shape: tuple, nat: Fixed
     n = int(np.prod(shape, dtype=np.int64))
     (ba, sa), (bb, sb) = _wide_operand(a, shape), _wide_operand(b, shape)
     fa, fb = a.fmt, b.fmt
-    res = _core.wide_elementwise(_WIDE_OP_CODES[op], ba, sa, fa.w, fa.i, fa.signed, bb, sb, fb.w, fb.i, fb.signed,
+    res = _core.wide_elementwise(_core.WIDE_OPS[op], ba, sa, fa.w, fa.i, fa.signed, bb, sb, fb.w, fb.i, fb.signed,
                                  n, nat.w, nat.i, nat.signed, None if out_fmt is None else _mode_args(out_fmt),
                                  seed or 0)
     if op == "cmp":
@@ -627,7 +622,10 @@ def shift(a: FixedArray, k, left: bool, api: str) -> FixedArray:
         return FixedArray(a._raw.copy(), fmt, _trusted=True)
     if not _native(fmt):
         flat = _obj(a).reshape(-1)
-        res = [_ref._wrap_int(v << k, fmt.w, fmt.signed) for v in flat] if left else [v >> k for v in flat]
+        if left:  # wrap to w bits
+            res = list(_wrap_obj(_object_array([v << k for v in flat], (flat.size,)), fmt.w, fmt.signed))
+        else:
+            res = [v >> k for v in flat]
         return FixedArray(_object_array(res, a.shape), fmt, _trusted=True)
     if left:  # wrap to w bits: shift the kept bits to the top, then back with sign or zero fill
         raw = np.asarray(np.left_shift(a._raw, k))
@@ -837,7 +835,7 @@ def _matmul_sparse_rhs(a: FixedArray, sp, accum, out, seed, api: str) -> FixedAr
     the same products summed in the same index order, so exact results and WRAP accumulators
     that hold every product give the same bits; other accumulators (order-dependent rounding
     or saturation, STOCH counters) take the dense sequential kernel."""
-    k = _matmul_shapes(api, a.shape, sp.shape)
+    _matmul_shapes(api, a.shape, sp.shape)
     if a.ndim > 2:
         raise ValueError(f"{api}: a SparseFixed rhs needs a 1-d or 2-d lhs, lhs: {a.shape}, rhs: {sp.shape}")
     if accum is not None:
@@ -1210,36 +1208,6 @@ def _matmul_accum_wide(ra: np.ndarray, fa: Fixed, rb: np.ndarray, fb: Fixed, acc
     buf = _core.wide_matmul_accum(limbs(ra), fa.w, fa.i, fa.signed, limbs(rb), fb.w, fb.i, fb.signed, M, K, N,
                                   _mode_args(accum), None if bias is None else limbs(bias), seed, base)
     return buf.view(np.int64 if _native(accum) else _limb_dtype(accum)).reshape(M, N)
-
-
-def _matmul_accum_python(ra, fa: Fixed, rb, fb: Fixed, accum: Fixed, seed: int, base: int,
-                         bias=None) -> np.ndarray:
-    """The same in Python ints (ra, rb, bias: true integer values), one product at a time: the
-    reference the multi-limb kernel is tested against (tests/test_accum_wide.py)."""
-    M, K = ra.shape
-    N = rb.shape[1]
-    q, o = accum.q.value, accum.o.value
-    pw, pi = fa.w + fb.w, fa.i + fb.i
-    ps = fa.signed or fb.signed
-    out = np.empty((M, N), dtype=np.int64 if _native(accum) else object)
-
-    def true_int(v, fmt):
-        v = int(v)
-        return v + (1 << 64) if (not fmt.signed and fmt.w == 64 and v < 0) else v
-
-    for i in range(M):
-        for j in range(N):
-            acc = 0 if bias is None else true_int(bias[j], accum)
-            for kk in range(K):
-                ctr = base + ((i * N + j) * K + kk) * 2
-                p = true_int(ra[i, kk], fa) * true_int(rb[kk, j], fb)
-                pq = _ref.cast_raw(p, pw, pi, ps, accum.w, accum.i, accum.signed, q, o, accum.n, seed=seed, index=ctr)
-                acc = _ref.cast_raw(acc + pq, accum.w + 1, accum.i + 1, accum.signed, accum.w, accum.i,
-                                    accum.signed, q, o, accum.n, seed=seed, index=ctr + 1)
-            if _native(accum) and not accum.signed and accum.w == 64 and acc >= 1 << 63:
-                acc -= 1 << 64
-            out[i, j] = acc
-    return out
 
 
 def dot(a, b) -> FixedArray:

@@ -88,6 +88,10 @@ import math
 import struct
 from fractions import Fraction
 
+# The header's own (inexact) multi-word division lives in production (fixedpoint/_header.py);
+# it is checked against the real ap_fixed.h by the live oracle (tests/test_oracle.py), not here.
+from ._header import header_div_int, header_udiv  # noqa: E402,F401
+
 __all__ = [
     "Q_MODES",
     "O_MODES",
@@ -106,6 +110,7 @@ __all__ = [
     "to_double",
     "result_format",
     "arith_raw",
+    "matmul_accum",
 ]
 
 Q_MODES = ("TRN", "TRN_ZERO", "RND", "RND_ZERO", "RND_MIN_INF", "RND_INF", "RND_CONV", "STOCH")
@@ -560,114 +565,39 @@ def header_compare(op: str, a_raw: int, a: tuple, b_raw: int, b: tuple) -> bool:
     return {"<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y}[op]
 
 
-def _knuth_div(u: list, v: list, m: int, n: int) -> list:
-    """Transliteration of ``ap_private_ops::KnuthDiv`` (etc/ap_private.h), quotient only,
-    including its departure from Knuth's algorithm D: when a trial digit is one too large,
-    it complements every word of ``u`` (not only ``u[j..j+n]``), which corrupts the dividend
-    words not yet consumed."""
-    M32 = 0xFFFFFFFF
-    b = 1 << 32
-    q = [0] * (m + n)
-    shift = 32 - v[n - 1].bit_length()
-    u_carry = v_carry = 0
-    if shift:
-        for i in range(m + n):
-            t = u[i] >> (32 - shift)
-            u[i] = ((u[i] << shift) & M32) | u_carry
-            u_carry = t
-        for i in range(n):
-            t = v[i] >> (32 - shift)
-            v[i] = ((v[i] << shift) & M32) | v_carry
-            v_carry = t
-    u[m + n] = u_carry
-    for j in range(m, -1, -1):
-        dividend = (u[j + n] << 32) + u[j + n - 1]
-        qp, rp = divmod(dividend, v[n - 1])
-        if qp == b or qp * v[n - 2] > b * rp + u[j + n - 2]:
-            qp -= 1
-            rp += v[n - 1]
-            if rp < b and (qp == b or qp * v[n - 2] > b * rp + u[j + n - 2]):
-                qp -= 1
-        is_neg = False
-        for i in range(n):
-            u_tmp = u[j + i] | (u[j + i + 1] << 32)
-            sub = qp * v[i]
-            borrow = sub > u_tmp
-            res = (u_tmp - sub) & 0xFFFFFFFFFFFFFFFF
-            k = j + i
-            u[k] = res & M32
-            u[k + 1] = res >> 32
-            k += 2
-            while borrow and k <= m + n:
-                borrow = u[k] == 0
-                u[k] = (u[k] - 1) & M32
-                k += 1
-            is_neg |= borrow
-        if is_neg:
-            carry = 1
-            for i in range(m + n + 1):
-                u[i] = (~u[i] + carry) & M32
-                carry = 1 if (carry and u[i] == 0) else 0
-        q[j] = qp & M32
-        if is_neg:
-            q[j] = (q[j] - 1) & M32
-            carry = 0
-            for i in range(n):
-                limit = min(u[j + i], v[i])
-                u[j + i] = (u[j + i] + v[i] + carry) & M32
-                carry = 1 if (u[j + i] < limit or (carry and u[j + i] == limit)) else 0
-            u[j + n] = (u[j + n] + carry) & M32
-    return q
+def matmul_accum(ra, a, rb, b, accum, seed: int = 0, base: int = 0, bias=None):
+    """Accumulator-accurate ``ra @ rb`` one product at a time, as the firmware adds them: each
+    product cast into the accumulator format (its rounding and overflow modes), added to the
+    running sum, and the sum cast back, in index order (STOCH counters ``base + 2 * ((i * N + j)
+    * K + k)`` for the product and ``+ 1`` for the sum).
 
-
-def header_udiv(x: int, y: int, w: int) -> int:
-    """``ap_private<w>::udiv`` of the unsigned ``w``-bit patterns ``x`` and ``y`` (``y != 0``).
-
-    For ``w <= 64`` this is the native (exact) division. Above 64 bits the header's
-    multi-word path (64-bit words, then 32-bit digits and ``KnuthDiv``) is reproduced
-    step by step; it is exact except when a trial quotient digit is one too large and lower
-    dividend words remain, where it loses low bits (see :func:`_knuth_div`).
+    ``ra`` (M, K) and ``rb`` (K, N) hold stored integers (NumPy ints or Python ints; 64-bit
+    unsigned formats may hold them as negative int64), ``a`` and ``b`` their formats and
+    ``accum`` the accumulator's, as objects with ``w``, ``i``, ``signed``, ``q``, ``o``, ``n``
+    (a ``fx.Fixed``); ``bias`` (N,) accumulator raws or None. Returns an (M, N) list of lists
+    of Python ints.
     """
-    if y == 0:
-        raise ZeroDivisionError("fixed-point division by zero")
-    if w <= 64:
-        return x // y
-    rhs_words = (y.bit_length() + 63) // 64
-    lhs_words = (x.bit_length() + 63) // 64
-    if lhs_words == 0 or lhs_words < rhs_words or x < y:
-        return 0
-    if x == y:
-        return 1
-    if lhs_words == 1 and rhs_words == 1:
-        return x // y
-    n = rhs_words * 2
-    m = lhs_words * 2 - n
-    u = [(x >> (32 * k)) & 0xFFFFFFFF for k in range(m + n)] + [0]
-    v = [(y >> (32 * k)) & 0xFFFFFFFF for k in range(n)]
-    i = n
-    while i > 0 and v[i - 1] == 0:
-        n -= 1
-        m += 1
-        i -= 1
-    i = m + n
-    while i > 0 and u[i - 1] == 0:
-        m -= 1
-        i -= 1
-    if n == 1:
-        return x // y  # short division: exact
-    q = _knuth_div(u, v[:n] + [0] * 0, m, n)
-    out = 0
-    for k in range(min(len(q), 2 * lhs_words)):
-        out |= q[k] << (32 * k)
-    return out & ((1 << w) - 1)
+    M = len(ra)
+    K = ra.shape[1] if hasattr(ra, "shape") else (len(ra[0]) if M else 0)
+    N = rb.shape[1] if hasattr(rb, "shape") else (len(rb[0]) if len(rb) else 0)
+    q, o = normalize_q(accum.q), normalize_o(accum.o)
+    pw, pi, ps = a.w + b.w, a.i + b.i, a.signed or b.signed
 
+    def true_int(v, fmt):
+        v = int(v)
+        return v + (1 << 64) if (not fmt.signed and fmt.w == 64 and v < 0) else v
 
-def header_div_int(num: int, den: int, w: int, signed: bool) -> int:
-    """The ``w``-bit quotient (wrapped) of the integers ``num`` / ``den`` as ``ap_private``'s
-    ``sdiv`` (signed) or ``udiv`` computes it, toward zero."""
-    mask = (1 << w) - 1
-    if not signed:
-        return header_udiv(num & mask, den & mask, w)
-    neg = (num < 0) != (den < 0)
-    mag = header_udiv(abs(num) & mask, abs(den) & mask, w)
-    return _wrap_int(-mag if neg else mag, w, True)
+    out = []
+    for i in range(M):
+        row = []
+        for j in range(N):
+            acc = 0 if bias is None else true_int(bias[j], accum)
+            for k in range(K):
+                ctr = base + ((i * N + j) * K + k) * 2
+                p = true_int(ra[i][k], a) * true_int(rb[k][j], b)
+                pq = cast_raw(p, pw, pi, ps, accum.w, accum.i, accum.signed, q, o, accum.n, seed=seed, index=ctr)
+                acc = cast_raw(acc + pq, accum.w + 1, accum.i + 1, accum.signed, accum.w, accum.i, accum.signed,
+                               q, o, accum.n, seed=seed, index=ctr + 1)
+            row.append(acc)
+        out.append(row)
+    return out

@@ -45,7 +45,7 @@ from .quantize import _check_nan_policy, array
 from .format import Fixed, QMode
 from .network import Network
 from .nn import Graph
-from .nn._raw import quantize_input, storage
+from .nn._raw import quantize_input
 
 __all__ = ["emulate", "output_formats", "quantize", "read", "write", "compute", "summary", "map_shared"]
 

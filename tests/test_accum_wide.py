@@ -6,8 +6,8 @@ kernel ``_core.wide_matmul_accum``. Compared bit for bit (raw integers) with
   1x1x1 accumulation: acc = (to)(0 + (to)(a * b)) = (to)(a * b)), skipped when absent;
 * an independent Python-int accumulation written here (rounding by integer floor division,
   SAT / SAT_ZERO / SAT_SYM / WRAP clamps and modular wraps), for the modes it covers;
-* the previous Python-int path ``_ops._matmul_accum_python`` (the scalar reference cast
-  ``_reference.cast_raw`` per step), for every q/o/n including STOCH (same counter words);
+* the reference model's Python-int accumulation ``_reference.matmul_accum`` (the scalar
+  reference cast ``_reference.cast_raw`` per step), for every q/o/n including STOCH (same counter words);
 
 over accumulator widths 65..1024, edge raws, odd shapes, batches, 1-d operands,
 non-contiguous operands, 1 and 2 threads; and the kernel's input errors.
@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import fixedpoint as fx
-from fixedpoint import _core, _ops
+from fixedpoint import _core, _ops, _reference
 from fixedpoint.array import _limb_dtype, _native
 
 from _golden import records
@@ -116,13 +116,17 @@ def independent(acc: fx.Fixed) -> bool:
     return acc.q is not fx.QMode.STOCH and acc.n == 0 and acc.o is not fx.OMode.WRAP_SM
 
 
+def ref_matmul(ra, fa, rb, fb, acc, seed=0, base=0, bias=None):
+    """``_reference.matmul_accum`` as an (M, N) object array of true integer values."""
+    out = np.empty((len(ra), np.shape(rb)[1]), dtype=object)
+    for i, row in enumerate(_reference.matmul_accum(ra, fa, rb, fb, acc, seed, base, bias)):
+        out[i, :] = row
+    return out
+
+
 def python_path(a, b, acc, seed=0):
-    """The previous Python-int path, 2-d operands, as true values (it returns a 64-bit unsigned
-    accumulator's raws as their int64 bit patterns)."""
-    r = _ops._matmul_accum_python(pyints(a), a.fmt, pyints(b), b.fmt, acc, seed, 0)
-    if acc.w == 64 and not acc.signed:
-        r = obj([int(v) % (1 << 64) for v in r.reshape(-1)], r.shape)
-    return r
+    """The reference model's accumulation of 2-d operands, as true values."""
+    return ref_matmul(pyints(a), a.fmt, pyints(b), b.fmt, acc, seed, 0)
 
 
 def check(a, b, acc, seed=0, oracle=True):
@@ -231,7 +235,7 @@ def test_stoch_batches_use_the_python_counters():
     r = fx.matmul(a, b, accum=acc, seed=11)
     M, K, N = 3, 6, 4
     for t in range(2):
-        ref = _ops._matmul_accum_python(pyints(a[t]), fa, pyints(b), fb, acc, 11, t * M * N * K * 2)
+        ref = ref_matmul(pyints(a[t]), fa, pyints(b), fb, acc, 11, t * M * N * K * 2)
         np.testing.assert_array_equal(pyints(r[t]), ref)
     r2 = fx.matmul(a, b, accum=acc, seed=12)
     assert not np.array_equal(pyints(r2), pyints(r))  # the seed is used
@@ -265,7 +269,7 @@ def test_linear_with_bias(W):
     wt = pyints(w).T
     np.testing.assert_array_equal(pyints(got).reshape(6, 5), ind_matmul(x2, fx_, wt, fw, acc, bias))
     np.testing.assert_array_equal(pyints(got).reshape(6, 5),
-                                  _ops._matmul_accum_python(x2, fx_, wt, fw, acc, 0, 0, bias))
+                                  ref_matmul(x2, fx_, wt, fw, acc, 0, 0, bias))
 
 
 def test_golden_products_into_wide_types():
@@ -348,7 +352,7 @@ def test_network_dense_accum_wide():
     for acc in (F(80, 9, True, "RND", "SAT"), F(130, 12, True, "TRN", "WRAP_SM")):
         got = dense_accum(x, w, b, acc)
         bias = pyints(b.cast(acc))
-        want = _ops._matmul_accum_python(pyints(x), fx_, pyints(w), fw, acc, 0, 0, bias)
+        want = ref_matmul(pyints(x), fx_, pyints(w), fw, acc, 0, 0, bias)
         np.testing.assert_array_equal(pyints(got), want)
         if independent(acc):
             np.testing.assert_array_equal(pyints(got), ind_matmul(pyints(x), fx_, pyints(w), fw, acc, bias))

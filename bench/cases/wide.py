@@ -211,13 +211,13 @@ def _apytypes(d: Data) -> Impl:
 
 
 def _numpy_object(d: Data) -> Impl:
-    if d.op == "accum":  # the previous fixedpoint path: the sequential casts in Python ints
+    if d.op == "accum":  # fixedpoint's previous path: the sequential casts in Python ints (now the reference model's)
         fx = import_fixedpoint()
-        from fixedpoint import _ops  # noqa: PLC0415
+        from fixedpoint import _reference  # noqa: PLC0415
 
         opf = fx.Fixed(d.ow, d.oi)
         acc = fx.Fixed(d.w, d.i, q="TRN", o="WRAP")
-        return Impl(run=lambda: _ops._matmul_accum_python(d.ra, opf, d.rb, opf, acc, 0, 0),
+        return Impl(run=lambda: np.array(_reference.matmul_accum(d.ra, opf, d.rb, opf, acc), dtype=object),
                     check=lambda out: d.check(out, d.f, "Python-int accumulation"),
                     note="fixedpoint's previous Python-int accumulator path (object arrays)")
     if d.op == "quantize":

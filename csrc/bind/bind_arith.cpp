@@ -116,6 +116,28 @@ py::array_t<int64_t> matmul_accum_py(const py::array_t<int64_t, py::array::c_sty
 }  // namespace
 
 void bind_arith(py::module_& m) {
+    // The operation codes of elementwise() and natural_format(), from the core's enum (no mirrors).
+    py::dict ops;
+    ops["add"] = int(ArithOp::add);
+    ops["sub"] = int(ArithOp::sub);
+    ops["mul"] = int(ArithOp::mul);
+    ops["div"] = int(ArithOp::div);
+    ops["cmp"] = int(ArithOp::cmp);
+    m.attr("ARITH_OPS") = ops;
+    m.attr("ARITH_MAX_NATURAL_WIDTH") = kArithMaxNaturalWidth;
+    m.def(
+        "natural_format",
+        [](int op, int w1, int i1, bool s1, int w2, int i2, bool s2) {
+            if (op < int(ArithOp::add) || op > int(ArithOp::cmp))
+                throw py::value_error("natural_format: op must be one of ARITH_OPS' codes 0..4, got " +
+                                      std::to_string(op));
+            const NaturalFormat nf = natural_format(ArithOp(op), SourceFormat{w1, i1, s1}, SourceFormat{w2, i2, s2});
+            return py::make_tuple(nf.w, nf.i, nf.is_signed, nf.div_w);
+        },
+        py::arg("op"), py::arg("w1"), py::arg("i1"), py::arg("signed1"), py::arg("w2"), py::arg("i2"),
+        py::arg("signed2"),
+        "The natural result format (w, i, signed, div_w) of a op b by ap_fixed's rules (cmp uses sub's;\n"
+        "div_w: the internal width of a division, 0 for the other operations).");
     m.def("elementwise", &elementwise, py::arg("op"), py::arg("a"), py::arg("w1"), py::arg("i1"), py::arg("signed1"),
           py::arg("b"), py::arg("w2"), py::arg("i2"), py::arg("signed2"), py::arg("out_fmt"), py::arg("seed"),
           py::arg("want_hi"),

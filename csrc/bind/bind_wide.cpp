@@ -202,6 +202,12 @@ Limbs py_wide_sum_rows(const Limbs& a, int w, int i, bool s, int64_t rows, int64
 }  // namespace
 
 void bind_wide(py::module_& m) {
+    py::dict ops;  // the operation codes of wide_elementwise(), from the core's enum (no mirrors)
+    ops["add"] = int(WideOp::add);
+    ops["sub"] = int(WideOp::sub);
+    ops["mul"] = int(WideOp::mul);
+    ops["cmp"] = int(WideOp::cmp);
+    m.attr("WIDE_OPS") = ops;
     m.def("wide_cast", &py_wide_cast, py::arg("src"), py::arg("n"), py::arg("w2"), py::arg("i2"), py::arg("s2"),
           py::arg("fmt"), py::arg("seed"), "Cast n elements (limb buffer) into fmt=(w,i,s,q,o,n): one exact rounding.");
     m.def("wide_from_double", &py_wide_from_double, py::arg("x"), py::arg("fmt"), py::arg("seed"),
