@@ -6,8 +6,8 @@ closed when the run ends):
 - ``emulate_jet``: the jet tagger's MLP (16-64-32-32-5 with ReLUs, as the hls4ml suite's
   ``jet_softmax`` without its softmax) as an ``fx.Network`` with random weights (seed 0),
   ``fixed<16,6>`` everywhere and ``fixed<38,18>`` accumulators, on events read from a ``.npy``
-  file (normal values, seed 1; 1,000,000 events, 200,000 with ``--quick``; blocks of 25,000
-  events). The timed work is the whole workflow: read, emulate, summarize (counts per class and
+  file (normal values, seed 1; 4,000,000 events, 200,000 with ``--quick``; ``fxd.read``'s default
+  blocks of about 16 MiB, 262,144 events). The timed work is the whole workflow: read, emulate, summarize (counts per class and
   outputs at the result type's limits, :func:`fixedpoint.dask.summary`).
   - ``in_process`` (baseline): ``net.emulate`` on the memory-mapped file in this process and the
     same counts with NumPy;
@@ -23,8 +23,8 @@ closed when the run ends):
 
 The thread count the harness sets applies to this process (the in-process baseline and the
 serial scan); every worker runs its kernels (and BLAS) on one thread. The workers are started
-with ``MALLOC_MMAP_THRESHOLD_`` = 64 MiB (see docs/scale.md: distributed's default malloc
-settings make the emulation 2-4x slower).
+with ``MALLOC_TRIM_THRESHOLD_`` = 256 MiB and ``MALLOC_MMAP_THRESHOLD_`` = 64 MiB (see
+docs/scale.md: distributed's default malloc settings make the emulation up to 5x slower).
 
 Goals (reported, never asserted): from 1 to 2 workers >= 1.8x; 1 worker's overhead over the
 in-process run <= 15%; the distributed scan step faster than the serial one.
@@ -42,11 +42,11 @@ import numpy as np
 from bench.model import Case, Impl, Skip, WrongResult, import_fixedpoint
 
 SUITE = "dask"
-N_EVENTS, N_EVENTS_QUICK = 1_000_000, 200_000
-ROWS = 25_000
+N_EVENTS, N_EVENTS_QUICK = 4_000_000, 200_000
+ROWS = None  # fxd.read's default blocks: about 16 MiB, 262,144 events of 16 float32 features
 N_CALIB, N_CALIB_QUICK = 200_000, 50_000
 SPEEDUP_GOAL, OVERHEAD_GOAL = 1.8, 0.15
-MMAP_THRESHOLD = 64 << 20
+MMAP_THRESHOLD, TRIM_THRESHOLD = 64 << 20, 256 << 20
 
 _CLUSTERS: dict[int, Any] = {}
 
@@ -61,9 +61,12 @@ def _client(workers: int):
         import dask
 
         # distributed starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also turns off glibc's
-        # dynamic mmap threshold: every NumPy temporary above 128 KiB is then mmapped and unmapped,
-        # which makes the emulation 2-4x slower. A 64 MiB mmap threshold keeps the trimming and the speed.
-        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": MMAP_THRESHOLD}):
+        # dynamic mmap threshold: NumPy temporaries are trimmed or unmapped and faulted in again on
+        # every layer (a 25,000-event block: 105 ms instead of 20 ms). A 256 MiB trim threshold and
+        # a 64 MiB mmap threshold keep the speed (docs/scale.md).
+        env = "distributed.nanny.pre-spawn-environ."
+        with dask.config.set({env + "MALLOC_TRIM_THRESHOLD_": TRIM_THRESHOLD,
+                              env + "MALLOC_MMAP_THRESHOLD_": MMAP_THRESHOLD}):
             cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                dashboard_address=":0", worker_dashboard_address=":0",
                                                silence_logs=40)
