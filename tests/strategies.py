@@ -93,11 +93,8 @@ def raw_values(fmt, nonzero: bool = False):
 # ISAs
 # ----------------------------------------------------------------------------------------------
 def known_isas() -> tuple[str, ...]:
-    """Every ISA level the extension knows, best first (``_core.known_isas()`` once it exists)."""
-    names = getattr(_core, "known_isas", None)
-    if names is not None:
-        return tuple(names())
-    return ("avx512", "avx2", "scalar")
+    """Every ISA level the extension knows, best first (from the extension's registry)."""
+    return tuple(_core.known_isas())
 
 
 def supported_isas() -> list[str]:

@@ -16,37 +16,15 @@ import pytest
 
 import fixedpoint as fx
 from fixedpoint import _core
+from strategies import ISAS
 
 Fixed = fx.Fixed
 VNNI = "avx512_vnni"
 
 
-def _isa_names() -> list[str]:
-    names = getattr(_core, "known_isas", None)
-    cands = list(names()) if callable(names) else ["avx512_vnni", "avx512", "avx2", "scalar"]
-    return [n for n in cands if _core.isa_supported(n)]
-
-
-ISAS = _isa_names()
-
-
 def _runs_vnni(isa: str) -> bool:
-    """Whether the VNNI / VPOPCNTDQ kernels run under `isa`: the avx512_vnni level, or (until the
-    ISA registry has that level) avx512 in the emulated build, where every AVX-512 feature is
-    emulated. Real AVX-512 hardware without the registry: unknown here (None)."""
-    if isa == VNNI:
-        return True
-    if isa == "avx512" and VNNI not in ISAS:
-        return True if fx.build_info().get("isa_emulated") else None
-    return False
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    cur = fx.get_isa()
-    fx.set_isa(request.param)
-    yield request.param
-    fx.set_isa(cur)
+    """Whether the VNNI / VPOPCNTDQ kernels run under `isa`: the registry's avx512_vnni level."""
+    return isa == VNNI
 
 
 @pytest.fixture(params=[1, 2])
