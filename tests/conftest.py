@@ -39,3 +39,21 @@ def isa(request):
     fx.set_isa(request.param)
     yield request.param
     fx.set_isa(before)
+
+
+@pytest.fixture(params=[1, 2])
+def threads(request):
+    """1 and 2 kernel threads, set for the test and restored after."""
+    before = fx.get_num_threads()
+    fx.set_num_threads(request.param)
+    yield request.param
+    fx.set_num_threads(before)
+
+
+@pytest.fixture
+def restore_runtime():
+    """The ISA and thread count as they were before the test, whatever it set."""
+    isa, nt = fx.get_isa(), fx.get_num_threads()
+    yield
+    fx.set_isa(isa)
+    fx.set_num_threads(nt)

@@ -25,12 +25,7 @@ KS = [0, 1, 2, 7, 64]
 NS = [1, 3, 4, 5, 8, 9, 16, 31, 33]
 
 
-@pytest.fixture(autouse=True)
-def _restore_runtime():
-    isa, nt = fx.get_isa(), fx.get_num_threads()
-    yield
-    fx.set_isa(isa)
-    fx.set_num_threads(nt)
+pytestmark = pytest.mark.usefixtures("restore_runtime")  # tests/conftest.py
 
 
 def rng_raws(rng, w, s, shape, small=False):

@@ -29,14 +29,6 @@ K_EDGES = [1, 63, 64, 65, 511, 512, 513, 1000, 1024]
 MN = [(1, 1), (3, 5), (4, 4), (5, 9), (8, 17), (33, 130)]
 
 
-@pytest.fixture(params=[1, 2])
-def threads(request):
-    cur = fx.get_num_threads()
-    fx.set_num_threads(request.param)
-    yield request.param
-    fx.set_num_threads(cur)
-
-
 def test_vnni_level_listed_or_says_why():
     if not any(_runs_vnni(n) for n in ISAS):
         pytest.skip("this CPU has no AVX-512 VNNI / VPOPCNTDQ and this build does not emulate it (the SIMDe "

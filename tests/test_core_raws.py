@@ -15,7 +15,6 @@ import pytest
 
 from fixedpoint import _core
 
-from strategies import ISAS  # noqa: E402  (every supported ISA, read from the extension)
 # (w, signed): the narrowest, the widths around the 52-bit conversion trick, the widest checked
 WIDTHS = [(1, True), (1, False), (8, True), (8, False), (51, False), (52, False), (52, True), (53, True),
           (63, True), (63, False)]
@@ -34,14 +33,6 @@ def outside_msg(api, what, index, value, w, i, signed):
     where = ", ".join(str(k) for k in index)
     return re.escape(f"{api}: {what}[{where}] = {value} is outside the raw range [{lo}, {hi}] of its format "
                      f"{name(w, i, signed)} ({w}-bit {'signed' if signed else 'unsigned'})")
-
-
-@pytest.fixture(params=[1, 2])
-def threads(request):
-    before = _core.get_num_threads()
-    _core.set_num_threads(request.param)
-    yield request.param
-    _core.set_num_threads(before)
 
 
 def edge_raws(w, signed, n, rng):

@@ -18,12 +18,7 @@ from fixedpoint import _core
 from test_accum_kernel import ISAS, NS, O, Q, ROW_CLASSES, im2col_ref, mode_args, reference, rng_raws
 
 
-@pytest.fixture(autouse=True)
-def _restore_runtime():
-    isa, nt = fx.get_isa(), fx.get_num_threads()
-    yield
-    fx.set_isa(isa)
-    fx.set_num_threads(nt)
+pytestmark = pytest.mark.usefixtures("restore_runtime")  # tests/conftest.py
 
 
 def post_ref(raw, res, relu, post):

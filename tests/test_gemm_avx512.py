@@ -27,14 +27,6 @@ def _runs_vnni(isa: str) -> bool:
     return isa == VNNI
 
 
-@pytest.fixture(params=[1, 2])
-def threads(request):
-    cur = fx.get_num_threads()
-    fx.set_num_threads(request.param)
-    yield request.param
-    fx.set_num_threads(cur)
-
-
 def test_vnni_level_listed_or_says_why():
     if not any(_runs_vnni(n) for n in ISAS):
         pytest.skip("this CPU has no AVX-512 VNNI and this build does not emulate it (the SIMDe build "

@@ -81,6 +81,15 @@ def _client(workers: int):
     return _CLUSTERS[workers]
 
 
+def _dask(workers: int):
+    """``(fixedpoint.dask, a client of ``workers`` workers)``; Skip when dask is not installed."""
+    try:
+        import fixedpoint.dask as fxd
+    except ImportError as exc:
+        raise Skip(f"not installed: {exc.name}") from None
+    return fxd, _client(workers)
+
+
 def _jet(fx):
     rng = np.random.default_rng(0)
     sizes = [16, 64, 32, 32, 5]
@@ -137,11 +146,7 @@ def _emulate_cases(n: int) -> list[Case]:
     def on_cluster(workers):
         def factory():
             s = setup()
-            try:
-                import fixedpoint.dask as fxd
-            except ImportError as exc:
-                raise Skip(f"not installed: {exc.name}") from None
-            client = _client(workers)
+            fxd, client = _dask(workers)
 
             def lazy():
                 return fxd.emulate(s["net"], fxd.read(s["path"], rows=ROWS), s["cfg"], raw=True)
@@ -204,11 +209,7 @@ def _scan_case(n: int) -> Case:
 
     def distributed_2():
         s = setup()
-        try:
-            import fixedpoint.dask as fxd
-        except ImportError as exc:
-            raise Skip(f"not installed: {exc.name}") from None
-        client = _client(2)
+        fxd, client = _dask(2)
         return Impl(run=lambda: fxd.map_shared(client, score, s["shared"], items), check=check)
 
     return Case(SUITE, "scan_candidates", n, {"serial": serial, "dask_2workers": distributed_2}, baseline="serial",
@@ -242,11 +243,7 @@ def _scan_client_case(n: int) -> Case:
 
     def distributed_2():
         s = setup()
-        try:
-            import fixedpoint.dask  # noqa: F401
-        except ImportError as exc:
-            raise Skip(f"not installed: {exc.name}") from None
-        client = _client(2)
+        _, client = _dask(2)
         return Impl(run=lambda: s["fx"].scan(s["net"], s["X"], s["y"], tolerance=0.01, progress=False, client=client),
                     check=check)
 

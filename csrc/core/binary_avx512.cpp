@@ -9,13 +9,6 @@
 #error "binary_avx512.cpp needs the avx512_vnni flags (or the SIMDe build): see CMakeLists.txt"
 #endif
 
-// GCC 12 warns that the undefined upper halves inside _mm512_extracti64x4_epi64 and
-// _mm512_castsi512_si256 are used uninitialized (GCC bug 105593, fixed in GCC 13): a false positive.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
 #include <algorithm>
 #include <cstdint>
 #include <cstring>

@@ -15,13 +15,6 @@
 #error "gemm_avx512.cpp needs the avx512_vnni flags (or the SIMDe build): see CMakeLists.txt"
 #endif
 
-// GCC 12 warns that the undefined upper halves inside _mm512_extracti64x4_epi64 and
-// _mm512_castsi512_si256 are used uninitialized (GCC bug 105593, fixed in GCC 13): a false positive.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -448,9 +441,13 @@ bool fits_i8(const int64_t* v, int64_t n) {
     return lo >= -128 && hi <= 127;
 }
 
-// The dense int16 entry: int8 operands (measured) take vpdpbusd, others vpdpwssd.
+// The dense int16 entry: int8 operands (measured) take vpdpbusd, others vpdpwssd. Operands within
+// [-128, 128] allow at least kI8Pairs pairs (2 * 128 * 128 per pair), so fewer rules int8 out
+// without a pass over the data (the binding has already made one, to check the bounds).
+constexpr int64_t kI8Pairs = ((int64_t(1) << 31) - 1) / (2 * 128 * 128);
+
 void gemm_i16_vnni(const int64_t* a, const int64_t* b, int64_t M, int64_t K, int64_t N, int64_t pairs, int64_t* out) {
-    if (fits_i8(a, M * K) && fits_i8(b, K * N))
+    if (pairs >= kI8Pairs && fits_i8(a, M * K) && fits_i8(b, K * N))
         gemm_i8_avx512(a, b, M, K, N, out);
     else
         gemm_i16_avx512(a, b, M, K, N, pairs, out);
