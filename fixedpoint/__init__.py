@@ -16,28 +16,12 @@ __version__ = "0.1.0"
 from .format import MAX_WIDTH, Fixed, OMode, QMode  # noqa: E402
 from .array import FixedArray, format_bits  # noqa: E402
 from .quantize import array, from_bits, from_raw  # noqa: E402
-from ._ops import (  # noqa: E402
-    compare,
-    absolute,
-    add,
-    clip,
-    concatenate,
-    divide,
-    dot,
-    linear,
-    matmul,
-    maximum,
-    minimum,
-    multiply,
-    negative,
-    outer,
-    relu,
-    result_format,
-    stack,
-    subtract,
-    unify_formats,
-    where,
-)
+from . import _operators  # noqa: E402,F401  (attaches FixedArray's operators, reductions and NumPy protocols)
+from ._arith import absolute, add, compare, divide, multiply, negative, subtract  # noqa: E402
+from ._join import clip, concatenate, maximum, minimum, relu, stack, where  # noqa: E402
+from ._matmul import dot, outer  # noqa: E402
+from ._linalg import linear, matmul  # noqa: E402
+from ._operands import result_format, unify_formats  # noqa: E402
 from .network import Dense, Network, ScanResult  # noqa: E402
 from .scanner import GraphScanResult, scan  # noqa: E402
 from . import hls4ml  # noqa: E402  (fx.hls4ml.emulate; hls4ml itself is optional)

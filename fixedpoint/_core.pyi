@@ -33,6 +33,8 @@ def isa_features(name: str) -> list[str]: ...
 
 isa_emulated: bool
 ARITH_OPS: dict[str, int]
+Q_MODES: tuple[str, ...]
+O_MODES: tuple[str, ...]
 WIDE_OPS: dict[str, int]
 ARITH_MAX_NATURAL_WIDTH: int
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _ops
+from . import _arith, _join, _linalg, _operands
+from . import _matmul as _dense
 from .array import FixedArray
 
 _HINT = "convert explicitly with a.to_float() (or np.asarray(a)) to compute in floating point"
@@ -17,31 +18,31 @@ def _unsupported(name: str) -> TypeError:
 
 def _cmp(op):
     # as the operators: ap_fixed.h's result (fx.compare(..., exact=True) for the exact one)
-    return lambda a, b: _ops.compare_op(a, b, op, "numpy comparison")
+    return lambda a, b: _arith.compare_op(a, b, op, "numpy comparison")
 
 
 _BINARY = {
-    np.add: lambda a, b: _ops._binary("add", a, b, "numpy.add"),
-    np.subtract: lambda a, b: _ops._binary("sub", a, b, "numpy.subtract"),
-    np.multiply: lambda a, b: _ops._binary("mul", a, b, "numpy.multiply"),
-    np.true_divide: lambda a, b: _ops._binary("div", a, b, "numpy.true_divide"),
-    np.matmul: lambda a, b: _ops.matmul(a, b),
+    np.add: lambda a, b: _arith._binary("add", a, b, "numpy.add"),
+    np.subtract: lambda a, b: _arith._binary("sub", a, b, "numpy.subtract"),
+    np.multiply: lambda a, b: _arith._binary("mul", a, b, "numpy.multiply"),
+    np.true_divide: lambda a, b: _arith._binary("div", a, b, "numpy.true_divide"),
+    np.matmul: lambda a, b: _linalg.matmul(a, b),
     np.equal: _cmp("=="),
     np.not_equal: _cmp("!="),
     np.less: _cmp("<"),
     np.less_equal: _cmp("<="),
     np.greater: _cmp(">"),
     np.greater_equal: _cmp(">="),
-    np.maximum: lambda a, b: _ops._select(a, b, lambda s: s >= 0, "numpy.maximum"),
-    np.minimum: lambda a, b: _ops._select(a, b, lambda s: s <= 0, "numpy.minimum"),
-    np.fmax: lambda a, b: _ops._select(a, b, lambda s: s >= 0, "numpy.fmax"),  # no NaN in fixed point
-    np.fmin: lambda a, b: _ops._select(a, b, lambda s: s <= 0, "numpy.fmin"),
-    np.left_shift: lambda a, b: _ops.shift(_ops._operand(a, "numpy.left_shift"), b, True, "numpy.left_shift"),
-    np.right_shift: lambda a, b: _ops.shift(_ops._operand(a, "numpy.right_shift"), b, False, "numpy.right_shift"),
+    np.maximum: lambda a, b: _join._select(a, b, lambda s: s >= 0, "numpy.maximum"),
+    np.minimum: lambda a, b: _join._select(a, b, lambda s: s <= 0, "numpy.minimum"),
+    np.fmax: lambda a, b: _join._select(a, b, lambda s: s >= 0, "numpy.fmax"),  # no NaN in fixed point
+    np.fmin: lambda a, b: _join._select(a, b, lambda s: s <= 0, "numpy.fmin"),
+    np.left_shift: lambda a, b: _arith.shift(_operands._operand(a, "numpy.left_shift"), b, True, "numpy.left_shift"),
+    np.right_shift: lambda a, b: _arith.shift(_operands._operand(a, "numpy.right_shift"), b, False, "numpy.right_shift"),
 }
 _UNARY = {
-    np.negative: _ops.negative,
-    np.absolute: _ops.absolute,
+    np.negative: _arith.negative,
+    np.absolute: _arith.absolute,
     np.positive: lambda a: a.copy(),
 }
 
@@ -66,7 +67,7 @@ def array_ufunc(ufunc, method, inputs, kwargs):
 
 # -- array functions -----------------------------------------------------------------------
 def _fa(x, api):
-    return _ops._operand(x, api)
+    return _operands._operand(x, api)
 
 
 def _sum(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
@@ -107,18 +108,18 @@ def _no_extra(name, **kw):
 
 def _concatenate(arrays, axis=0, out=None, **kw):
     _no_extra("concatenate", out=out, **kw)
-    return _ops.concatenate(arrays, axis=axis)
+    return _join.concatenate(arrays, axis=axis)
 
 
 def _stack(arrays, axis=0, out=None, **kw):
     _no_extra("stack", out=out, **kw)
-    return _ops.stack(arrays, axis=axis)
+    return _join.stack(arrays, axis=axis)
 
 
 def _where(condition, x=None, y=None):
     if x is None and y is None:
         raise TypeError(f"numpy.where(condition) on a FixedArray condition is not supported; {_HINT}")
-    return _ops.where(condition, x, y)
+    return _join.where(condition, x, y)
 
 
 def _clip(a, a_min=np._NoValue, a_max=np._NoValue, out=None, *, min=np._NoValue, max=np._NoValue, **kw):
@@ -127,22 +128,22 @@ def _clip(a, a_min=np._NoValue, a_max=np._NoValue, out=None, *, min=np._NoValue,
     hi = a_max if a_max is not np._NoValue else max
     lo = None if lo is np._NoValue else lo
     hi = None if hi is np._NoValue else hi
-    return _ops.clip(a, lo, hi)
+    return _join.clip(a, lo, hi)
 
 
 def _matmul(a, b, out=None, **kw):
     _no_extra("matmul", out=out, **kw)
-    return _ops.matmul(a, b)
+    return _linalg.matmul(a, b)
 
 
 def _dot(a, b, out=None):
     _no_extra("dot", out=out)
-    return _ops.dot(a, b)
+    return _dense.dot(a, b)
 
 
 def _outer(a, b, out=None):
     _no_extra("outer", out=out)
-    return _ops.outer(a, b)
+    return _dense.outer(a, b)
 
 
 def _reshape(a, *args, **kwargs):
@@ -205,11 +206,11 @@ def _array_equal(a1, a2, equal_nan=False):
         return False
     if a1.shape != a2.shape:
         return False
-    return bool(np.all(_ops.compare_sign(a1, a2, "numpy.array_equal") == 0))
+    return bool(np.all(_arith.compare_sign(a1, a2, "numpy.array_equal") == 0))
 
 
 def _negative(a):
-    return _ops.negative(a)
+    return _arith.negative(a)
 
 
 _FUNCTIONS = {

@@ -7,7 +7,7 @@ import os
 import platform
 import warnings
 
-from . import _core
+from . import _backend
 
 __all__ = ["set_num_threads", "get_num_threads", "build_info", "set_isa", "get_isa", "known_isas"]
 
@@ -26,27 +26,27 @@ def set_num_threads(n: int) -> None:
         raise TypeError(f"fx.set_num_threads: n must be an int >= 1, got {n!r}")
     if not 1 <= int(n) <= 4096:
         raise ValueError(f"fx.set_num_threads: n must be in [1, 4096], got {n}")
-    _core.set_num_threads(int(n))
+    _backend.set_num_threads(int(n))
 
 
 def get_num_threads() -> int:
     """The number of threads the kernels use. Never raises."""
-    return _core.get_num_threads()
+    return _backend.get_num_threads()
 
 
 def known_isas() -> list[str]:
     """The instruction sets the kernels are built for, best first (``['avx512_vnni', 'avx512',
     'avx2', 'scalar']`` on x86-64); ``fx.set_isa`` accepts those this CPU supports. Never raises."""
-    return list(_core.known_isas())
+    return list(_backend.known_isas())
 
 
 def _known() -> str:
-    return ", ".join(repr(n) for n in _core.known_isas())
+    return ", ".join(repr(n) for n in _backend.known_isas())
 
 
 def get_isa() -> str:
     """The instruction set the kernels run with, one of ``known_isas()``. Never raises."""
-    return _core.isa()
+    return _backend.isa()
 
 
 def set_isa(name: str) -> None:
@@ -64,7 +64,7 @@ def set_isa(name: str) -> None:
     """
     if not isinstance(name, str):
         raise TypeError(f"fx.set_isa: name must be a string, one of {_known()}, got {name!r}")
-    _core.set_isa(name)
+    _backend.set_isa(name)
 
 
 def build_info() -> dict:
@@ -79,12 +79,12 @@ def build_info() -> dict:
 
     return {
         "version": __version__,
-        "isa": _core.isa(),
-        "best_isa": _core.best_isa(),
+        "isa": _backend.isa(),
+        "best_isa": _backend.best_isa(),
         # True only in the test-only SIMDe build: the AVX-512 kernels run on emulated intrinsics
-        "isa_emulated": bool(getattr(_core, "isa_emulated", False)),
-        "num_threads": _core.get_num_threads(),
-        "compiler": getattr(_core, "compiler", "unknown"),
+        "isa_emulated": _backend.ISA_EMULATED,
+        "num_threads": _backend.get_num_threads(),
+        "compiler": _backend.COMPILER,
         "machine": platform.machine(),
         "python": platform.python_version(),
     }
@@ -96,15 +96,15 @@ def _check_environment() -> None:
     if threads is not None and not (threads.isdigit() and 1 <= int(threads) <= 4096):
         warnings.warn(
             f"FIXEDPOINT_NUM_THREADS={threads!r} is not an integer in [1, 4096] and is ignored; "
-            f"using {_core.get_num_threads()} threads",
+            f"using {_backend.get_num_threads()} threads",
             RuntimeWarning,
             stacklevel=3,
         )
     isa = os.environ.get("FIXEDPOINT_ISA")
-    if isa is not None and isa != _core.isa():
-        why = "is not supported by this CPU" if isa in _core.known_isas() else f"is not one of {_known()}"
+    if isa is not None and isa != _backend.isa():
+        why = "is not supported by this CPU" if isa in _backend.known_isas() else f"is not one of {_known()}"
         warnings.warn(
-            f"FIXEDPOINT_ISA={isa!r} {why} and is ignored; the kernels use {_core.isa()!r}",
+            f"FIXEDPOINT_ISA={isa!r} {why} and is ignored; the kernels use {_backend.isa()!r}",
             RuntimeWarning,
             stacklevel=3,
         )

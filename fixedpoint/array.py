@@ -12,95 +12,14 @@ as Python ints.
 from __future__ import annotations
 
 import numbers
-import secrets
 
 import numpy as np
 
-from .format import O_CODES, Q_CODES, Fixed, QMode
-
-try:
-    from . import _core
-except ImportError as exc:  # pragma: no cover - exercised only on a broken install
-    raise ImportError(
-        "fixedpoint: the C++ extension fixedpoint._core could not be imported "
-        f"({exc}). Was the extension built? Run `pip install .` (or the editable install "
-        "from the README) in the source tree."
-    ) from exc
+from . import _backend
+from ._storage import NATIVE_MAX_W, _as_format, _flat_limbs, _from_limbs, _limb_dtype, _native, _seed_for, _to_limbs
+from .format import Fixed
 
 __all__ = ["FixedArray", "format_bits"]
-
-NATIVE_MAX_W = 64
-
-
-def _as_format(fmt, api: str) -> Fixed:
-    if isinstance(fmt, Fixed):
-        return fmt
-    if isinstance(fmt, str):
-        return Fixed.parse(fmt)
-    raise TypeError(f"{api}: fmt must be a fx.Fixed or a type string such as 'ap_fixed<16,6>', got {type(fmt).__name__}")
-
-
-def _seed_for(fmt: Fixed, seed, api: str) -> int:
-    if seed is None:
-        return secrets.randbits(64) if fmt.q is QMode.STOCH else 0
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"{api}: seed must be an int in [0, 2**64) or None, got {seed!r}")
-    seed = int(seed)
-    if not 0 <= seed < 1 << 64:
-        raise ValueError(f"{api}: seed must be in [0, 2**64), got {seed}")
-    return seed
-
-
-def _native(fmt: Fixed) -> bool:
-    return fmt.w <= NATIVE_MAX_W
-
-
-def _mode_args(fmt: Fixed):
-    return fmt.w, fmt.i, fmt.signed, Q_CODES[fmt.q], O_CODES[fmt.o], fmt.n
-
-
-# -- multi-limb storage (w > 64) ------------------------------------------------------
-def _limbs(w: int) -> int:
-    return (w + 63) // 64
-
-
-def _limb_dtype(fmt: Fixed) -> np.dtype:
-    return np.dtype((np.void, 8 * _limbs(fmt.w)))
-
-
-def _to_limbs(values: np.ndarray, fmt: Fixed) -> np.ndarray:
-    """Exact integers (int64/uint64 or Python ints, within fmt's range) -> the limb storage."""
-    values = np.asarray(values)
-    nl = _limbs(fmt.w)
-    shape = values.shape
-    if values.dtype.kind in "iub":
-        v = values.astype(np.int64) if values.dtype.kind == "b" or values.dtype.itemsize < 8 else values
-        out = np.empty(shape + (nl,), dtype=np.uint64)
-        out[..., 0] = v.view(np.uint64) if v.dtype == np.int64 else v
-        fill = (v < 0).astype(np.uint64) * np.uint64(0xFFFFFFFFFFFFFFFF) if v.dtype == np.int64 else 0
-        out[..., 1:] = np.asarray(fill)[..., None] if nl > 1 else 0
-        return np.ascontiguousarray(out).view(_limb_dtype(fmt)).reshape(shape)
-    nb = 8 * nl
-    mask = (1 << (8 * nb)) - 1
-    buf = b"".join((int(v) & mask).to_bytes(nb, "little") for v in values.reshape(-1))
-    return np.frombuffer(buf, dtype=_limb_dtype(fmt)).copy().reshape(shape)
-
-
-def _from_limbs(raw: np.ndarray, fmt: Fixed) -> np.ndarray:
-    """The limb storage -> an object array of Python ints."""
-    nb = raw.dtype.itemsize
-    buf = np.ascontiguousarray(raw).tobytes()
-    out = np.empty(raw.size, dtype=object)
-    signed = fmt.signed
-    out[:] = [int.from_bytes(buf[k:k + nb], "little", signed=signed) for k in range(0, len(buf), nb)]
-    return out.reshape(raw.shape)
-
-
-def _flat_limbs(x: "FixedArray") -> np.ndarray:
-    """Contiguous uint64 limbs of every element (1 limb per element for native formats)."""
-    r = np.ascontiguousarray(x._raw).reshape(-1)
-    return r.view(np.uint64)
-
 
 def _wrap_limbs(buf: np.ndarray, shape: tuple, fmt: Fixed) -> "FixedArray":
     """A FixedArray over the limbs a wide kernel returned (native formats: one int64 each)."""
@@ -223,8 +142,8 @@ class FixedArray:
         rounded to nearest, ties to even (``inf`` beyond the double range). Never raises."""
         fmt = self._fmt
         if _native(fmt):
-            return _core.to_double(np.asarray(self._raw, order="C"), fmt.w, fmt.i, fmt.signed)
-        return _core.wide_to_double(_flat_limbs(self), self.size, fmt.w, fmt.i, fmt.signed).reshape(self.shape)
+            return _backend.to_double(self._raw, fmt)
+        return _backend.wide_to_double(_flat_limbs(self), self.size, fmt).reshape(self.shape)
 
     def cast(self, fmt, seed=None) -> "FixedArray":
         """Requantize into ``fmt`` with its rounding/overflow modes (one exact rounding).
@@ -241,9 +160,9 @@ class FixedArray:
         seed = _seed_for(fmt, seed, "FixedArray.cast")
         src = self._fmt
         if _native(src) and _native(fmt):
-            raw = _core.cast(np.asarray(self._raw, order="C"), src.w, src.i, src.signed, *_mode_args(fmt), seed)
+            raw = _backend.cast(self._raw, src, fmt, seed)
             return FixedArray(raw, fmt, _trusted=True)
-        buf = _core.wide_cast(_flat_limbs(self), self.size, src.w, src.i, src.signed, _mode_args(fmt), seed)
+        buf = _backend.wide_cast(_flat_limbs(self), self.size, src, fmt, seed)
         return _wrap_limbs(buf, self.shape, fmt)
 
     def scale(self, k: int) -> "FixedArray":
@@ -317,27 +236,6 @@ class FixedArray:
         return FixedArray(r if isinstance(r, np.ndarray) else np.asarray(r, dtype=self._raw.dtype), self._fmt,
                           _trusted=True)
 
-    def __setitem__(self, key, value) -> None:
-        api = "FixedArray.__setitem__"
-        key = _index_key(key, api)
-        fmt = self._fmt
-        if isinstance(value, FixedArray):
-            src = value.fmt
-            if src != fmt and not _holds(fmt, src):
-                raise ValueError(
-                    f"{api}: format mismatch: {src} values do not all fit {fmt} exactly; "
-                    "cast explicitly with value.cast(a.fmt)"
-                )
-            value = value.cast(fmt.replace(q="TRN", o="WRAP", n=0)) if src != fmt else value
-            raw = value._raw
-        else:
-            from .quantize import array  # noqa: PLC0415  (quantize builds on FixedArray)
-
-            raw = array(value, fmt)._raw
-        if raw.dtype != self._raw.dtype:
-            raw = raw.astype(self._raw.dtype)
-        self._raw[key] = raw
-
     def __iter__(self):
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d FixedArray")
@@ -381,144 +279,13 @@ class FixedArray:
         """A copy with its own stored integers."""
         return FixedArray(self._raw.copy(), self._fmt, _trusted=True)
 
-    # -- arithmetic (exact, natural ap_fixed result formats) ---------------------------
-    def __add__(self, other):
-        return _ops._binary("add", self, other, "FixedArray.__add__")
-
-    def __radd__(self, other):
-        return _ops._binary("add", other, self, "FixedArray.__radd__")
-
-    def __sub__(self, other):
-        return _ops._binary("sub", self, other, "FixedArray.__sub__")
-
-    def __rsub__(self, other):
-        return _ops._binary("sub", other, self, "FixedArray.__rsub__")
-
-    def __mul__(self, other):
-        return _ops._binary("mul", self, other, "FixedArray.__mul__")
-
-    def __rmul__(self, other):
-        return _ops._binary("mul", other, self, "FixedArray.__rmul__")
-
-    def __truediv__(self, other):
-        return _ops._binary("div", self, other, "FixedArray.__truediv__")
-
-    def __rtruediv__(self, other):
-        return _ops._binary("div", other, self, "FixedArray.__rtruediv__")
-
-    def __matmul__(self, other):
-        return _ops.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return _ops.matmul(other, self)
-
-    def __neg__(self):
-        return _ops.negative(self)
-
+    # Arithmetic, comparisons, reductions and the NumPy protocols are methods too; they are
+    # defined in fixedpoint/_operators.py and attached to this class there, because they build
+    # on the operation modules (_arith, _reduce, _join, _linalg), which build on this class.
     def __pos__(self):
         return self.copy()
 
-    def __abs__(self):
-        return _ops.absolute(self)
-
-    def __lshift__(self, k):
-        return _ops.shift(self, k, True, "FixedArray.__lshift__")
-
-    def __rshift__(self, k):
-        return _ops.shift(self, k, False, "FixedArray.__rshift__")
-
-    def _compare(self, other, api, op):
-        # ap_fixed.h's result (mixed signedness can differ from the exact one: fx.compare)
-        try:
-            return _ops.compare_op(self, other, op, api)
-        except TypeError:
-            if isinstance(other, (FixedArray, numbers.Number, np.ndarray, list, tuple)):
-                raise
-            return NotImplemented
-
-    def __eq__(self, other):
-        return self._compare(other, "FixedArray.__eq__", "==")
-
-    def __ne__(self, other):
-        return self._compare(other, "FixedArray.__ne__", "!=")
-
-    def __lt__(self, other):
-        return self._compare(other, "FixedArray.__lt__", "<")
-
-    def __le__(self, other):
-        return self._compare(other, "FixedArray.__le__", "<=")
-
-    def __gt__(self, other):
-        return self._compare(other, "FixedArray.__gt__", ">")
-
-    def __ge__(self, other):
-        return self._compare(other, "FixedArray.__ge__", ">=")
-
     __hash__ = None  # type: ignore[assignment]
-
-    # -- reductions ------------------------------------------------------------------
-    def sum(self, axis=None, keepdims=False) -> "FixedArray":
-        """Exact sum; the format grows by ceil(log2 K) integer bits for K summed terms.
-
-        Raises:
-            ValueError: an axis is out of bounds or repeated.
-        """
-        return _ops.sum_(self, axis=axis, keepdims=keepdims)
-
-    def cumsum(self, axis=None) -> "FixedArray":
-        """Exact running sums (flattened when axis is None), grown like sum.
-
-        Raises:
-            ValueError: ``axis`` is not an int or None, or is out of bounds.
-        """
-        return _ops.cumsum(self, axis=axis)
-
-    def max(self, axis=None, keepdims=False) -> "FixedArray":
-        """The largest element(s), exact, in the same format.
-
-        Raises:
-            ValueError: the array (or the reduced axis) is empty, or an axis is invalid.
-        """
-        return _ops.max_(self, axis=axis, keepdims=keepdims)
-
-    def min(self, axis=None, keepdims=False) -> "FixedArray":
-        """The smallest element(s), exact, in the same format.
-
-        Raises:
-            ValueError: the array (or the reduced axis) is empty, or an axis is invalid.
-        """
-        return _ops.min_(self, axis=axis, keepdims=keepdims)
-
-    def argmax(self, axis=None):
-        """Index of the largest element (first on ties), compared exactly.
-
-        Raises:
-            ValueError: the array is empty, or ``axis`` is not an int or None.
-        """
-        return _ops.argmax(self, axis=axis)
-
-    def argmin(self, axis=None):
-        """Index of the smallest element (first on ties), compared exactly.
-
-        Raises:
-            ValueError: the array is empty, or ``axis`` is not an int or None.
-        """
-        return _ops.argmin(self, axis=axis)
-
-    def clip(self, a_min=None, a_max=None) -> "FixedArray":
-        """``fx.clip(self, a_min, a_max)``: exact, see :func:`fixedpoint.clip`."""
-        return _ops.clip(self, a_min, a_max)
-
-    def dot(self, other) -> "FixedArray":
-        """``fx.dot(self, other)``: exact, see :func:`fixedpoint.dot`."""
-        return _ops.dot(self, other)
-
-    # -- NumPy protocols ---------------------------------------------------------------
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        return _protocol.array_ufunc(ufunc, method, inputs, kwargs)
-
-    def __array_function__(self, func, types, args, kwargs):
-        return _protocol.array_function(func, types, args, kwargs)
 
 
 def _rebuild(raw, fmt):
@@ -582,5 +349,3 @@ def _pattern_strings(a: FixedArray, base: int, prefix: bool):
     out = [head + format(int(v), f"0{digits}{spec}") for v in pats.reshape(-1)]
     return np.array(out, dtype=f"<U{digits + len(head)}").reshape(pats.shape)
 
-
-from . import _ops, _protocol  # noqa: E402  (they build on FixedArray)

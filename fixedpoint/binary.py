@@ -23,11 +23,12 @@ from fractions import Fraction
 
 import numpy as np
 
-from . import _core
-from ._ops import add as _add
-from ._ops import multiply as _multiply
+from . import _backend
+from ._arith import add as _add
+from ._arith import multiply as _multiply
 from .array import FixedArray
-from .quantize import _native_order, from_raw
+from .quantize import from_raw
+from ._storage import _native_order
 from .format import Fixed
 
 __all__ = [
@@ -378,7 +379,7 @@ def xnor_matmul(pa: PackedBits, pb: PackedBits, scale=None, bias=None, out=None)
     """
     api = "fx.binary.xnor_matmul"
     k = _check_pair(api, pa, pb, PackedBits, PackedBits)
-    acc = _core.xnor_gemm(pa.words, pb.words, k)
+    acc = _backend.xnor_gemm(pa.words, pb.words, k)
     return _transform(api, acc, k, scale, bias, out)
 
 
@@ -397,7 +398,7 @@ def ternary_matmul(ta: PackedTernary, pb: PackedBits, scale=None, bias=None, out
     """
     api = "fx.binary.ternary_matmul"
     k = _check_pair(api, ta, pb, PackedTernary, PackedBits)
-    acc = _core.ternary_binary_gemm(ta.mask.words, ta.sign.words, pb.words, k)
+    acc = _backend.ternary_binary_gemm(ta.mask.words, ta.sign.words, pb.words, k)
     return _transform(api, acc, k, scale, bias, out)
 
 
@@ -431,7 +432,7 @@ def binary_weight_matmul(x: FixedArray, w: PackedBits) -> FixedArray:
             axis 0; the K differ (both shapes are named).
     """
     raw, _, fmt = _weight_operands("fx.binary.binary_weight_matmul", x, w, PackedBits)
-    return from_raw(_core.binary_weight_gemm(raw, w.words), fmt)
+    return from_raw(_backend.binary_weight_gemm(raw, w.words), fmt)
 
 
 def ternary_weight_matmul(x: FixedArray, w: PackedTernary) -> FixedArray:
@@ -452,7 +453,7 @@ def ternary_weight_matmul(x: FixedArray, w: PackedTernary) -> FixedArray:
         raise ValueError(f"{api}: K must be < 2**30, got {k}")
     plus = w.mask.words & w.sign.words
     minus = w.mask.words & ~w.sign.words
-    diff = _core.binary_weight_gemm(raw, plus) - _core.binary_weight_gemm(raw, minus)
+    diff = _backend.binary_weight_gemm(raw, plus) - _backend.binary_weight_gemm(raw, minus)
     return from_raw(diff // 2, fmt)
 
 

@@ -40,7 +40,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
                       "distributed)") from exc
 
 from . import hls4ml as _hls4ml
-from .array import FixedArray, _as_format, _seed_for
+from .array import FixedArray
+from ._storage import _as_format, _seed_for
 from .quantize import _check_nan_policy, array
 from .format import Fixed, QMode
 from .network import Network

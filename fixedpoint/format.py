@@ -63,9 +63,6 @@ class OMode(str, enum.Enum):
         return self.value
 
 
-# Codes shared with the C++ core (csrc/core/format.hpp): the enum order.
-Q_CODES = {q: k for k, q in enumerate(QMode)}
-O_CODES = {o: k for k, o in enumerate(OMode)}
 
 
 def _mode(enum_cls, value, field: str):

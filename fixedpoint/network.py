@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _core
-from .array import FixedArray, _mode_args
+from . import _backend
+from .array import FixedArray
 from .quantize import array
 from .format import Fixed
 from .nn import Graph, Node
 from .nn._raw import literal_raw, storage, wrap
 from .nn.activation import ReluOp
 from .nn.dense import DenseOp, dense_accum  # noqa: F401 - dense_accum: re-exported
+from ._operands import result_format
 
 __all__ = ["Dense", "Network", "ScanResult", "scan"]
 
@@ -360,8 +361,6 @@ def _accum_overflows(x_raw, x_fmt: Fixed, op: _DenseOp) -> tuple[int, int, int]:
     """On stored inputs x: (sums whose final value leaves accum_t, sums with any product or partial
     sum outside accum_t, all sums), computed exactly with a 63-bit accumulator of the same lsb."""
     acc, w_fmt = op.acc_t, op.w_fmt
-    from ._ops import result_format  # noqa: PLC0415
-
     prod = result_format("mul", x_fmt, w_fmt)
     if prod.w > 62 or acc.w > 60 or op.w.dtype == object:
         return 0, 0, x_raw.shape[0] * op.w.shape[1]
@@ -371,7 +370,7 @@ def _accum_overflows(x_raw, x_fmt: Fixed, op: _DenseOp) -> tuple[int, int, int]:
     rows = max(1, 2_000_000 // max(1, op.w.size))
     for k in range(0, x_raw.shape[0], rows):
         p = x_raw[k:k + rows, :, None] * op.w[None, :, :]  # exact products, (rows, K, N)
-        p = _core.cast(np.ascontiguousarray(p), prod.w, prod.i, prod.signed, *_mode_args(wide), 0)  # (accum_t)(x * w)
+        p = _backend.cast(p, prod, wide)  # (accum_t)(x * w)
         partial = np.cumsum(p, axis=1) + b
         out = (partial < acc.raw_min) | (partial > acc.raw_max)
         final_bad += int(np.count_nonzero(out[:, -1, :]))

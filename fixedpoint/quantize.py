@@ -9,9 +9,11 @@ import numbers
 
 import numpy as np
 
-from . import _core
+from . import _backend
 from . import _reference as _ref
-from .array import FixedArray, _as_format, _mode_args, _native, _seed_for, _to_limbs, _wrap_limbs
+from ._join import stack
+from ._storage import _as_format, _native, _native_order, _seed_for, _to_limbs
+from .array import FixedArray, _wrap_limbs
 from .format import MAX_WIDTH as MAX_W, Fixed
 
 __all__ = ["array", "from_raw", "from_bits"]
@@ -45,16 +47,6 @@ def _nan_error(api: str, flat_index: int, shape: tuple, fmt: Fixed) -> ValueErro
 def _check_nan_policy(nan, api):
     if nan not in _NAN_POLICIES:
         raise ValueError(f"{api}: nan must be 'raise' or 'ap', got {nan!r}")
-
-
-def _native_order(x: np.ndarray) -> np.ndarray:
-    """``x`` with its elements in the machine's byte order. Arrays of the other order (data
-    written on a big-endian machine: FITS, some HDF5/ROOT dumps, ``'>f8'``, ``'>i4'``) are
-    converted value for value, so they mean what they hold; the C++ kernels read native
-    bytes only (and reject any other order)."""
-    if x.dtype.isnative:
-        return x
-    return x.astype(x.dtype.newbyteorder("="))
 
 
 def _holds_fixed(seq) -> bool:
@@ -183,8 +175,6 @@ def array(values, fmt, seed=None, nan="raise") -> FixedArray:
     if isinstance(values, FixedArray):
         return values.cast(fmt, seed=seed)
     if isinstance(values, (list, tuple)) and values and all(isinstance(v, FixedArray) for v in values):
-        from ._ops import stack  # noqa: PLC0415  (_ops builds on this module)
-
         return stack(values).cast(fmt, seed=seed)  # exact, as fx.stack then cast
     seed = _seed_for(fmt, seed, api)
     x = _coerce_input(values, api)
@@ -196,14 +186,14 @@ def array(values, fmt, seed=None, nan="raise") -> FixedArray:
         # saturation bits reads the container's bits above the kept field (per element in ap_fixed).
         if sw <= MAX_W and not (fmt.o.value == "WRAP_SM" and fmt.n == 0):
             src = Fixed(sw, sw)
-            buf = _core.wide_cast(_to_limbs(np.array(ints + [None], dtype=object)[:-1], src).reshape(-1).view(np.uint64),
-                                  len(ints), sw, sw, True, _mode_args(fmt), seed)
+            buf = _backend.wide_cast(_to_limbs(np.array(ints + [None], dtype=object)[:-1], src).reshape(-1).view(np.uint64),
+                                  len(ints), src, fmt, seed)
             return _wrap_limbs(buf, x.shape, fmt)
         return _python_quantize(
             x, lambda v, k: _ref.from_int(int(v), fmt.w, fmt.i, fmt.signed, q, o, fmt.n, seed=seed, index=k), fmt
         )
     if _native(fmt):
-        raw, first_nan = _core.quantize(x, *_mode_args(fmt), seed, nan == "ap")
+        raw, first_nan = _backend.quantize(x, fmt, seed, nan == "ap")
         if first_nan >= 0:
             raise _nan_error(api, first_nan, x.shape, fmt)
         return FixedArray(raw, fmt, _trusted=True)
@@ -212,11 +202,11 @@ def array(values, fmt, seed=None, nan="raise") -> FixedArray:
         flat = np.ascontiguousarray(x.reshape(-1), dtype=np.float64)  # float32 -> float64 is exact
         if nan == "raise" and np.isnan(flat).any():
             raise _nan_error(api, int(np.flatnonzero(np.isnan(flat))[0]), x.shape, fmt)
-        return _wrap_limbs(_core.wide_from_double(flat, _mode_args(fmt), seed), x.shape, fmt)
+        return _wrap_limbs(_backend.wide_from_double(flat, fmt, seed), x.shape, fmt)
     bits = 1 if x.dtype.kind == "b" else x.dtype.itemsize * 8
     signed = x.dtype.kind == "i"
     src = np.ascontiguousarray(x.reshape(-1)).astype(np.int64 if signed else np.uint64).view(np.uint64)
-    buf = _core.wide_cast(src, x.size, bits, bits, signed, _mode_args(fmt), seed)
+    buf = _backend.wide_cast(src, x.size, Fixed(bits, bits, signed=signed), fmt, seed)
     return _wrap_limbs(buf, x.shape, fmt)
 
 

@@ -17,10 +17,14 @@ import numbers
 
 import numpy as np
 
-from . import _core
-from .array import FixedArray, _as_format
-from .quantize import from_raw
+from . import _backend
+from ._arith import add
+from ._matmul import _exact_product_wraps, _matmul_accum, _matmul_shapes, _wrap_mod64, linear_dense, matmul_dense
+from ._operands import _from_ints, _growth, _make_fixed, _max_abs, _operand, result_format
+from ._storage import _as_format, _seed_for
+from .array import FixedArray
 from .format import Fixed
+from .quantize import array, from_raw
 
 __all__ = ["SparseFixed"]
 
@@ -166,8 +170,6 @@ class SparseFixed:
         Raises ``ValueError`` for a bad blocksize or one that does not divide the shape,
         ``TypeError`` for non-numeric data.
         """
-        from .quantize import array
-
         api = "fx.SparseFixed.from_scipy"
         fmt = _as_format(fmt, api)
         fmt_of = getattr(m, "format", None)
@@ -317,14 +319,10 @@ class SparseFixed:
         return f"SparseFixed({self.format}, shape={self.shape}, nnz={self.nnz}{extra}, fmt={self.fmt})"
 
     def __matmul__(self, other) -> FixedArray:
-        from ._ops import matmul
-
-        return matmul(self, other)
+        return sparse_matmul(self, other, None, None, "fx.matmul")
 
     def __rmatmul__(self, other) -> FixedArray:
-        from ._ops import matmul
-
-        return matmul(other, self)
+        return matmul_sparse_rhs(_operand(other, "fx.matmul"), self, None, None, "fx.matmul")
 
     # kernels --------------------------------------------------------------------------
     def _row_terms(self) -> int:
@@ -343,8 +341,8 @@ class SparseFixed:
             small = xmax is not None and _fmt_abs_max(self.fmt) * xmax * terms < 1 << 31
             if not small:
                 small = _abs_max(vals) * (_abs_max(x2) if xmax is None else xmax) * terms < 1 << 31
-            return _core.gemm_csr_i64(self.indptr, self.indices, vals, self.shape[1], x2, small)
-        return _core.gemm_bsr_i64(self.indptr, self.indices, vals, self.shape[1], x2)[0]
+            return _backend.gemm_csr_i64(self.indptr, self.indices, vals, self.shape[1], x2, small)
+        return _backend.gemm_bsr_i64(self.indptr, self.indices, vals, self.shape[1], x2)[0]
 
 
 def _abs_max(r: np.ndarray) -> int:
@@ -358,8 +356,6 @@ def _fmt_abs_max(fmt: Fixed) -> int:
 
 def sparse_exact(sp: SparseFixed, x: FixedArray, k: int, api: str) -> FixedArray:
     """Exact sp @ x for 1-d or 2-d x (natural matmul format)."""
-    from ._ops import _from_ints, _growth, _make_fixed, _max_abs, matmul, result_format
-
     prod = result_format("mul", sp.fmt, x.fmt, api=api)
     g = _growth(k)
     fmt = _make_fixed(api, prod.w + g, prod.i + g, prod.signed, "matmul result")
@@ -377,4 +373,73 @@ def sparse_exact(sp: SparseFixed, x: FixedArray, k: int, api: str) -> FixedArray
             if fmt.w > 64:
                 return _from_ints(out.astype(object), fmt)
             return _from_ints(out, fmt)
-    return matmul(sp.to_dense(), x)  # wide values: the dense exact paths
+    return matmul_dense(sp.to_dense(), x, None, None, api)  # wide values: the dense exact paths
+
+
+# products --------------------------------------------------------------------------------
+def sparse_matmul(a: SparseFixed, b, accum, seed, api: str) -> FixedArray:
+    """``a @ b`` for a SparseFixed ``a`` and a 1-d or 2-d ``b`` (see :func:`fixedpoint.matmul`):
+    exact by the CSR/BSR kernels; a WRAP accumulator that holds every product is the exact sum
+    reduced modulo 2^w; other accumulators (order-dependent rounding or saturation, STOCH
+    counters) take the dense sequential kernel (the skipped zeros change nothing)."""
+    b = _operand(b, api)
+    k = _matmul_shapes(api, a.shape, b.shape)
+    if b.ndim > 2:
+        raise ValueError(f"{api}: a SparseFixed lhs needs a 1-d or 2-d rhs, lhs: {a.shape}, rhs: {b.shape}")
+    if accum is None:
+        return sparse_exact(a, b, k, api)
+    accum = _as_format(accum, api)
+    acc_seed = _seed_for(accum, seed, api)
+    if _exact_product_wraps(a.fmt, b.fmt, accum) and b.raw.dtype != object:
+        x2 = b.raw.reshape(k, int(np.prod(b.shape[1:], dtype=np.int64)))
+        s = a._gemm_mod64(x2)  # the CSR or BSR kernel, modulo 2^64
+        raw = _wrap_mod64(s, a.fmt, b.fmt, accum, None)
+        return FixedArray(np.asarray(raw.reshape((a.shape[0],) + b.shape[1:]), order="C"), accum, _trusted=True)
+    return _matmul_accum(a.to_dense(), b, accum, acc_seed, api)
+
+
+def matmul_sparse_rhs(a: FixedArray, sp: SparseFixed, accum, seed, api: str) -> FixedArray:
+    """``a @ sp`` for a 1-d or 2-d FixedArray ``a`` and a SparseFixed ``sp``: ``(sp.T @ a.T).T``,
+    the same products summed in the same index order, so exact results and WRAP accumulators
+    that hold every product give the same bits; other accumulators (order-dependent rounding
+    or saturation, STOCH counters) take the dense sequential kernel."""
+    _matmul_shapes(api, a.shape, sp.shape)
+    if a.ndim > 2:
+        raise ValueError(f"{api}: a SparseFixed rhs needs a 1-d or 2-d lhs, lhs: {a.shape}, rhs: {sp.shape}")
+    if accum is not None:
+        accum = _as_format(accum, api)
+        if not (_exact_product_wraps(a.fmt, sp.fmt, accum) and a.raw.dtype != object):
+            return matmul_dense(a, sp.to_dense(), accum, seed, api)
+    at = a.T if a.ndim == 2 else a
+    res = sparse_matmul(sp.T, FixedArray(np.ascontiguousarray(at._raw), a.fmt, _trusted=True), accum, seed, api)
+    return FixedArray(np.ascontiguousarray(res._raw.T), res.fmt, _trusted=True)
+
+
+def sparse_linear(x: FixedArray, w: SparseFixed, b, accum, seed, api: str) -> FixedArray:
+    """``x @ w.T + b`` with SparseFixed weights (see :func:`fixedpoint.linear`): exact, or a WRAP
+    accumulator that holds every product exactly (the bias then commutes with the products:
+    reduction modulo 2^w is a ring homomorphism), by the CSR/BSR kernels; other accumulators
+    (order-dependent) run the dense sequential kernel on ``w.to_dense()``."""
+    accum_f = None if accum is None else _as_format(accum, api)
+    if not (x.ndim >= 1 and x.shape[-1] == w.shape[1] and x.raw.dtype != object and (
+            accum_f is None or _exact_product_wraps(x.fmt, w.fmt, accum_f))):
+        return linear_dense(x, w.to_dense(), b, accum, seed, api)
+    N, K = w.shape
+    if b is not None:
+        b = _operand(b, api)
+        if b.shape != (N,):
+            raise ValueError(f"{api}: bias shape mismatch, b: {b.shape}, w: {w.shape} (expected ({N},))")
+    lead = x.shape[:-1]
+    M = int(np.prod(lead, dtype=np.int64))
+    xt = FixedArray(np.ascontiguousarray(x._raw.reshape(M, K).T), x.fmt, _trusted=True)
+    if accum_f is None:
+        res = sparse_matmul(w, xt, None, None, "fx.matmul").T  # (N, M) -> (M, N)
+        res = FixedArray(np.ascontiguousarray(res._raw).reshape(lead + (N,)), res.fmt, _trusted=True)
+        if b is not None:
+            res = add(res, b)
+        return res
+    acc_seed = _seed_for(accum_f, seed, api)
+    bias = None if b is None else b.cast(accum_f, seed=acc_seed)._raw
+    s = w._gemm_mod64(xt._raw)  # (N, M), modulo 2^64 (the CSR or BSR kernel)
+    raw = _wrap_mod64(np.ascontiguousarray(s.T), x.fmt, w.fmt, accum_f, bias)
+    return FixedArray(np.asarray(raw.reshape(lead + (N,)), order="C"), accum_f, _trusted=True)

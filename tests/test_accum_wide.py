@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 import fixedpoint as fx
-from fixedpoint import _core, _ops, _reference
-from fixedpoint.array import _limb_dtype, _native
+from fixedpoint import _core, _reference, _storage
+from fixedpoint._storage import _limb_dtype, _native
 
 from _golden import records
 from _ints import obj, pyints
@@ -133,7 +133,7 @@ def check(a, b, acc, seed=0, oracle=True):
     got = fx.matmul(a, b, accum=acc, seed=seed)
     assert got.fmt == acc
     got_raw = pyints(got)
-    acc_seed = _ops._seed_for(acc, seed, "test")
+    acc_seed = _storage._seed_for(acc, seed, "test")
     ref = python_path(a, b, acc, acc_seed)
     msg = f"{a.fmt} @ {b.fmt} into {acc}, shapes {a.shape} @ {b.shape}"
     np.testing.assert_array_equal(got_raw, ref, err_msg=msg)

@@ -28,7 +28,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fixedpoint as fx
-from fixedpoint import _ops
+from fixedpoint import _backend
 from fixedpoint import _reference as ref
 
 Fixed = fx.Fixed
@@ -265,8 +265,8 @@ def test_storage_paths(op, fa, fb, regime, monkeypatch):
     assert _regime(nat(op, fa, fb).w) == regime  # the case is where it claims to be
     a, b = _extreme_operands(fa, fb, nonzero_b=op == "div")
     calls = []
-    real = _ops._core.elementwise
-    monkeypatch.setattr(_ops._core, "elementwise", lambda *args: calls.append(1) or real(*args))
+    real = _backend._core.elementwise
+    monkeypatch.setattr(_backend._core, "elementwise", lambda *args: calls.append(1) or real(*args))
     got = check_binary(op, a, b)
     # each path really runs: natural results of 65..126 bits go through the C++ 128-bit kernel,
     # wider ones through Python ints (results <= 64 bits may use NumPy or, for division, C++)
@@ -908,8 +908,8 @@ def test_division_runs_the_header_algorithm_only_where_it_can_lose_bits(out, mon
     reach ap_private's multi-word Knuth division (dividend of 2+ 64-bit words after the shift,
     divisor of 2+ 32-bit digits); then the header's algorithm, whose result can differ."""
     calls = []
-    real = _ops._core.elementwise
-    monkeypatch.setattr(_ops._core, "elementwise", lambda *args: calls.append(1) or real(*args))
+    real = _backend._core.elementwise
+    monkeypatch.setattr(_backend._core, "elementwise", lambda *args: calls.append(1) or real(*args))
     fa, fb = Fixed(64, 64, signed=False), Fixed(40, 4, signed=False)  # shift 36, W = 100
     ta, tb = t3(fa), t3(fb)
     small = fx.from_raw(np.array([2**27 - 1, 12345], dtype=np.uint64), fa)  # |a << 36| < 2**64

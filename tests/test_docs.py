@@ -226,7 +226,8 @@ def _public_names() -> list[str]:
     return names
 
 
-DOCSTRING_MODULES = ("fixedpoint", "fixedpoint.format", "fixedpoint.array", "fixedpoint._ops",
+DOCSTRING_MODULES = ("fixedpoint", "fixedpoint.format", "fixedpoint.array", "fixedpoint._arith", "fixedpoint._reduce",
+                     "fixedpoint._join", "fixedpoint._matmul", "fixedpoint._linalg",
                      "fixedpoint.binary", "fixedpoint._runtime", "fixedpoint.hls4ml", "fixedpoint.network",
                      "fixedpoint.sparse", "fixedpoint.prune", "fixedpoint.datasets", "fixedpoint.scanner") + (
                          ("fixedpoint.dask",) if importlib.util.find_spec("distributed") else ())

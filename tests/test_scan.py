@@ -300,7 +300,7 @@ def test_dense_accum_exact_path_equals_the_sequential_kernel(q, o):
     """When the accumulator holds every partial sum, dense_accum takes the exact matrix product;
     it must equal the sequential kernel (here called directly) bit for bit."""
     from fixedpoint import _core
-    from fixedpoint.array import _mode_args
+    from fixedpoint._backend import modes as _mode_args
     from fixedpoint.network import dense_accum
 
     rng = np.random.default_rng(5)

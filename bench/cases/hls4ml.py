@@ -219,7 +219,7 @@ def _accum_case(n: int) -> Case:
             x = fx.array(rng.normal(0, 1.0, (n, K)), fmt)
             w = fx.array(rng.normal(0, 0.3, (K, N)), fmt)
             from fixedpoint import _core
-            from fixedpoint.array import _mode_args
+            from fixedpoint._backend import modes as _mode_args
 
             want = _core.matmul_accum(np.ascontiguousarray(x.raw), 16, 6, True, np.ascontiguousarray(w.raw), 16, 6,
                                       True, *_mode_args(acc), None, 0, 0)

@@ -94,6 +94,13 @@ py::array_t<double> to_double(const py::array_t<int64_t, py::array::c_style>& ra
 }  // namespace
 
 void bind_quantize(py::module_& m) {
+    // The rounding and overflow modes' names in the order of their codes (format.hpp's enums):
+    // fixedpoint._backend builds its mode codes from these (no mirrors).
+    py::tuple qmodes(int(QMode::STOCH) + 1), omodes(int(OMode::WRAP_SM) + 1);
+    for (int k = 0; k <= int(QMode::STOCH); ++k) qmodes[k] = qmode_name(QMode(k));
+    for (int k = 0; k <= int(OMode::WRAP_SM); ++k) omodes[k] = omode_name(OMode(k));
+    m.attr("Q_MODES") = qmodes;
+    m.attr("O_MODES") = omodes;
     m.def("quantize", &quantize, py::arg("x"), py::arg("w"), py::arg("i"), py::arg("signed"), py::arg("q"),
           py::arg("o"), py::arg("n"), py::arg("seed"), py::arg("nan_ap"),
           "Quantize a C-contiguous float or integer array into ap_[u]fixed<w,i,q,o,n> (w <= 64).\n"

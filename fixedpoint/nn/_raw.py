@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _core
-from ..array import FixedArray, _mode_args
+from .. import _backend
+from ..array import FixedArray
 from ..quantize import array
 from ..format import Fixed
 
 __all__ = ["RAW_MAX_W", "F64_EXACT", "literal_raw", "raw_ok", "is_wide", "storage", "wrap", "cast_raw",
-           "quantize_input", "apply_post", "post_args"]
+           "quantize_input", "apply_post"]
 
 RAW_MAX_W = 63
 F64_EXACT = float(2**53)
@@ -66,7 +66,7 @@ def cast_raw(raw: np.ndarray, src: Fixed, dst: Fixed) -> np.ndarray:
     if is_wide(raw) or not raw_ok(src, dst):
         return storage(wrap(raw, src).cast(dst))
     shape = raw.shape
-    out = _core.cast(np.ascontiguousarray(raw).reshape(-1), src.w, src.i, src.signed, *_mode_args(dst), 0)
+    out = _backend.cast(raw.reshape(-1), src, dst)
     return out.reshape(shape)
 
 
@@ -99,12 +99,3 @@ def apply_post(raw: np.ndarray, fmt: Fixed, post) -> tuple:
     if relu:
         raw = relu_raw(raw, fmt)
     return cast_raw(raw, fmt, res_t), res_t
-
-
-def post_args(post) -> dict:
-    """The ``relu`` / ``post`` keywords of ``_core.dense_accum`` / ``conv_accum`` for a fused
-    activation (nothing for None)."""
-    if post is None:
-        return {}
-    relu, res_t = post
-    return {"relu": bool(relu), "post": _mode_args(res_t)}

@@ -36,6 +36,8 @@ import numpy as np
 from ..format import Fixed
 from ._raw import cast_raw, is_wide, raw_ok, relu_raw, storage, wrap
 from .registry import hls4ml_layer
+from ..quantize import array, from_raw
+from .._operands import result_format
 
 __all__ = ["ReluOp", "LeakyReluOp", "ThresholdedReluOp", "PReluOp", "HardOp", "LutOp", "EluOp", "SeluOp",
            "ReluMaxOp", "BinaryTanhOp", "TernaryTanhOp", "lut_table", "lut_index"]
@@ -57,23 +59,17 @@ def _from_ints(vals: np.ndarray, fmt: Fixed) -> np.ndarray:
     """Values (int64 or Python ints) that lie in ``fmt``'s raw range, as the engine stores them."""
     if vals.dtype != object and fmt.w <= 63:
         return vals
-    from ..quantize import from_raw  # noqa: PLC0415
-
     return storage(from_raw(np.asarray(vals, dtype=object), fmt))
 
 
 def _const_raw(value, fmt: Fixed) -> int:
     """``fmt(value)`` for a double or int literal, as a Python int (the value, not the pattern)."""
-    from ..quantize import array  # noqa: PLC0415
-
     a = array(np.array([value], dtype=np.float64 if isinstance(value, float) else np.int64), fmt)
     return int(np.asarray(a.raw).reshape(-1)[0])
 
 
 def _mul_cast(a, fa: Fixed, b, fb: Fixed, dst: Fixed) -> np.ndarray:
     """``(dst)(a * b)`` with the product in full precision; a, b stored integers (broadcast)."""
-    from .._ops import result_format  # noqa: PLC0415
-
     prod = result_format("mul", fa, fb)
     a, b = np.asarray(a), np.asarray(b)
     if not is_wide(a) and not is_wide(b) and raw_ok(prod, fa, fb):
@@ -163,8 +159,6 @@ def _vec(fname: str, x: np.ndarray) -> np.ndarray:
 
 def _quantize(values: np.ndarray, fmt: Fixed) -> np.ndarray:
     """``table_t v = (double) value`` for each entry: stored integers (read-only)."""
-    from ..quantize import array  # noqa: PLC0415
-
     out = storage(array(np.asarray(values, dtype=np.float64), fmt, nan="ap"))
     out.flags.writeable = False
     return out
@@ -302,8 +296,6 @@ class HardOp:
         self.res_t, self.tanh = res_t, tanh
 
     def __call__(self, x, x_fmt):
-        from .._ops import result_format  # noqa: PLC0415
-
         prod = result_format("mul", self.slope_t, x_fmt)
         s_fmt = result_format("add", prod, self.shift_t)
         v = _ints(x, x_fmt)

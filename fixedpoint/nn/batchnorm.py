@@ -11,6 +11,7 @@ import numpy as np
 
 from ._raw import cast_raw, is_wide, raw_ok, storage, wrap
 from .registry import hls4ml_layer
+from .._operands import result_format
 
 __all__ = ["ScaleOp"]
 
@@ -25,8 +26,6 @@ class ScaleOp:
         self.s, self.s_fmt, self.b, self.b_fmt, self.res_t = s_raw, s_fmt, b_raw, b_fmt, res_t
 
     def __call__(self, x, x_fmt):
-        from .._ops import result_format  # noqa: PLC0415
-
         shape = x.shape  # flat index i uses scale[i % n]: view the values as (samples, -1, n)
         x = x.reshape(shape[0], -1, self.s.size)
         s, b = self.s, self.b

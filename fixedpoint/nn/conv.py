@@ -44,9 +44,8 @@ import re
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .. import _core
-from ..array import _mode_args
-from ._raw import apply_post, post_args, raw_ok
+from .. import _backend
+from ._raw import apply_post, raw_ok
 from .dense import DenseOp, _order_free, resource_order, unrolled
 from .orders import depthwise_resource_order
 from .registry import hls4ml_layer
@@ -111,9 +110,7 @@ class ConvOp:
         (the kernel pads x with zeros itself)."""
         (kh, kw), (sh, sw), pad, (oh, ow) = self.kernel, self.stride, self.pad, out_hw
         d, wf = self.dense, self.dense.w_fmt
-        return _core.conv_accum(np.ascontiguousarray(x), kh, kw, sh, sw, oh, ow, x_fmt.w, x_fmt.i, x_fmt.signed, d.w,
-                                wf.w, wf.i, wf.signed, *_mode_args(d.acc_t), np.ascontiguousarray(d.b_acc),
-                                *_mode_args(d.res_t), pad=tuple(pad), **post_args(post))
+        return _backend.conv_accum(x, kh, kw, sh, sw, oh, ow, x_fmt, d.w, wf, d.acc_t, d.b_acc, d.res_t, pad, post)
 
 
 _KERNEL = re.compile(r"using\s+kernel\s*=\s*nnet::([A-Za-z_0-9]+)\s*<")

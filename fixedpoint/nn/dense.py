@@ -23,12 +23,14 @@ from fractions import Fraction
 
 import numpy as np
 
-from .. import _core
-from ..array import FixedArray, _mode_args
+from .. import _backend
+from ..array import FixedArray, _holds
 from ..format import Fixed
-from ._raw import F64_EXACT, apply_post, cast_raw, is_wide, post_args, raw_ok, storage, wrap
+from ._raw import F64_EXACT, apply_post, cast_raw, is_wide, raw_ok, storage, wrap
 from .orders import unrolled_order
 from .registry import hls4ml_layer
+from .._operands import result_format
+from .._matmul import _matmul_accum_wide
 
 __all__ = ["DenseOp", "dense_accum", "resource_order"]
 
@@ -48,9 +50,6 @@ def dense_accum(x: FixedArray, w: FixedArray, bias: FixedArray, acc_t: Fixed) ->
     result. Otherwise the sequential kernel runs (the multi-limb one beyond 64-bit accumulators
     or operands, or 126-bit products).
     """
-    from ..array import _holds  # noqa: PLC0415
-    from .._ops import result_format  # noqa: PLC0415
-
     bias_acc = bias.cast(acc_t)
     prod = result_format("mul", x.fmt, w.fmt)
     k = x.shape[-1]
@@ -62,13 +61,10 @@ def dense_accum(x: FixedArray, w: FixedArray, bias: FixedArray, acc_t: Fixed) ->
         exact = x @ w  # exact, in the product format plus ceil(log2 K) bits
         return (exact + bias_acc).cast(acc_t)  # every value is representable: no rounding, no overflow
     if max(x.fmt.w, w.fmt.w, acc_t.w) > 64 or x.fmt.w + w.fmt.w > 126:  # the multi-limb kernel
-        from .._ops import _matmul_accum_wide  # noqa: PLC0415
-
         raw = _matmul_accum_wide(x._raw.reshape(-1, k), x.fmt, w._raw, w.fmt, acc_t, 0, 0, bias_acc._raw)
         return FixedArray(np.ascontiguousarray(raw).reshape(x.shape[:-1] + (w.shape[1],)), acc_t, _trusted=True)
-    raw = _core.matmul_accum(np.ascontiguousarray(x.raw.view(np.int64).reshape(-1, k)), x.fmt.w, x.fmt.i,
-                             x.fmt.signed, np.ascontiguousarray(w.raw.view(np.int64)), w.fmt.w, w.fmt.i,
-                             w.fmt.signed, *_mode_args(acc_t), np.ascontiguousarray(bias_acc.raw.view(np.int64)), 0, 0)
+    raw = _backend.matmul_accum(x.raw.view(np.int64).reshape(-1, k), x.fmt, w.raw.view(np.int64), w.fmt, acc_t,
+                                bias_acc.raw.view(np.int64), 0, 0)
     return FixedArray(raw.reshape(x.shape[:-1] + (w.shape[1],)), acc_t, _trusted=True)
 
 
@@ -209,8 +205,7 @@ class DenseOp:
 
     def _sequential(self, x: np.ndarray, x_fmt: Fixed, w: np.ndarray, b: np.ndarray) -> np.ndarray:
         w_fmt = self.w_fmt
-        return _core.matmul_accum(np.ascontiguousarray(x), x_fmt.w, x_fmt.i, x_fmt.signed, np.ascontiguousarray(w),
-                                  w_fmt.w, w_fmt.i, w_fmt.signed, *_mode_args(self.acc_t), np.ascontiguousarray(b), 0, 0)
+        return _backend.matmul_accum(x, x_fmt, w, w_fmt, self.acc_t, b, 0, 0)
 
     def _exact_path(self, x: np.ndarray, x_fmt: Fixed):
         """:meth:`_path` from x's format (cached), else from x's actual range."""
@@ -262,9 +257,7 @@ class DenseOp:
 
     def _fused(self, x: np.ndarray, x_fmt: Fixed, w: np.ndarray, b: np.ndarray, post=None) -> np.ndarray:
         wf = self.w_fmt
-        return _core.dense_accum(np.ascontiguousarray(x), x_fmt.w, x_fmt.i, x_fmt.signed, np.ascontiguousarray(w),
-                                 wf.w, wf.i, wf.signed, *_mode_args(self.acc_t), np.ascontiguousarray(b),
-                                 *_mode_args(self.res_t), **post_args(post))
+        return _backend.dense_accum(x, x_fmt, w, wf, self.acc_t, b, self.res_t, post)
 
     def result(self, x: np.ndarray, x_fmt: Fixed, post=None) -> np.ndarray:
         """``(result_t) acc`` for x (M, K) -> (M, N) stored integers, through the fused kernel

@@ -25,6 +25,9 @@ import numpy as np
 from ..format import Fixed
 from ._raw import cast_raw, is_wide, raw_ok, storage, wrap
 from .registry import hls4ml_layer
+from ..quantize import array
+from .._operands import result_format
+from .._arith import compare_op
 
 __all__ = ["MergeOp", "DotOp", "ConcatOp", "BroadcastOp"]
 
@@ -35,8 +38,6 @@ _ELEMENTWISE = ("add", "subtract", "multiply", "average", "maximum", "minimum")
 def _half():
     global _HALF
     if _HALF is None:
-        from ..quantize import array  # noqa: PLC0415
-
         _HALF = array(np.array(0.5), Fixed(1, 0, signed=False))
     return _HALF
 
@@ -76,8 +77,6 @@ class MergeOp:
         return a, b
 
     def __call__(self, a, a_fmt, b, b_fmt):
-        from .._ops import result_format  # noqa: PLC0415
-
         a, b = self._operands(a, b)
         op, res_t = self.op, self.res_t
         if op in ("maximum", "minimum"):
@@ -104,12 +103,8 @@ class MergeOp:
         return out.reshape((out.shape[0],) + self.out_shape), res_t
 
     def _select(self, a, a_fmt, b, b_fmt):
-        from .._ops import result_format  # noqa: PLC0415
-
         common = result_format("sub", a_fmt, b_fmt)  # holds both exactly
         if a_fmt.signed != b_fmt.signed:  # the header's mixed-signedness comparison
-            from .._ops import compare_op  # noqa: PLC0415
-
             first = compare_op(wrap(a, a_fmt), wrap(b, b_fmt), ">" if self.op == "maximum" else "<",
                                f"hls4ml {self.op} merge")
         elif _native((a, a_fmt), (b, b_fmt)) and raw_ok(common):
@@ -134,8 +129,6 @@ class DotOp:
         self.acc_t, self.res_t = acc_t, res_t
 
     def __call__(self, a, a_fmt, b, b_fmt):
-        from .._ops import result_format  # noqa: PLC0415
-
         m = a.shape[0]
         a, b = a.reshape(m, -1), b.reshape(m, -1)
         if a.shape[1] != b.shape[1]:

@@ -36,9 +36,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .. import _core
+from .. import _backend
 from ._raw import cast_raw, raw_ok, storage, wrap
 from .registry import hls4ml_layer
+from .._operands import result_format
 
 __all__ = ["PoolOp", "GlobalPoolOp", "PadOp", "CropOp", "ResizeOp"]
 
@@ -57,8 +58,6 @@ def _check_native_compare(fmt):
 
 def _add_cast(a, a_fmt, b, b_fmt, acc_t):
     """``(acc_t)(a + b)`` with the sum in full precision."""
-    from .._ops import result_format  # noqa: PLC0415
-
     plus = result_format("add", a_fmt, b_fmt)
     if a.dtype == object or b.dtype == object or not raw_ok(plus, acc_t):
         return storage((wrap(a, a_fmt) + wrap(b, b_fmt)).cast(acc_t))
@@ -133,7 +132,7 @@ def _window_max(x, pool, stride, pad, out_hw, fill, fmt=None):
     reduction over the small window axes is several times slower)."""
     (ph, pw), (sh, sw), (pt, pb, pl, pr), (oh, ow) = pool, stride, pad, out_hw
     if fmt is not None and x.dtype == np.int64 and raw_ok(fmt):
-        out = _core.max_pool(np.ascontiguousarray(x), ph, pw, sh, sw, (pt, pb, pl, pr), int(fill), fmt.w, fmt.signed)
+        out = _backend.max_pool(x, ph, pw, sh, sw, (pt, pb, pl, pr), fill, fmt)
         if out.shape[1:3] != (oh, ow):
             raise ValueError(f"{_API}: max pooling gives {out.shape[1:3]} pixels, expected {(oh, ow)}")
         return out

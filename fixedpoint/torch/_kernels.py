@@ -1,7 +1,7 @@
 """Pure-torch kernels with the C++ core's semantics (the ``"torch"`` backend).
 
 These functions use only torch tensor operations, so they run on any device. They reproduce
-``fixedpoint._core.quantize`` bit for bit:
+``fixedpoint._backend.quantize`` bit for bit:
 
 * the input float is read the way ``ap_fixed.h`` reads a double: a signed 54-bit mantissa
   ``m = +-(2**52 | mantissa)`` and an exponent, with the implicit bit set even for
@@ -162,7 +162,7 @@ def _set_bits(v, lo_bit: int, hi_bit: int, ones):
 
 
 def quantize_raw(x: torch.Tensor, fmt: Fixed, seed: int | None) -> torch.Tensor:
-    """Stored integers (int64) of ``fmt`` for float32/float64 ``x``, as ``_core.quantize``
+    """Stored integers (int64) of ``fmt`` for float32/float64 ``x``, as ``_backend.quantize``
     computes them (NaN is read as ap_fixed reads it; the caller handles the NaN policy)."""
     w, f, signed, n = fmt.w, fmt.f, fmt.signed, fmt.n
     q, o = fmt.q, fmt.o

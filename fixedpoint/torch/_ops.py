@@ -31,8 +31,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from .. import _core
-from ..array import _as_format, _mode_args, _seed_for
+from .. import _backend as _cpp  # the C++ core's boundary (this module's _backend is the torch setting)
+from .._storage import _as_format, _seed_for
 from ..quantize import _nan_error
 from ..format import Fixed, QMode
 from . import _kernels
@@ -178,13 +178,13 @@ def _quantize_values(x: Tensor, fmt: Fixed, seed: int, nan: str, api: str) -> Te
     x is float32 or float64."""
     if _use_core(x):
         a = x.detach().contiguous().numpy()
-        raw, first = _core.quantize(a, *_mode_args(fmt), seed, nan == "ap")
+        raw, first = _cpp.quantize(a, fmt, seed, nan == "ap")
         if first >= 0:
             raise _nan_error(api, first, tuple(x.shape), fmt)
         r = torch.from_numpy(raw)
         if _exact_fast(fmt, x.dtype):
             return r.to(x.dtype).mul_(math.ldexp(1.0, -fmt.f))
-        return torch.from_numpy(_core.to_double(raw, fmt.w, fmt.i, fmt.signed)).to(x.dtype)
+        return torch.from_numpy(_cpp.to_double(raw, fmt)).to(x.dtype)
     why = _kernels.torch_supports(fmt)
     if why is not None:
         raise NotImplementedError(f"{api}: the torch backend cannot compute this format: {why}")
@@ -365,8 +365,7 @@ def quantize_affine_op(x: Tensor, scale: Tensor, zero_point: Tensor, axis: int, 
         raise ValueError(f"{api}: scale must be positive and finite, got min {float(s.min())}")
     v = torch.broadcast_to(x.detach().to(wide) / s, x.shape).contiguous()
     if _use_core(v):
-        raw, first = _core.quantize(v.numpy(), *_mode_args(fmt), _seed_from_op(seed, fmt.q is QMode.STOCH),
-                                    nan == "ap")
+        raw, first = _cpp.quantize(v.numpy(), fmt, _seed_from_op(seed, fmt.q is QMode.STOCH), nan == "ap")
         if first >= 0:
             raise _nan_error(api, first, tuple(x.shape), fmt)
         r = torch.from_numpy(raw)

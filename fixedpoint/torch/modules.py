@@ -15,8 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .. import _core
-from ..array import FixedArray, _mode_args, _seed_for
+from .. import _backend
+from ..array import FixedArray
+from .._storage import _seed_for
 from ..quantize import array
 from ..format import Fixed
 from ._ops import STE_MODES, _check_float, _format_arg, quantize
@@ -188,9 +189,7 @@ class _QuantLayer:
             b = array(_np(bias), fb, seed=self.seed) if fb is not None else array(_np(bias), facc.replace(q="TRN"))
             braw = np.ascontiguousarray(b.cast(facc, seed=self.seed).raw, dtype=np.int64)
         seed = _seed_for(facc, self.seed, api)
-        raw = _core.matmul_accum(np.ascontiguousarray(xa.raw), fin.w, fin.i, fin.signed,
-                                 np.ascontiguousarray(wa.raw.T), fw.w, fw.i, fw.signed,
-                                 *_mode_args(facc), braw, seed, 0)
+        raw = _backend.matmul_accum(xa.raw, fin, wa.raw.T, fw, facc, braw, seed, 0)
         return FixedArray(raw, facc, _trusted=True)
 
     def _finish_accum(self, acc: FixedArray, like: Tensor) -> Tensor:
