@@ -138,9 +138,9 @@ _NOT_MEASURED = ("not measured on this ISA: repeats the avx2 row until `python -
 CROSSOVERS: dict[str, Crossovers] = {
     "avx2": Crossovers(
         i16_min_pairs=16, f64_split_max_limbs=6,
-        measured="AVX2 development machine (2 cores, single thread), `python -m bench matmul`: int16 pair sums "
-                 "~100 GOP/s at >= 64 pairs per int32, ~60 at 16 pairs, float64 BLAS ~37, float64 on n limbs "
-                 "~37/n, blocked int64 ~3, int128 ~0.6 GOP/s"),
+        measured="AVX2 development machine (2 cores), single thread, 1024^3 (docs/kernels.md): 14-bit operands at "
+                 "16 pairs 36 ms vs float64 BLAS 58 ms, 15-bit at 4 pairs 83 ms; int16 pair sums ~100 GOP/s at >= 64 "
+                 "pairs, ~60 at 16, float64 BLAS ~37, float64 on n limbs ~37/n, blocked int64 ~3, int128 ~0.6 GOP/s"),
     "scalar": Crossovers(i16_min_pairs=16, f64_split_max_limbs=6, measured=_NOT_MEASURED.format(isa="scalar")),
     "avx512": Crossovers(i16_min_pairs=16, f64_split_max_limbs=6, measured=_NOT_MEASURED.format(isa="AVX-512")),
     "avx512_vnni": Crossovers(i16_min_pairs=16, f64_split_max_limbs=6,
