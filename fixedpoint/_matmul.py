@@ -11,9 +11,10 @@ import numpy as np
 from . import _backend
 from .array import FixedArray, _wrap_limbs
 from ._storage import _as_format, _flat_limbs, _limb_dtype, _limbs, _native, _seed_for
-from .format import Fixed, QMode
-from ._operands import (_NATIVE_ARITH_MAX_W, _make_fixed, result_format, _operand, _ints, _from_ints, _growth)
+from .format import Fixed
+from ._operands import (_make_fixed, result_format, _operand, _ints, _from_ints, _growth)
 from ._arith import (_binary, add)
+from ._plan import AccumKernel, MatmulKernel, f64_split_plan, plan_accum, plan_matmul
 
 # ---------------------------------------------------------------------------
 # products
@@ -52,40 +53,11 @@ def _gemm_bounds(ra: np.ndarray, rb: np.ndarray) -> tuple[int, int, bool]:
     return lims[0][0], lims[1][0], lims[0][1] and lims[1][1]
 
 
-_I16_MIN_PAIRS = 16  # below this the int16 kernel widens so often that float64 BLAS is faster
-
-# The planner's crossovers per ISA (the int16 kernels differ: AVX2 vpmaddwd, AVX-512 VNNI vpdpwssd
-# and, for int8 operands, vpdpbusd). Each value comes from `python -m bench matmul` run on a CPU
-# of that ISA: "avx2" was measured (see _matmul_path); the AVX-512 entries repeat it until they are
-# measured on AVX-512 hardware (issue 16: none was available; emulated speed means nothing).
-_I16_MIN_PAIRS_BY_ISA = {"scalar": _I16_MIN_PAIRS, "avx2": _I16_MIN_PAIRS, "avx512": _I16_MIN_PAIRS,
-                         "avx512_vnni": _I16_MIN_PAIRS}
-
-
-_F64_SPLIT_MAX_LIMBS = 6  # beyond this the blocked int64 kernel is faster
-
-
-def _f64_split_plan(amax: int, bmax: int, k: int):
-    """Split one operand into L-bit limbs so that every limb GEMM is exact in float64:
-    |limb| <= 2^L, |other| < 2^bits, K <= 2^g, and L + bits + g <= 53. Returns
-    (split_a, L, limbs) with the fewest limbs, or None."""
-    g = (k - 1).bit_length() if k > 1 else 0
-    best = None
-    for split_a, mine, other in ((True, amax, bmax), (False, bmax, amax)):
-        L = 53 - other.bit_length() - g
-        if L < 4:
-            continue
-        n = max(1, -(-mine.bit_length() // L))
-        if n <= _F64_SPLIT_MAX_LIMBS and (best is None or n < best[2]):
-            best = (split_a, L, n)
-    return best
-
-
 def _matmul_f64_split(x: np.ndarray, y: np.ndarray, amax: int, bmax: int) -> np.ndarray:
     """x @ y modulo 2^64 for int64 raws by float64 BLAS on limbs: x = sum_l x_l 2^(L l) with
     low limbs in [0, 2^L) and a signed top limb (|x_l| <= 2^L), each limb GEMM exact in float64,
     recombined with wrapping int64 shifts and adds (exact when the result fits 64 bits)."""
-    split_a, L, n = _f64_split_plan(amax, bmax, x.shape[-1])
+    split_a, L, n = f64_split_plan(amax, bmax, x.shape[-1])
     src, other = (x, y) if split_a else (y, x)
     of = other.astype(np.float64)
     total = None
@@ -100,44 +72,21 @@ def _matmul_f64_split(x: np.ndarray, y: np.ndarray, amax: int, bmax: int) -> np.
     return total
 
 
-def _matmul_path(amax: int, bmax: int, k: int, fmt: Fixed | None, unsigned64: bool, fits16: bool = False) -> str:
-    """The fastest exact kernel for |a| <= amax, |b| <= bmax and K = k (measured on AVX2,
-    single-threaded: int16 pair sums ~100 GOP/s with >= 64 pairs per int32, ~60 at 16 pairs,
-    float64 BLAS ~37, float64 on n limbs ~37/n, blocked int64 ~3, int128 ~0.6). ``fmt`` None
-    asks for the result modulo 2**64 (never "i128" or "object"). ``fits16``: every value of
-    both operands is in int16, so a bound of 32768 (a -32768 present) still admits "i16"."""
-    bound = k * amax * bmax  # every partial sum is at most this in magnitude
-    in16 = fits16 or (amax <= 32767 and bmax <= 32767)
-    pairs = _backend.gemm_i16_pairs(amax, bmax) if in16 else 0
-    if pairs >= _I16_MIN_PAIRS_BY_ISA.get(_backend.isa(), _I16_MIN_PAIRS):
-        return "i16"
-    if bound <= 1 << 53 and not unsigned64:
-        return "f64"  # float64 BLAS is exact: every partial sum is an integer within 2**53
-    if pairs > 0:
-        return "i16"
-    if fmt is None or fmt.w <= 64 or bound < 1 << 63:  # fmt None: the result modulo 2**64
-        if not unsigned64 and _f64_split_plan(amax, bmax, k) is not None:
-            return "f64split"  # float64 BLAS on limbs, recombined modulo 2**64
-        return "i64"  # sums wrap modulo 2**64, exact because the result fits 64 bits
-    if bound < 1 << 126:
-        return "i128"
-    return "object"
-
-
 def _matmul_exact(a: FixedArray, b: FixedArray, k: int, api: str) -> FixedArray:
     prod = result_format("mul", a.fmt, b.fmt, api=api)
     g = _growth(k)
     fmt = _make_fixed(api, prod.w + g, prod.i + g, prod.signed, "matmul result")
     if not (_native(a.fmt) and _native(b.fmt)):
-        path = "wide"
+        path = plan_matmul(None, None, k, fmt.w)
         ra, rb = a._raw, b._raw  # limb storage (void) or int64
     else:
         ra, rb = _ints(a), _ints(b)
         amax, bmax, fits16 = _gemm_bounds(ra, rb)
-        path = _matmul_path(amax, bmax, k, fmt, ra.dtype == np.uint64 or rb.dtype == np.uint64, fits16)
-        if path == "object":
-            path, ra, rb = "wide", a._raw, b._raw
-    if path == "f64":
+        path = plan_matmul(amax, bmax, k, fmt.w, unsigned64=ra.dtype == np.uint64 or rb.dtype == np.uint64,
+                           fits16=fits16)
+        if path is MatmulKernel.WIDE:
+            ra, rb = a._raw, b._raw
+    if path is MatmulKernel.F64:
         res = np.matmul(ra.astype(np.float64), rb.astype(np.float64)).astype(np.int64)
         return _from_ints(res, fmt)
     # C++ kernels on 2-d blocks: NumPy matmul shape rules (promote 1-d, broadcast batches).
@@ -154,7 +103,7 @@ def _matmul_exact(a: FixedArray, b: FixedArray, k: int, api: str) -> FixedArray:
         shape = shape[:-2] + (N,)
     if b_1d:
         shape = shape[:-1]
-    if path == "wide":
+    if path is MatmulKernel.WIDE:
         fa, fb = a.fmt, b.fmt
         parts = [
             _backend.wide_matmul(_flat_limbs(FixedArray(ra2[t], fa, _trusted=True)), fa,
@@ -168,7 +117,7 @@ def _matmul_exact(a: FixedArray, b: FixedArray, k: int, api: str) -> FixedArray:
     for t in range(nb):
         x = np.ascontiguousarray(ra2[t]).view(np.int64)
         y = np.ascontiguousarray(rb2[t]).view(np.int64)
-        if path == "i128":
+        if path is MatmulKernel.I128:
             lo_t, hi_t = _backend.gemm_i128(x, au, y, bu)
             los.append(lo_t)
             his.append(hi_t)
@@ -177,9 +126,9 @@ def _matmul_exact(a: FixedArray, b: FixedArray, k: int, api: str) -> FixedArray:
     # one block is used as it is (no copy of the product); batches are stacked
     lo = los[0][None] if nb == 1 else np.stack(los) if nb else np.empty((0, M, N), dtype=np.int64)
     hi = None
-    if path == "i128":
+    if path is MatmulKernel.I128:
         hi = his[0][None] if nb == 1 else np.stack(his) if nb else np.empty((0, M, N), dtype=np.int64)
-    if path == "i128":  # fmt.w > 64: 128-bit (lo, hi) -> limbs, sign-extended
+    if path is MatmulKernel.I128:  # fmt.w > 64: 128-bit (lo, hi) -> limbs, sign-extended
         nl = _limbs(fmt.w)
         limbs = np.empty(shape + (nl,), dtype=np.uint64)
         limbs[..., 0] = lo.reshape(shape).view(np.uint64)
@@ -189,22 +138,14 @@ def _matmul_exact(a: FixedArray, b: FixedArray, k: int, api: str) -> FixedArray:
     return _from_ints(lo.reshape(shape), fmt)  # wide formats: int64 values -> limbs
 
 
-def _exact_product_wraps(fa: Fixed, fb: Fixed, accum: Fixed) -> bool:
-    """WRAP (n = 0) accumulators that hold every product's fraction bits: each product's cast is
-    an exact shift reduced modulo 2^w, so the sequential accumulation equals the exact GEMM
-    reduced modulo 2^w (docs/arrays.md, "Accumulator fast paths")."""
-    return (accum.o.value == "WRAP" and accum.n == 0 and _native(accum) and _native(fa) and _native(fb)
-            and fa.f + fb.f <= accum.f)
-
-
-def _gemm_2d(x: np.ndarray, y: np.ndarray, path: str, amax: int, bmax: int) -> np.ndarray:
-    """x @ y for 2-d C-contiguous int64 raws by one of _matmul_path's 64-bit paths (exact when
+def _gemm_2d(x: np.ndarray, y: np.ndarray, path: MatmulKernel, amax: int, bmax: int) -> np.ndarray:
+    """x @ y for 2-d C-contiguous int64 raws by one of plan_matmul's 64-bit kernels (exact when
     the result fits 64 bits, else modulo 2^64)."""
-    if path == "i16":
+    if path is MatmulKernel.I16:
         return _backend.gemm_i16(x, y, amax, bmax)
-    if path == "f64":
+    if path is MatmulKernel.F64:
         return np.matmul(x.astype(np.float64), y.astype(np.float64)).astype(np.int64)
-    if path == "f64split":
+    if path is MatmulKernel.F64_SPLIT:
         return _matmul_f64_split(x, y, amax, bmax)  # recombined modulo 2^64
     return _backend.gemm_i64(x, y, amax < 1 << 31 and bmax < 1 << 31)  # wraps modulo 2^64
 
@@ -214,11 +155,11 @@ def _gemm_mod64(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     x = np.ascontiguousarray(x).view(np.int64)
     y = np.ascontiguousarray(y).view(np.int64)
     amax, bmax, fits16 = _gemm_bounds(x, y)
-    return _gemm_2d(x, y, _matmul_path(amax, bmax, x.shape[1], None, False, fits16), amax, bmax)
+    return _gemm_2d(x, y, plan_matmul(amax, bmax, x.shape[1], None, fits16=fits16), amax, bmax)
 
 
 def _accum_wrap_gemm(x: np.ndarray, fa: Fixed, y: np.ndarray, fb: Fixed, accum: Fixed, bias) -> np.ndarray:
-    """The sequential WRAP accumulation for _exact_product_wraps formats, as accum raws."""
+    """The sequential WRAP accumulation for exact_product_wraps formats, as accum raws."""
     return _wrap_mod64(_gemm_mod64(x, y), fa, fb, accum, bias)
 
 
@@ -250,31 +191,32 @@ def _matmul_accum(a: FixedArray, b: FixedArray, accum: Fixed, seed: int, api: st
     rb = np.broadcast_to(rb, batch + (K, N))
     nb = int(np.prod(batch, dtype=np.int64))
     fa, fb = a.fmt, b.fmt
-    native = _native(fa) and _native(fb) and _native(accum) and fa.w + fb.w <= _NATIVE_ARITH_MAX_W
     out = np.empty(batch + (M, N), dtype=np.int64 if _native(accum) else _limb_dtype(accum))
     ra2 = ra.reshape((nb, M, K))
     rb2 = rb.reshape((nb, K, N))
     out2 = out.reshape((nb, M, N))
-    fast = _exact_product_wraps(fa, fb, accum)
-    # the vectorized kernel (the same sequential semantics, fused with an identity result cast)
-    # for native formats without STOCH; it also covers the wrapping fast path
-    kernel = native and max(fa.w, fb.w, accum.w) <= 63 and accum.q is not QMode.STOCH
+    # FUSED (the vectorized kernel, fused with an identity result cast) covers the wrapping fast
+    # path too; SEQUENTIAL takes STOCH; WIDE takes operands, accumulators or products past 64/126 bits
+    kernel = plan_accum(fa, fb, accum, api=api)
     ident = accum.replace(q="TRN", o="WRAP", n=0)
     for t in range(nb):
         base = t * M * N * K * 2
-        if kernel:
+        if kernel is AccumKernel.FUSED:
             out2[t] = _backend.dense_accum(ra2[t], fa, rb2[t], fb, accum, None, ident)
-        elif fast:
+        elif kernel is AccumKernel.WRAP_GEMM:
             out2[t] = _accum_wrap_gemm(ra2[t], fa, rb2[t], fb, accum, None)
-        elif native:
+        elif kernel is AccumKernel.SEQUENTIAL:
             out2[t] = _backend.matmul_accum(ra2[t], fa, rb2[t], fb, accum, None, seed, base)
-        else:  # wide operands, accumulators or products: the multi-limb kernel
+        else:
             out2[t] = _matmul_accum_wide(ra2[t], fa, rb2[t], fb, accum, seed, base)
     if a_1d:
         out = out.reshape(out.shape[:-2] + (N,))
     if b_1d:
         out = out.reshape(out.shape[:-1])
     return FixedArray(np.asarray(out, order="C"), accum, _trusted=True)
+
+
+_LINEAR_KERNELS = frozenset({AccumKernel.WRAP_GEMM, AccumKernel.SEQUENTIAL, AccumKernel.WIDE})
 
 
 def linear_dense(x: FixedArray, w, b, accum, seed, api: str) -> FixedArray:
@@ -305,10 +247,12 @@ def linear_dense(x: FixedArray, w, b, accum, seed, api: str) -> FixedArray:
         rb = np.ascontiguousarray(wt._raw)
         fa, fb = x.fmt, w.fmt
         bias = None if b is None else b.cast(accum, seed=acc_seed)
-        native = _native(fa) and _native(fb) and _native(accum) and fa.w + fb.w <= _NATIVE_ARITH_MAX_W
-        if _exact_product_wraps(fa, fb, accum):
+        # no FUSED here: the bias is the accumulator's first value, which dense_accum also takes,
+        # but linear's choice predates it (the results would be the same bits)
+        kernel = plan_accum(fa, fb, accum, kernels=_LINEAR_KERNELS, api=api)
+        if kernel is AccumKernel.WRAP_GEMM:
             raw = _accum_wrap_gemm(ra, fa, rb, fb, accum, None if bias is None else bias._raw)
-        elif native:
+        elif kernel is AccumKernel.SEQUENTIAL:
             raw = _backend.matmul_accum(ra, fa, rb, fb, accum, None if bias is None else bias._raw, acc_seed, 0)
         else:
             raw = _matmul_accum_wide(x._raw.reshape(M, K), fa, wt._raw, fb, accum, acc_seed, 0,

@@ -19,7 +19,8 @@ import numpy as np
 
 from . import _backend
 from ._arith import add
-from ._matmul import _exact_product_wraps, _matmul_accum, _matmul_shapes, _wrap_mod64, linear_dense, matmul_dense
+from ._matmul import _matmul_accum, _matmul_shapes, _wrap_mod64, linear_dense, matmul_dense
+from ._plan import exact_product_wraps
 from ._operands import _from_ints, _growth, _make_fixed, _max_abs, _operand, result_format
 from ._storage import _as_format, _seed_for
 from .array import FixedArray
@@ -390,7 +391,7 @@ def sparse_matmul(a: SparseFixed, b, accum, seed, api: str) -> FixedArray:
         return sparse_exact(a, b, k, api)
     accum = _as_format(accum, api)
     acc_seed = _seed_for(accum, seed, api)
-    if _exact_product_wraps(a.fmt, b.fmt, accum) and b.raw.dtype != object:
+    if exact_product_wraps(a.fmt, b.fmt, accum) and b.raw.dtype != object:
         x2 = b.raw.reshape(k, int(np.prod(b.shape[1:], dtype=np.int64)))
         s = a._gemm_mod64(x2)  # the CSR or BSR kernel, modulo 2^64
         raw = _wrap_mod64(s, a.fmt, b.fmt, accum, None)
@@ -408,7 +409,7 @@ def matmul_sparse_rhs(a: FixedArray, sp: SparseFixed, accum, seed, api: str) -> 
         raise ValueError(f"{api}: a SparseFixed rhs needs a 1-d or 2-d lhs, lhs: {a.shape}, rhs: {sp.shape}")
     if accum is not None:
         accum = _as_format(accum, api)
-        if not (_exact_product_wraps(a.fmt, sp.fmt, accum) and a.raw.dtype != object):
+        if not (exact_product_wraps(a.fmt, sp.fmt, accum) and a.raw.dtype != object):
             return matmul_dense(a, sp.to_dense(), accum, seed, api)
     at = a.T if a.ndim == 2 else a
     res = sparse_matmul(sp.T, FixedArray(np.ascontiguousarray(at._raw), a.fmt, _trusted=True), accum, seed, api)
@@ -422,7 +423,7 @@ def sparse_linear(x: FixedArray, w: SparseFixed, b, accum, seed, api: str) -> Fi
     (order-dependent) run the dense sequential kernel on ``w.to_dense()``."""
     accum_f = None if accum is None else _as_format(accum, api)
     if not (x.ndim >= 1 and x.shape[-1] == w.shape[1] and x.raw.dtype != object and (
-            accum_f is None or _exact_product_wraps(x.fmt, w.fmt, accum_f))):
+            accum_f is None or exact_product_wraps(x.fmt, w.fmt, accum_f))):
         return linear_dense(x, w.to_dense(), b, accum, seed, api)
     N, K = w.shape
     if b is not None:

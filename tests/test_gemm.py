@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import fixedpoint as fx
 from fixedpoint import _core
-from fixedpoint import _matmul
+from fixedpoint import _matmul, _plan
 from fixedpoint import _reference as ref
 
 Fixed = fx.Fixed
@@ -68,7 +68,9 @@ def path_for(a: fx.FixedArray, b: fx.FixedArray) -> str:
     if ra.dtype == object or rb.dtype == object:
         return "object"
     amax, bmax, fits16 = _matmul._gemm_bounds(ra, rb)
-    return _matmul._matmul_path(amax, bmax, k, fmt, ra.dtype == np.uint64 or rb.dtype == np.uint64, fits16)
+    got = _plan.plan_matmul(amax, bmax, k, None if fmt is None else fmt.w,
+                            unsigned64=ra.dtype == np.uint64 or rb.dtype == np.uint64, fits16=fits16)
+    return "object" if got is _plan.MatmulKernel.WIDE else got  # "object": the multi-limb kernel
 
 
 def check(a: fx.FixedArray, b: fx.FixedArray):
@@ -193,7 +195,7 @@ def test_i16_path_admits_minus_32768(isa, M, K, N, bits):
     a.flat[0], b.flat[-1] = -(2 ** (bits[0] - 1)), -(2 ** (bits[1] - 1))
     amax, bmax, fits16 = _matmul._gemm_bounds(a, b)
     assert fits16 and max(amax, bmax) == 32768
-    assert _matmul._matmul_path(amax, bmax, K, None, False, fits16) == "i16"
+    assert _plan.plan_matmul(amax, bmax, K, None, fits16=fits16) == "i16"
     res = fx.matmul(fx.from_raw(a, fa), fx.from_raw(b, fb))
     np.testing.assert_array_equal(np.asarray(res.raw), a @ b)
 
@@ -340,11 +342,11 @@ def test_gemm_kernels_from_several_python_threads():
 def test_f64_split_plan_bounds():
     # every limb GEMM must stay within 2**53: L + bits(other) + ceil(log2 K) <= 53
     for amax, bmax, k in ((2**31, 2**20, 1024), (2**26, 2**26, 3), (2**62, 1, 1), (5, 2**40, 7)):
-        split_a, L, n = _matmul._f64_split_plan(amax, bmax, k)
+        split_a, L, n = _plan.f64_split_plan(amax, bmax, k)
         mine, other = (amax, bmax) if split_a else (bmax, amax)
         g = (k - 1).bit_length()
         assert L + other.bit_length() + g <= 53 and n * L >= mine.bit_length()
-    assert _matmul._f64_split_plan(2**63, 2**63, 2**20) is None
+    assert _plan.f64_split_plan(2**63, 2**63, 2**20) is None
 
 
 def test_i64_path_with_unsigned_64_bit_raws(isa):

@@ -161,6 +161,67 @@ def test_quant_conv1d_accumulator_wide_is_exact_conv():
     same(conv(x), want)  # a wide exact accumulator: the float64 conv of the quantized values
 
 
+def _ind_accum(xr, wr, br, fin: Fixed, fw: Fixed, acc: Fixed):
+    """An independent in-order accumulation (written here; TRN/RND, WRAP/SAT, n = 0): acc =
+    bias, then acc = cast(acc + cast(x[k] * w[n, k])) for k in order; xr (M, K), wr (N, K)
+    and br (N,) as Python ints. Returns (M, N) accumulator raws."""
+    lo, hi = acc.raw_min, acc.raw_max
+
+    def cast(m: int, fs: int) -> int:
+        sh = fs - acc.f
+        r = m << -sh if sh <= 0 else (m >> sh) + ((m >> (sh - 1)) & 1 if acc.q.value == "RND" else 0)
+        return min(max(r, lo), hi) if acc.o.value == "SAT" else (r - lo) % (1 << acc.w) + lo
+
+    out = []
+    for row in xr:
+        res = []
+        for n, wrow in enumerate(wr):
+            a = br[n]
+            for xv, wv in zip(row, wrow):
+                a = cast(a + cast(xv * wv, fin.f + fw.f), acc.f)
+            res.append(a)
+        out.append(res)
+    return out
+
+
+@pytest.mark.parametrize("fin, fw, facc", [
+    ("ap_fixed<16,6,AP_RND,AP_SAT>", "ap_fixed<12,2>", "ap_fixed<80,7,AP_RND,AP_SAT>"),  # partial sums saturate
+    ("ap_fixed<16,6,AP_RND,AP_SAT>", "ap_fixed<12,2>", "ap_fixed<72,60,AP_RND,AP_WRAP>"),  # products round
+    ("ap_fixed<64,20>", "ap_fixed<64,3>", "ap_fixed<64,18,AP_RND,AP_SAT>"),  # 128-bit products
+])
+def test_quant_linear_wide_accumulator(fin, fw, facc):
+    """Accumulators wider than 64 bits and products wider than 126 bits run the multi-limb kernel
+    (plan_accum's WIDE; they raised before): the same raws as fx.linear, the reference model's
+    accumulation and an independent one."""
+    from fixedpoint import _plan, _reference
+
+    fin, fw, facc = Fixed.parse(fin), Fixed.parse(fw), Fixed.parse(facc)
+    fb = Fixed(10, 4)
+    assert _plan.plan_accum(fin, fw, facc, kernels={_plan.AccumKernel.SEQUENTIAL, _plan.AccumKernel.WIDE}) \
+        is _plan.AccumKernel.WIDE
+    torch.manual_seed(11)
+    lin = fxt.QuantLinear(7, 3, weight_fmt=fw, bias_fmt=fb, input_fmt=fin, accum_fmt=facc).eval()
+    with torch.no_grad():
+        lin.weight.mul_(4.0)
+    x = torch.randn(5, 7, dtype=torch.float64) * 20
+    got = lin(x)
+    xa, wa = fx.array(x.numpy(), fin), fx.array(lin.weight.detach().numpy(), fw)
+    ba = fx.array(lin.bias.detach().numpy(), fb)
+    ref = fx.linear(xa, wa, ba, accum=facc)
+    same(got, torch.from_numpy(ref.to_float()))
+    xr = [[int(v) for v in r] for r in xa.raw]
+    wr = [[int(v) for v in r] for r in wa.raw]
+    br = [int(v) for v in ba.cast(facc).raw]  # Python ints for any width
+    want = _ind_accum(xr, wr, br, fin, fw, facc)
+    np.testing.assert_array_equal(np.asarray([[int(v) for v in r] for r in ref.raw], dtype=object),
+                                  np.asarray(want, dtype=object))
+    seq = _reference.matmul_accum(np.asarray(xr, dtype=object), fin, np.asarray(wr, dtype=object).T, fw, facc, 0, 0,
+                                  br)
+    np.testing.assert_array_equal(np.asarray(seq, dtype=object), np.asarray(want, dtype=object))
+    if facc.q.value == "RND" and facc.o.value == "SAT" and facc.w > 64:  # the case's point: some sum saturated
+        assert any(v in (facc.raw_min, facc.raw_max) for r in want for v in r)
+
+
 def test_accumulator_errors_at_construction():
     """A configuration eval mode cannot run is refused when the layer is built, not after training
     (issue 21: QuantLinear(accum_fmt=...) without input_fmt trained, then failed at eval)."""

@@ -7,7 +7,7 @@ A suite module provides
 - optionally ``goals(records: list[dict]) -> list[dict]``: targets to *report* (never assert),
   each ``{"suite", "case", "goal", "value", "met"}`` with ``met`` True/False/None.
 
-Adding a suite (``arith``, ``matmul``, ``sparse``, ``binary``, ``torch``, ``hls4ml``, ``wide``, ``dask``)
+Adding a suite (``arith``, ``matmul``, ``plan``, ``sparse``, ``binary``, ``torch``, ``hls4ml``, ``wide``, ``dask``)
 means adding ``bench/cases/<name>.py``; nothing else needs to change.
 """
 
@@ -34,4 +34,4 @@ def load_suite(name: str) -> ModuleType:
     return module
 
 
-ORDER = ("quantize", "arith", "matmul", "sparse", "binary", "torch", "hls4ml", "wide", "dask")
+ORDER = ("quantize", "arith", "matmul", "plan", "sparse", "binary", "torch", "hls4ml", "wide", "dask")

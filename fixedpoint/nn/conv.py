@@ -45,7 +45,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import _backend
-from ._raw import apply_post, raw_ok
+from ._raw import apply_post
 from .dense import DenseOp, _order_free, resource_order, unrolled
 from .orders import depthwise_resource_order
 from .registry import hls4ml_layer
@@ -95,8 +95,7 @@ class ConvOp:
         n = x.shape[0]
         out_hw = (1,) + self.out_shape[:1] if len(self.out_shape) == 2 else self.out_shape[:2]
         d = self.dense
-        if d._groups is None and d._fusable(x, x_fmt) and \
-                (post is None or raw_ok(post[1]) and post[1].q.value != "STOCH"):
+        if d._groups is None and d._fusable(x, x_fmt, post):
             # the fused kernel builds the (zero-padded) windows itself
             out = self._fused(x.reshape((n,) + self._hw), x_fmt, out_hw, post).reshape((n,) + self.out_shape)
             return out, (d.res_t if post is None else post[1])

@@ -24,6 +24,7 @@ from fractions import Fraction
 import numpy as np
 
 from .. import _backend
+from .._plan import AccumKernel, accum_sound, plan_accum
 from ..array import FixedArray, _holds
 from ..format import Fixed
 from ._raw import F64_EXACT, apply_post, cast_raw, is_wide, raw_ok, storage, wrap
@@ -41,6 +42,10 @@ def _order_free(acc_t: Fixed) -> bool:
     return acc_t.o.value == "WRAP" and acc_t.n == 0 and acc_t.q.value != "STOCH"
 
 
+_GENERIC_KERNELS = frozenset({AccumKernel.SEQUENTIAL, AccumKernel.WIDE})  # dense_accum's, besides its exact proof
+_OP_KERNELS = frozenset({AccumKernel.FUSED, AccumKernel.SEQUENTIAL})  # DenseOp's int64 engine, besides its proofs
+
+
 def dense_accum(x: FixedArray, w: FixedArray, bias: FixedArray, acc_t: Fixed) -> FixedArray:
     """hls4ml Dense accumulation on FixedArrays of any width: ``acc = (accum_t) bias``, then for
     k in order ``acc = (accum_t)(acc + (accum_t)(x[:, k] * w[k, :]))``; x (M, K), w (K, N).
@@ -48,7 +53,7 @@ def dense_accum(x: FixedArray, w: FixedArray, bias: FixedArray, acc_t: Fixed) ->
     When ``acc_t`` holds every product exactly and no partial sum can leave its range (by the
     formats' bounds), no cast rounds or overflows, and the exact matrix product gives the same
     result. Otherwise the sequential kernel runs (the multi-limb one beyond 64-bit accumulators
-    or operands, or 126-bit products).
+    or operands, or 126-bit products). The choice is :func:`fixedpoint._plan.plan_accum`'s.
     """
     bias_acc = bias.cast(acc_t)
     prod = result_format("mul", x.fmt, w.fmt)
@@ -57,10 +62,12 @@ def dense_accum(x: FixedArray, w: FixedArray, bias: FixedArray, acc_t: Fixed) ->
     p_max = max(abs(prod.raw_min), prod.raw_max) * prod.lsb_exact
     b_max = max((abs(int(v)) for v in bias_acc.raw.reshape(-1)), default=0) * lsb
     fits = _holds(acc_t, prod) and b_max + k * p_max <= min(acc_t.raw_max * lsb, -Fraction(acc_t.raw_min) * lsb)
-    if fits:
+    kernel = plan_accum(x.fmt, w.fmt, acc_t, kernels=_GENERIC_KERNELS, exact=AccumKernel.EXACT_GEMM if fits else None,
+                        api="dense_accum")
+    if kernel is AccumKernel.EXACT_GEMM:
         exact = x @ w  # exact, in the product format plus ceil(log2 K) bits
         return (exact + bias_acc).cast(acc_t)  # every value is representable: no rounding, no overflow
-    if max(x.fmt.w, w.fmt.w, acc_t.w) > 64 or x.fmt.w + w.fmt.w > 126:  # the multi-limb kernel
+    if kernel is AccumKernel.WIDE:  # the multi-limb kernel
         raw = _matmul_accum_wide(x._raw.reshape(-1, k), x.fmt, w._raw, w.fmt, acc_t, 0, 0, bias_acc._raw)
         return FixedArray(np.ascontiguousarray(raw).reshape(x.shape[:-1] + (w.shape[1],)), acc_t, _trusted=True)
     raw = _backend.matmul_accum(x.raw.view(np.int64).reshape(-1, k), x.fmt, w.raw.view(np.int64), w.fmt, acc_t,
@@ -147,6 +154,9 @@ def _check(w_index: int, in_index: int, out_index: int, nin: int) -> None:
         raise ValueError(f"dense resource: weight index {w_index} is not output {out_index} x input {in_index}")
 
 
+_PROOF_KERNELS = {"f64": AccumKernel.EXACT_F64, "i64": AccumKernel.EXACT_I64, None: None}
+
+
 class DenseOp:
     """A Dense layer prepared for the raw engine: quantized weights (K, N) and the bias already
     cast into the accumulator (``acc = (accum_t) bias``); ``order`` (K, N): the input index
@@ -208,7 +218,8 @@ class DenseOp:
         return _backend.matmul_accum(x, x_fmt, w, w_fmt, self.acc_t, b, 0, 0)
 
     def _exact_path(self, x: np.ndarray, x_fmt: Fixed):
-        """:meth:`_path` from x's format (cached), else from x's actual range."""
+        """:meth:`_path` from x's format (cached), else from x's actual range, as the exact
+        :class:`~fixedpoint._plan.AccumKernel` it proves sound (EXACT_F64, EXACT_I64) or None."""
         shift = self.acc_t.f - (x_fmt.f + self.w_fmt.f)
         if self.w_f64 is None or not 0 <= shift < 62:  # products lose bits: never exact (no data scan)
             return None
@@ -217,20 +228,30 @@ class DenseOp:
             path = self._paths[x_fmt] = self._path(x_fmt.raw_min, x_fmt.raw_max, shift)
         if path is None and x.size and not is_wide(x):
             path = self._path(int(x.min()), int(x.max()), shift)
-        return path
+        return _PROOF_KERNELS[path]
 
-    def accumulate(self, x: np.ndarray, x_fmt: Fixed) -> np.ndarray:
-        """The accumulator's stored integers after the last addition, x (M, K) -> (M, N). When
-        :meth:`_path` proves that no cast can round or overflow (from x's format, else from x's
-        actual range), an exact matrix product gives the same integers (float64 BLAS, which
-        beats the sequential kernel on these shapes, or NumPy int64)."""
+    def plan(self, x: np.ndarray, x_fmt: Fixed, post=None) -> AccumKernel:
+        """The kernel for x (M, K) int64 stored integers of a format within the int64 engine
+        (:func:`fixedpoint._plan.plan_accum`): EXACT_F64 / EXACT_I64 when :meth:`_path` proves
+        that no cast can round or overflow (from x's format, else from x's actual range), else
+        FUSED when the formats (and the fused activation ``post``) allow it, else SEQUENTIAL."""
+        return plan_accum(x_fmt, self.w_fmt, self.acc_t, kernels=_OP_KERNELS, exact=self._exact_path(x, x_fmt),
+                          fused_casts=self._fused_casts(post), api="dense")
+
+    def accumulate(self, x: np.ndarray, x_fmt: Fixed, kernel: AccumKernel | None = None) -> np.ndarray:
+        """The accumulator's stored integers after the last addition, x (M, K) -> (M, N), by
+        ``kernel`` (default: :meth:`plan`'s choice; FUSED runs as SEQUENTIAL here, the
+        accumulator is wanted before any result cast). The exact kernels give the same integers
+        as the sequential one (float64 BLAS, which beats the sequential kernel on these shapes,
+        or NumPy int64)."""
         shift = self.acc_t.f - (x_fmt.f + self.w_fmt.f)
-        path = self._exact_path(x, x_fmt)
-        if path == "f64":  # integers below 2^53 throughout: BLAS is exact
+        if kernel is None:
+            kernel = self.plan(x, x_fmt)
+        if kernel is AccumKernel.EXACT_F64:  # integers below 2^53 throughout: BLAS is exact
             out = x.astype(np.float64) @ (self.w_f64 * float(2**shift))
             out += self.b_acc
             return out.astype(np.int64)
-        if path == "i64":
+        if kernel is AccumKernel.EXACT_I64:
             out = x @ self.w
             if shift:
                 out <<= shift
@@ -249,11 +270,15 @@ class DenseOp:
             out[:, cols] = kernel(x[:, perm], x_fmt, self.w[perm][:, cols], self.b_acc[cols])
         return out
 
-    def _fusable(self, x: np.ndarray, x_fmt: Fixed) -> bool:
+    def _fused_casts(self, post) -> tuple:
+        return (self.res_t,) if post is None else (self.res_t, post[1])
+
+    def _fusable(self, x: np.ndarray, x_fmt: Fixed, post=None) -> bool:
         """The C++ kernel ``dense_accum`` (the sequential semantics, vectorized across output
-        columns, fused with the result cast) takes native formats without STOCH."""
-        return (not is_wide(x) and raw_ok(x_fmt, self.w_fmt, self.acc_t, self.res_t)
-                and x_fmt.w + self.w_fmt.w <= 126 and "STOCH" not in (self.acc_t.q.value, self.res_t.q.value))
+        columns, fused with the result cast and the activation ``post``) takes these formats:
+        :attr:`AccumKernel.FUSED <fixedpoint._plan.AccumKernel.FUSED>` is sound for them."""
+        return not is_wide(x) and accum_sound(AccumKernel.FUSED, x_fmt, self.w_fmt, self.acc_t,
+                                              self._fused_casts(post))
 
     def _fused(self, x: np.ndarray, x_fmt: Fixed, w: np.ndarray, b: np.ndarray, post=None) -> np.ndarray:
         wf = self.w_fmt
@@ -274,18 +299,18 @@ class DenseOp:
             raise NotImplementedError("dense: ap_uint<1> inputs with ap_uint<1> weights (the binary cast)")
         shape = x.shape
         x = x.reshape(-1, self.w.shape[0])
-        if self._fusable(x, x_fmt) and self._exact_path(x, x_fmt) is None and \
-                (post is None or raw_ok(post[1]) and post[1].q.value != "STOCH"):
-            # the sequential semantics (some cast may round or overflow): the fused kernel
-            out = self.result(x, x_fmt, post).reshape(shape[:-1] + (self.w.shape[1],))
-            return out, (self.res_t if post is None else post[1])
         if is_wide(x) or not raw_ok(x_fmt, self.w_fmt, self.acc_t, self.res_t):  # wide formats: the generic path
             if self._groups is not None:
                 raise NotImplementedError(f"dense: a {self.acc_t} accumulator in the Resource order beyond 63 bits")
             acc = dense_accum(wrap(x, x_fmt), wrap(self.w, self.w_fmt), wrap(self.b_acc, self.acc_t), self.acc_t)
             out = storage(acc.cast(self.res_t))
-        else:
-            out = cast_raw(self.accumulate(x, x_fmt), self.acc_t, self.res_t)
+            return apply_post(out.reshape(shape[:-1] + (self.w.shape[1],)), self.res_t, post)
+        kernel = self.plan(x, x_fmt, post)
+        if kernel is AccumKernel.FUSED:
+            # the sequential semantics (some cast may round or overflow): the fused kernel
+            out = self.result(x, x_fmt, post).reshape(shape[:-1] + (self.w.shape[1],))
+            return out, (self.res_t if post is None else post[1])
+        out = cast_raw(self.accumulate(x, x_fmt, kernel), self.acc_t, self.res_t)
         return apply_post(out.reshape(shape[:-1] + (self.w.shape[1],)), self.res_t, post)
 
 

@@ -16,8 +16,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import _backend
+from .._matmul import _matmul_accum_wide
+from .._plan import AccumKernel, plan_accum
+from .._storage import _as_format, _seed_for
 from ..array import FixedArray
-from .._storage import _seed_for
 from ..quantize import array
 from ..format import Fixed
 from ._ops import STE_MODES, _check_float, _format_arg, quantize
@@ -40,6 +42,14 @@ _LAYER_STE = ("identity", "clipped")
 
 def _opt_format(fmt, api: str) -> Fixed | None:
     return None if fmt is None else _format_arg(fmt, api)
+
+
+def _opt_accum_format(fmt, api: str) -> Fixed | None:
+    """An accumulator format: any width (wider than 64 bits, the multi-limb kernel runs)."""
+    return None if fmt is None else _as_format(fmt, api)
+
+
+_ACCUM_KERNELS = frozenset({AccumKernel.SEQUENTIAL, AccumKernel.WIDE})
 
 
 def _check_ste(ste: str, api: str, allowed=_LAYER_STE) -> str:
@@ -129,7 +139,7 @@ class _QuantLayer:
             "bias": _opt_format(bias_fmt, api),
             "input": _opt_format(input_fmt, api),
             "output": _opt_format(output_fmt, api),
-            "accum": _opt_format(accum_fmt, api),
+            "accum": _opt_accum_format(accum_fmt, api),
         }
         self.ste = _check_ste(ste, api)
         self.seed = None if seed is None else _seed_for(Fixed(1, 1, q="STOCH"), seed, api)
@@ -180,15 +190,22 @@ class _QuantLayer:
         return fin, fw, facc
 
     def _accum_matmul(self, xa: FixedArray, weight2d: Tensor, bias: Tensor | None, api: str) -> FixedArray:
-        """(M, K) inputs @ (N, K) weights^T into the accumulator, bias first (hls4ml order)."""
+        """(M, K) inputs @ (N, K) weights^T into the accumulator, bias first (hls4ml order), by
+        the kernel :func:`fixedpoint._plan.plan_accum` picks: the sequential C++ kernel, or the
+        multi-limb one for accumulators wider than 64 bits and products wider than 126 bits."""
         fin, fw, facc = self._need_accum_formats(api)
+        kernel = plan_accum(fin, fw, facc, kernels=_ACCUM_KERNELS, api=api)
         wa = array(_np(weight2d), fw, seed=self.seed)
-        braw = None
+        bacc = None
         if bias is not None:
             fb = self.formats["bias"]
             b = array(_np(bias), fb, seed=self.seed) if fb is not None else array(_np(bias), facc.replace(q="TRN"))
-            braw = np.ascontiguousarray(b.cast(facc, seed=self.seed).raw, dtype=np.int64)
+            bacc = b.cast(facc, seed=self.seed)
         seed = _seed_for(facc, self.seed, api)
+        if kernel is AccumKernel.WIDE:
+            raw = _matmul_accum_wide(xa._raw, fin, wa._raw.T, fw, facc, seed, 0, None if bacc is None else bacc._raw)
+            return FixedArray(np.ascontiguousarray(raw), facc, _trusted=True)
+        braw = None if bacc is None else np.ascontiguousarray(bacc.raw, dtype=np.int64)
         raw = _backend.matmul_accum(xa.raw, fin, wa.raw.T, fw, facc, braw, seed, 0)
         return FixedArray(raw, facc, _trusted=True)
 
@@ -230,7 +247,8 @@ class QuantLinear(_QuantLayer, nn.Linear):
 
     Raises:
         TypeError: a format is neither a ``Fixed`` nor a string; ``seed`` is not an int.
-        ValueError: a format does not parse or is wider than 64 bits; ``ste`` is not
+        ValueError: a format does not parse or is wider than 64 bits (``accum_fmt`` may be wider: the
+            multi-limb kernel accumulates); ``ste`` is not
             ``"identity"`` or ``"clipped"``; ``seed`` is outside [0, 2**64); ``accum_fmt``
             without ``input_fmt`` or ``weight_fmt`` (checked when the layer is built); the
             forward's input holds a NaN (the message names its index).
@@ -314,7 +332,8 @@ class QuantConv1d(_QuantConvNd, nn.Conv1d):
 
     Raises:
         TypeError: a format is neither a ``Fixed`` nor a string; ``seed`` is not an int.
-        ValueError: a format does not parse or is wider than 64 bits; ``ste`` is not
+        ValueError: a format does not parse or is wider than 64 bits (``accum_fmt`` may be wider: the
+            multi-limb kernel accumulates); ``ste`` is not
             ``"identity"`` or ``"clipped"``; ``seed`` is outside [0, 2**64); ``accum_fmt``
             without ``input_fmt`` or ``weight_fmt`` (checked when the layer is built); the
             forward's input holds a NaN (the message names its index).
@@ -338,7 +357,8 @@ class QuantConv2d(_QuantConvNd, nn.Conv2d):
 
     Raises:
         TypeError: a format is neither a ``Fixed`` nor a string; ``seed`` is not an int.
-        ValueError: a format does not parse or is wider than 64 bits; ``ste`` is not
+        ValueError: a format does not parse or is wider than 64 bits (``accum_fmt`` may be wider: the
+            multi-limb kernel accumulates); ``ste`` is not
             ``"identity"`` or ``"clipped"``; ``seed`` is outside [0, 2**64); ``accum_fmt``
             without ``input_fmt`` or ``weight_fmt`` (checked when the layer is built); the
             forward's input holds a NaN (the message names its index).
