@@ -147,3 +147,15 @@ def try_fixedpoint() -> tuple[Any, str | None]:
         return import_fixedpoint(), None
     except ImportError as exc:
         return None, str(exc)
+
+
+def median_lookup(records: list[dict[str, Any]]) -> Callable[[str, str, int], float | None]:
+    """``med(case, peer, threads)``: the median seconds of that record when it ran ("ok"), else
+    None (the lookup every suite's ``goals`` makes)."""
+    by = {(r["case"], r["peer"], r["threads"]): r for r in records}
+
+    def med(case: str, peer: str, t: int) -> float | None:
+        r = by.get((case, peer, t))
+        return r["median_s"] if r is not None and r["status"] == "ok" and r["median_s"] else None
+
+    return med

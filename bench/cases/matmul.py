@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.model import Case, Impl, WrongResult, import_fixedpoint
+from bench.model import Case, Impl, WrongResult, import_fixedpoint, median_lookup
 
 SUITE = "matmul"
 SEED = 20261123
@@ -125,11 +125,7 @@ def goals(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     sgemm median of i8_1024, same shape), any path ≥ 30x NumPy int64; per thread count."""
     if not records:
         return []
-    by = {(r["case"], r["peer"], r["threads"]): r for r in records}
-
-    def med(case: str, peer: str, t: int) -> float | None:
-        r = by.get((case, peer, t))
-        return r["median_s"] if r is not None and r["status"] == "ok" and r["median_s"] else None
+    med = median_lookup(records)
 
     out = []
     for t in sorted({r["threads"] for r in records}):

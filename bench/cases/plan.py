@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.model import Case, Impl, Skip, WrongResult, import_fixedpoint
+from bench.model import Case, Impl, Skip, WrongResult, import_fixedpoint, median_lookup
 
 SUITE = "plan"
 SEED = 20261130
@@ -184,11 +184,7 @@ def _table(isa: str):
 
 def goals(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Reported, never asserted: the measured crossovers next to ``_plan.CROSSOVERS``."""
-    by = {(r["case"], r["peer"], r["threads"]): r for r in records}
-
-    def med(case: str, peer: str, t: int) -> float | None:
-        r = by.get((case, peer, t))
-        return r["median_s"] if r is not None and r["status"] == "ok" and r["median_s"] else None
+    med = median_lookup(records)
 
     out = []
     for t in sorted({r["threads"] for r in records}):

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.model import Case, Impl, WrongResult, import_fixedpoint
+from bench.model import Case, Impl, WrongResult, import_fixedpoint, median_lookup
 
 SUITE = "sparse"
 SEED = 20261124
@@ -167,11 +167,7 @@ def break_even(points: list[tuple[float, float, float]]) -> float | None:
 def goals(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Reported, never asserted: at 90 % zeros, ours >= 3x dense float32 and >= 3x SciPy CSR
     (CSR case s90, then BSR case b90); break-even with ours_dense by 70 % sparsity."""
-    by = {(r["case"], r["peer"], r["threads"]): r for r in records}
-
-    def med(case: str, peer: str, t: int) -> float | None:
-        r = by.get((case, peer, t))
-        return r["median_s"] if r is not None and r["status"] == "ok" and r["median_s"] else None
+    med = median_lookup(records)
 
     out = []
     for case in ("s90", "b90"):
