@@ -415,10 +415,11 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: 
     emitted hls4ml config. ``metric(pred, y)`` defaults to classification accuracy (argmax).
     ``progress``: None shows a rich progress bar when stderr is a terminal (and rich is
     installed); False shows nothing; True always reports; a callable receives one message
-    per knob. ``client``: a ``distributed.Client``: the candidates of each search step are
-    emulated as futures on its cluster (:func:`fixedpoint.dask.map_shared`, the network and the
-    calibration data scattered once) and the search replays on their results, so every choice
-    equals the serial scan's.
+    per knob. ``client``: a ``distributed.Client``: every evaluation the search asks for runs
+    data-parallel on its cluster (the calibration events split across the workers and scattered
+    once, the outputs gathered in event order, the metric computed here), so every choice equals
+    the serial scan's; configurations with STOCH types are emulated here (their counters are
+    positions in the whole batch).
 
     Exactness: every metric is computed on the bit-exact emulation (:meth:`Network.emulate`),
     so it is what the firmware scores. Errors: ValueError for X of the wrong shape, unknown
@@ -535,37 +536,23 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: 
     def label(knob) -> str:
         return knob if isinstance(knob, str) else f"{knob[0]}.{knob[1]}"
 
-    remote: dict = {}  # candidate fraction bits -> metric, computed on the cluster
+    remote = None
+    if client is not None:  # the events split across the workers: each evaluation data-parallel
+        from .dask import _network_evaluator  # noqa: PLC0415
 
-    def prefetch(candidates: list) -> None:
-        """With ``client``: every candidate of one search step emulated as futures on the
-        cluster; the serial search then replays on the results (the same path and choices)."""
-        if client is None or len(candidates) < 2:
-            return
-        from .dask import map_shared  # noqa: PLC0415
-
-        shared = shared_box.setdefault("shared", (network, X, y, metric))
-        for fb, got in zip(candidates, map_shared(client, _remote_network_metric, shared,
-                                                   [make(fb) for fb in candidates])):
-            remote[_key(fb)] = got
-
-    shared_box: dict = {}
-
-    def _key(fb) -> tuple:
-        return tuple(sorted((label(k), v) for k, v in fb.items()))
+        remote = _network_evaluator(client, network, X)
 
     def ok(fb, knob="start", frac=None) -> tuple[bool, float]:
         nonlocal evals
         evals += 1
-        got = remote.pop(_key(fb), None)
-        if got is None:
-            got = metric(emulate(make(fb)), y)
+        cfg = make(fb)
+        out = remote(cfg) if remote is not None else None  # None: STOCH, emulated here
+        got = metric(emulate(cfg) if out is None else out, y)
         trials.append((label(knob), int(frac if frac is not None else fb.get(knob, max_frac)), float(got)))
         return got >= ref - tolerance, got
 
     def lowest(knob, lo, hi, best):
         """Binary search over the fewest fraction bits in [lo, hi] (hi passes) for one knob."""
-        prefetch([{**fbits, knob: v} for v in range(lo, hi)])
         while lo < hi:
             mid = (lo + hi) // 2
             passed, got = ok({**fbits, knob: mid}, knob)
@@ -583,7 +570,6 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: 
                              f"fixed {score:.4g}); raise max_frac or tolerance")
         if mode == "global":  # all knobs together: fraction bits max(F, 1 - I) (width >= 1)
             lo, hi = min(1 - i for i in ibits.values()), max_frac
-            prefetch([{k: max(v, 1 - ibits[k]) for k in fbits} for v in range(lo, hi)])
             while lo < hi:
                 mid = (lo + hi) // 2
                 trial = {k: max(mid, 1 - ibits[k]) for k in fbits}
@@ -616,12 +602,6 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: 
                      steps, trials, layers, flags, mode)
     res.tolerance = tolerance
     return res
-
-
-def _remote_network_metric(shared, cfg) -> float:
-    """On a worker: the metric of one candidate configuration (the bit-exact emulation)."""
-    network, X, y, metric = shared
-    return float(metric(network.emulate(X, cfg).to_float(), y))
 
 
 def _accum_flags(name: str, x_in: FixedArray, op: _DenseOp) -> list:

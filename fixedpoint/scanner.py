@@ -231,6 +231,56 @@ class _Runner:
                 for t in self.model.base.outputs]
 
 
+class _RemoteRunner:
+    """:meth:`_Runner.outputs` computed on a Dask cluster: the calibration events split across
+    the workers (scattered once, :class:`fixedpoint.dask._Sharded`), each worker running the same
+    ops with the same memo keys on its shard, the outputs gathered in event order. Exact because
+    the emulation of an event does not depend on the other events; configurations with STOCH
+    rounding (whose counters are positions in the batch) return None and run here instead."""
+
+    def __init__(self, model: _Model, xs: list[np.ndarray], client):
+        from .dask import _graph_step, _Sharded  # noqa: PLC0415
+
+        self.model, self.n = model, len(xs[0])
+        self.sharded = _Sharded(client, None, xs, _graph_step, _API)
+        self.ids: dict = {}  # memo key -> the small integer the workers know it by
+        self.sent: set = set()  # ids whose op the workers hold
+
+    def _plan(self, cfg: dict, full: bool):
+        m = self.model
+        inputs, nodes = [], []
+        fmts, keys, refs, shapes = {}, {}, {}, {}
+        for index, (name, shape, _) in enumerate(m.inputs):
+            layer = m.input_layer[name]
+            fmt = cfg.get(layer, {}).get("result_t") or m.views[layer].fmt("result_t")
+            k = ("in", name, fmt)  # the keys of _Runner.run
+            i = self.ids.setdefault(k, len(self.ids))
+            inputs.append((i, index, fmt))
+            fmts[name], keys[name], refs[name], shapes[name] = fmt, k, (i, None), shape
+        for node in m.base.nodes:
+            own = cfg.get(node.name, {})
+            in_fmts = [fmts[t] for t in node.inputs]
+            over = m.over(node, own, in_fmts)
+            k = (node.name, tuple(sorted(over.items())), tuple(keys[t] for t in node.inputs))
+            i = self.ids.setdefault(k, len(self.ids))
+            op = m.op(node.name, over)[0] if full or i not in self.sent else None
+            nodes.append((i, op, [refs[t] for t in node.inputs]))
+            outs = m.out_fmts(node, own, in_fmts, [shapes[t] for t in node.inputs])
+            for j, t in enumerate(node.outputs):
+                fmts[t], keys[t], refs[t], shapes[t] = outs[j], (k, j), (i, j), m.views[node.name].out_shape
+        return inputs, nodes, [refs[t] for t in m.base.outputs]
+
+    def outputs(self, cfg: dict) -> list[np.ndarray] | None:
+        from .dask import _uses_stoch  # noqa: PLC0415
+
+        if _uses_stoch(cfg):
+            return None
+        plan = self._plan(cfg, False)
+        got = self.sharded(plan, fresh=lambda: self._plan(cfg, True))
+        self.sent.update(i for i, op, _ in plan[1] if op is not None)
+        return [FixedArray(raw.reshape(self.n, -1), fmt, _trusted=True).to_float() for raw, fmt in got]
+
+
 _POOL = None  # (threads, executor): one pool for every scan of the process
 
 
@@ -752,35 +802,24 @@ def scan_graph(model, X, y, *, metric=None, tolerance: float = 0.01, mode: str =
             return None
         return float(np.mean(np.argmax(outs[0], axis=1) == np.argmax(ref_out, axis=1)))
 
-    remote: dict = {}  # candidate bits -> (metric, argmax agreement), computed on the cluster
+    remote = _RemoteRunner(m, [xh], client) if client is not None else None
+
+    def outputs(cfg: dict) -> list[np.ndarray]:
+        """The float outputs of one configuration: on the cluster with ``client`` (the events
+        sharded across the workers, the same ops and memo keys as here), else here."""
+        if remote is not None:
+            got = remote.outputs(cfg)
+            if got is not None:
+                return got
+        return runner.outputs(cfg)
 
     def evaluate(b: dict):
         nonlocal evals
         evals += 1
-        hit = remote.pop(tuple(sorted(b.items())), None)
-        if hit is not None:  # what the same emulation gave on a worker
-            last["agree"] = hit[1]
-            return hit[0]
-        outs = runner.outputs(make(b))
+        outs = outputs(make(b))
         got = metric(outs[0] if len(outs) == 1 else outs, y)
         last["agree"] = agreement(outs)
         return float(got)
-
-    shared = None
-
-    def prefetch(candidates: list[dict]) -> None:
-        """With ``client``: every candidate of one search step emulated as futures on the cluster;
-        the serial search then replays on the results, so it takes the same path and choices."""
-        nonlocal shared
-        if client is None or len(candidates) < 2:
-            return
-        from .dask import map_shared  # noqa: PLC0415
-
-        if shared is None:
-            shared = (xh, y, metric, ref_out)
-        items = [(_graph_for(m, make(b)), make(b)[m.input_layer[in_name]]["result_t"]) for b in candidates]
-        for b, res_ in zip(candidates, map_shared(client, _remote_graph_metric, shared, items)):
-            remote[tuple(sorted(b.items()))] = res_
 
     if ref is None:  # no float model: the widest configuration is the reference
         ref = evaluate(bits)
@@ -795,7 +834,6 @@ def scan_graph(model, X, y, *, metric=None, tolerance: float = 0.01, mode: str =
         return passed, got
 
     def lowest(label, lo, hi, best, floor=None):
-        prefetch([{**bits, label: v} for v in range(lo, hi)])
         while lo < hi:
             mid = (lo + hi) // 2
             passed, got = ok({**bits, label: mid}, label, mid, floor)
@@ -814,7 +852,6 @@ def scan_graph(model, X, y, *, metric=None, tolerance: float = 0.01, mode: str =
         if mode == "global":
             fr = [kb for kb in knobs if kb.role in ("data", "weight")]
             lo, hi = min((kb.lo for kb in fr), default=0), max_frac
-            prefetch([{**bits, **{kb.label: max(v, kb.lo) for kb in fr}} for v in range(lo, hi)])
             while lo < hi:
                 mid = (lo + hi) // 2
                 trial = {**bits, **{kb.label: max(mid, kb.lo) for kb in fr}}
@@ -829,7 +866,7 @@ def scan_graph(model, X, y, *, metric=None, tolerance: float = 0.01, mode: str =
         for kb in knobs:
             floor = None
             if kb.role in ("table", "size"):  # a coarser table must not flip more argmaxes away from float
-                floor = agreement(runner.outputs(make(bits)))
+                floor = agreement(outputs(make(bits)))
             bits[kb.label], score = lowest(kb.label, kb.lo, bits[kb.label], score, floor)
             unit = "log2 table size" if kb.role == "size" else "fraction bits"
             steps.append({"knob": kb.label, "bits": bits[kb.label], "unit": unit, "metric": float(score)}
@@ -837,7 +874,6 @@ def scan_graph(model, X, y, *, metric=None, tolerance: float = 0.01, mode: str =
             bar.step(f"scan {kb.label}: {bits[kb.label]} {unit}, metric {score:.4f} ({evals} evaluations)")
     finally:
         bar.close()
-    remote.clear()
     config = make(bits)
     # verify: a fresh graph built from the chosen types, run by the plain executor
     graph = _graph_for(m, config)
@@ -884,19 +920,6 @@ def scan_graph(model, X, y, *, metric=None, tolerance: float = 0.01, mode: str =
     res.hls_model = hls_model
     res.emulated = outs
     return res
-
-
-def _remote_graph_metric(shared, item):
-    """On a worker: (metric, argmax agreement with the float model) of one candidate graph."""
-    xh, y, metric, ref_out = shared
-    graph, in_fmt = item
-    vals = graph.run_raw([quantize_input(xh, in_fmt)])
-    outs = [FixedArray(vals[t][0].reshape(len(xh), -1), vals[t][1], _trusted=True).to_float() for t in graph.outputs]
-    got = float(metric(outs[0] if len(outs) == 1 else outs, y))
-    agree = None
-    if ref_out is not None and len(outs) == 1 and outs[0].shape == ref_out.shape and ref_out.shape[1] >= 2:
-        agree = float(np.mean(np.argmax(outs[0], axis=1) == np.argmax(ref_out, axis=1)))
-    return got, agree
 
 
 def _graph_for(m: _Model, config: dict) -> nn.Graph:
@@ -997,10 +1020,13 @@ def scan(model, X, y, **kwargs):
     ``accum_width``, ``accum_rounding``/``accum_overflow``, ``progress``. Graph-only:
     ``unsigned`` (default True: ``ufixed`` results where the value cannot be negative),
     ``tables`` (default True: scan lookup-table types and sizes), ``min_table_size`` (64).
-    ``client``: a ``distributed.Client``: the candidates of each search step are emulated as
-    futures on its cluster (calibration data scattered once, through
-    :func:`fixedpoint.dask.map_shared`) and the search replays on their results, so the choices
-    equal the serial scan's exactly (for an fx.Network and for graph models).
+    ``client``: a ``distributed.Client``. For graph models every evaluation the serial search
+    asks for runs on its cluster, data-parallel: the calibration events are split across the
+    workers (scattered once), each worker runs the same ops on its shard and memoizes layer
+    outputs as the serial scan does, and the metric is computed here on the outputs gathered in
+    event order. The search path, trials and choices are the serial scan's exactly; candidates
+    with STOCH rounding (whose counters are positions in the batch) are evaluated here. For an
+    fx.Network see :func:`fixedpoint.network.scan`.
 
     The knobs, what each is derived from, and the flags are described in
     :mod:`fixedpoint.scanner` and ``docs/scan.md``. Every metric is computed on the bit-exact

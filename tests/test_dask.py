@@ -362,7 +362,7 @@ def test_bad_input_raises_before_any_task(client):
     assert _scheduler_tasks(client) == before
 
 
-def test_scan_with_client_equals_serial(client):
+def test_scan_with_client_equals_serial(client, monkeypatch):
     """fx.scan(client=): the candidates of each step run on the cluster, the search replays on
     them; every choice, step and trial equals the serial scan's."""
     X, y = fx.datasets.blobs(900, seed=4, spread=2.2)
@@ -381,9 +381,91 @@ def test_scan_with_client_equals_serial(client):
     Xf = X.astype(np.float32)
     yf = model(torch.from_numpy(Xf)).argmax(1).numpy()
     serial = fx.scan(model, Xf, yf, input_shape=(8,), tolerance=0.01, progress=False)
+    calls, lost = [], []
+    real = fxd._Sharded.__call__
+
+    def call(self, *a, **k):  # the workers forget their ops and memo before every 3rd evaluation
+        calls.append(self)
+        if len(calls) % 3 == 0:
+            lost.append(sum(client.run(_forget).values()))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(fxd._Sharded, "__call__", call)
     dist = fx.scan(model, Xf, yf, input_shape=(8,), tolerance=0.01, progress=False, client=client)
     assert dist.config == serial.config and dist.steps == serial.steps and dist.trials == serial.trials
     np.testing.assert_array_equal(dist.emulated[0].view(np.uint64), serial.emulated[0].view(np.uint64))
+    assert len(calls) >= dist.evaluations and lost and min(lost) > 0  # evaluated on the cluster, state lost
+    assert calls[-1].resent >= 1  # a worker missed an op sent before, said so, and was sent every op again
+
+
+def _forget() -> int:
+    n = len(fxd._STATE)
+    fxd._STATE.clear()
+    return n
+
+
+def _bits(a) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.float64).view(np.uint64)
+
+
+def _memo_sizes(client) -> list:
+    return sorted(client.run(lambda: sorted(len(v["memo"]) for v in fxd._STATE.values())).values())
+
+
+def test_sharded_network_evaluation_equals_in_memory(client):
+    """The data-parallel evaluation fx.scan(client=) uses for an fx.Network: the events split
+    across the two workers (one shard each, scattered once), every configuration's outputs equal
+    net.emulate on the whole array bit for bit, a configuration met before is served from the
+    workers' memo, and a configuration with STOCH rounding is refused (None: the caller emulates
+    it whole), because STOCH counters are positions in the batch."""
+    net, cfg = _net()
+    last = {**cfg, "_2": {**cfg["_2"], "result": F(9, 3, o="SAT")}}
+    narrow_in = {**cfg, "input": F(10, 4, q="RND", o="SAT")}
+    for n in (2_001, 1):
+        x = _events(n, seed=12).astype(np.float64)
+        ev = fxd._network_evaluator(client, net, x)
+        for c in (cfg, last, narrow_in):
+            np.testing.assert_array_equal(_bits(ev(c)), _bits(net.emulate(x, c).to_float()))
+        shards = ev.sharded.shards
+        assert len(shards) == min(2, n)
+        holders = client.who_has([f for _, f in shards])
+        assert len({w for f in shards for w in holders[f[1].key]}) == len(shards)  # one shard per worker
+        before = _memo_sizes(client)
+        np.testing.assert_array_equal(_bits(ev(last)), _bits(net.emulate(x, last).to_float()))
+        assert _memo_sizes(client) == before  # met before: nothing recomputed
+        assert ev.sharded.calls == 4
+    stoch = {**cfg, "_0": {**cfg["_0"], "result": F(10, 4, q="STOCH", o="SAT")}}
+    x = _events(2_001, seed=12).astype(np.float64)
+    whole = net.emulate(x, stoch).raw
+    halves = np.concatenate([net.emulate(x[:1_000], stoch).raw, net.emulate(x[1_000:], stoch).raw])
+    assert not np.array_equal(whole, halves)  # why STOCH is not sharded
+    ev = fxd._network_evaluator(client, net, x)
+    assert ev(stoch) is None and ev.sharded.calls == 0
+
+
+def test_scan_with_client_stoch_equals_serial(client, monkeypatch):
+    """STOCH result rounding: the scans with client= evaluate every candidate here (whole, as the
+    serial scan does), so trials and choices still equal the serial scan's."""
+    X, y = fx.datasets.blobs(600, seed=6, spread=2.2)
+    (w1, b1), (w2, b2) = fx.datasets.train_mlp(X, y, seed=6, steps=200)
+    net = fx.Network([fx.Dense(w1, b1, "relu"), fx.Dense(w2, b2)])
+    serial = fx.scan(net, X, y, tolerance=0.01, result_rounding="STOCH", progress=False)
+    dist = fx.scan(net, X, y, tolerance=0.01, result_rounding="STOCH", progress=False, client=client)
+    assert dist.config == serial.config and dist.steps == serial.steps and dist.trials == serial.trials
+    h = pytest.importorskip("_hls4ml", reason="hls4ml/torch are not installed")
+    torch = h.torch
+    torch.manual_seed(3)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 12), torch.nn.ReLU(), torch.nn.Linear(12, 3)).eval()
+    Xf = X.astype(np.float32)
+    yf = model(torch.from_numpy(Xf)).argmax(1).numpy()
+    calls = []
+    real = fxd._Sharded.__call__
+    monkeypatch.setattr(fxd._Sharded, "__call__", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    kw = dict(input_shape=(8,), tolerance=0.01, result_rounding="STOCH", progress=False)
+    serial = fx.scan(model, Xf, yf, **kw)
+    dist = fx.scan(model, Xf, yf, client=client, **kw)
+    assert dist.config == serial.config and dist.steps == serial.steps and dist.trials == serial.trials
+    assert calls == []  # every candidate has STOCH results: none was sharded
 
 
 def test_restart_mid_computation_raises_then_recomputes(client, monkeypatch):
