@@ -674,25 +674,27 @@ class _Sharded:
             [fut] = self.client.scatter([data], workers=[w], hash=False)
             self.shards.append((w, fut))
 
-    def __call__(self, item, fresh=None) -> list:
+    def __call__(self, item, fresh=None, step=None) -> list:
         """The per-event outputs of ``item`` over all events: ``[(raw, fmt), ...]``. ``fresh``:
         a callable giving the item to send when the workers' state is new or was lost (the
-        cluster was restarted)."""
+        cluster was restarted). ``step``: another step function on the same shards (default:
+        the one given at construction)."""
         if not self.shards or any(f.status != "finished" for _, f in self.shards):
             self._scatter()
             item = item if fresh is None else fresh()
         self.calls += 1
         key = f"fixedpoint-shard-{self.calls}-{uuid.uuid4().hex[:8]}"
+        step = self.step if step is None else step
         try:
-            return self._gather(item, key)
+            return self._gather(step, item, key)
         except _MissingOp:
             if fresh is None:
                 raise
             self.resent += 1
-            return self._gather(fresh(), key + "-again")
+            return self._gather(step, fresh(), key + "-again")
 
-    def _gather(self, item, key: str) -> list:
-        futures = [self.client.submit(_shard_call, self.step, fut, item, key=f"{key}-{j}", workers=[w],
+    def _gather(self, step, item, key: str) -> list:
+        futures = [self.client.submit(_shard_call, step, fut, item, key=f"{key}-{j}", workers=[w],
                                       allow_other_workers=True, pure=False)
                    for j, (w, fut) in enumerate(self.shards)]
         try:
@@ -748,10 +750,28 @@ def _network_step(network, xs, state, cfg):
     return [(raw, fmt)]
 
 
+_COUNTS = Fixed(64, 64)  # the "format" of a shard's count rows (plain int64, never a fixed-point value)
+
+
+def _network_counts_step(network, xs, state, cfg):
+    """On a shard: per layer, the accumulator overflow counts of the scan's flags,
+    ``(final_bad, any_bad, sums)`` (:func:`fixedpoint.network._accum_overflows`), as one int64
+    row; the client sums the rows of the shards (counts over events add up exactly)."""
+    from .network import _accum_overflows, _storage  # noqa: PLC0415
+
+    (X,) = xs
+    stages = network.emulate_layers(X, cfg)
+    return [(np.array([_accum_overflows(_storage(x), x.fmt, network._dense_op(layer, cfg[layer.name], None))],
+                      dtype=np.int64), _COUNTS) for layer, x in zip(network.layers, stages)]
+
+
 def _network_evaluator(client, network, X):
     """``cfg -> float outputs`` of ``network`` on ``X`` (what ``fx.scan`` scores), the events
     split across ``client``'s workers; ``None`` for a configuration with STOCH rounding (the
-    caller emulates it whole: STOCH counters are positions in the batch)."""
+    caller emulates it whole: STOCH counters are positions in the batch).
+
+    ``evaluate.accum_counts(cfg)``: per layer, ``(final_bad, any_bad, sums)`` of the accumulator
+    on the same shards (the scan's overflow flags), summed over the shards; None for STOCH."""
     sharded = _Sharded(client, network, [np.asarray(X, dtype=np.float64)], _network_step, "fx.scan")
 
     def evaluate(cfg):
@@ -760,7 +780,13 @@ def _network_evaluator(client, network, X):
         (raw, fmt), = sharded(cfg)
         return FixedArray(raw, fmt, _trusted=True).to_float()
 
+    def accum_counts(cfg):
+        if _uses_stoch(cfg):
+            return None
+        return [tuple(int(v) for v in rows.sum(axis=0)) for rows, _ in sharded(cfg, step=_network_counts_step)]
+
     evaluate.sharded = sharded
+    evaluate.accum_counts = accum_counts
     return evaluate
 
 

@@ -592,23 +592,28 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: 
     final = metric(network.emulate(X, config).to_float(), y)  # verify: a fresh emulation, no caches
     layers, flags = {}, []
     stages = network.emulate_layers(X, config)
-    for layer, x_in in zip(network.layers, stages):
+    # the accumulators' overflow counts on the calibration data: on the cluster's shards when
+    # there is one (they add up over events), else here
+    counts = remote.accum_counts(config) if remote is not None else None
+    for j, (layer, x_in) in enumerate(zip(network.layers, stages)):
         c = config[layer.name]
         op = network._dense_op(layer, c, None)
         layers[layer.name] = {"n_in": int(layer.weight.shape[0]), "n_out": int(layer.weight.shape[1]),
                               "sparsity": float(np.mean(op.w == 0))}
-        flags += _accum_flags(layer.name, x_in, op)
+        flags += _accum_flags(layer.name, x_in, op, None if counts is None else counts[j])
     res = ScanResult(config, network.hls4ml_config(config), ref, final, evals, time.perf_counter() - t0,
                      steps, trials, layers, flags, mode)
     res.tolerance = tolerance
     return res
 
 
-def _accum_flags(name: str, x_in: FixedArray, op: _DenseOp) -> list:
-    """Warnings about one layer's accumulator under the chosen types, with the fixes to offer."""
+def _accum_flags(name: str, x_in: FixedArray, op: _DenseOp, counts: tuple | None = None) -> list:
+    """Warnings about one layer's accumulator under the chosen types, with the fixes to offer.
+    ``counts``: :func:`_accum_overflows` of ``x_in`` if already known (summed over a cluster's
+    shards), else computed here."""
     acc, x_fmt, w_fmt = op.acc_t, x_in.fmt, op.w_fmt
     out = []
-    final_bad, any_bad, total = _accum_overflows(_storage(x_in), x_fmt, op)
+    final_bad, any_bad, total = counts if counts is not None else _accum_overflows(_storage(x_in), x_fmt, op)
     bad = final_bad if acc.o.value == "WRAP" else any_bad
     wraps = acc.o.value in ("WRAP", "WRAP_SM")
     if bad:

@@ -373,6 +373,7 @@ def test_scan_with_client_equals_serial(client, monkeypatch):
         dist = fx.scan(net, X, y, tolerance=0.01, mode=mode, progress=False, client=client)
         assert dist.config == serial.config and dist.steps == serial.steps and dist.trials == serial.trials
         assert dist.metric_fixed == serial.metric_fixed and dist.evaluations == serial.evaluations
+        assert dist.flags == serial.flags and dist.layers == serial.layers  # overflow counts summed over shards
     h = pytest.importorskip("_hls4ml", reason="hls4ml/torch are not installed")
     torch = h.torch
     torch.manual_seed(2)
@@ -441,6 +442,29 @@ def test_sharded_network_evaluation_equals_in_memory(client):
     assert not np.array_equal(whole, halves)  # why STOCH is not sharded
     ev = fxd._network_evaluator(client, net, x)
     assert ev(stoch) is None and ev.sharded.calls == 0
+
+
+def test_sharded_accumulator_counts_equal_in_memory(client):
+    """The scan's accumulator overflow counts (final sums and any partial sum outside accum_t,
+    and the number of sums) computed on the workers' shards and summed equal the counts on the
+    whole array, for accumulators that overflow (narrow WRAP and SAT ones) and one that holds."""
+    from fixedpoint.network import _accum_overflows, _storage
+
+    net, cfg = _net()
+    narrow = {**cfg, "_0": {**cfg["_0"], "accum": F(10, 4, q="RND", o="SAT")},
+              "_2": {**cfg["_2"], "accum": F(9, 3)}}
+    for n in (2_001, 1):
+        x = _events(n, seed=13).astype(np.float64)
+        ev = fxd._network_evaluator(client, net, x)
+        for c in (cfg, narrow):
+            stages = net.emulate_layers(x, c)
+            want = [_accum_overflows(_storage(s), s.fmt, net._dense_op(layer, c[layer.name], None))
+                    for layer, s in zip(net.layers, stages)]
+            assert ev.accum_counts(c) == want
+            if c is narrow and n > 1:
+                assert all(final > 0 and anyb >= final for final, anyb, _ in want)  # the counts are exercised
+    stoch = {**cfg, "_0": {**cfg["_0"], "accum": F(18, 8, q="STOCH", o="SAT")}}
+    assert ev.accum_counts(stoch) is None  # STOCH: computed whole by the caller
 
 
 def test_scan_with_client_stoch_equals_serial(client, monkeypatch):
