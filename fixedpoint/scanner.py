@@ -796,11 +796,13 @@ def scan_graph(model, X, y, *, metric=None, tolerance: float = 0.01, mode: str =
     steps: list = []
     last: dict = {}
 
+    ref_arg = np.argmax(ref_out, axis=1) if ref_out is not None and ref_out.ndim == 2 else None  # once per scan
+
     def agreement(outs):
         """The fraction of samples whose argmax equals the float model's (None without one)."""
         if ref_out is None or len(outs) != 1 or outs[0].shape != ref_out.shape or ref_out.shape[1] < 2:
             return None
-        return float(np.mean(np.argmax(outs[0], axis=1) == np.argmax(ref_out, axis=1)))
+        return float(np.mean(np.argmax(outs[0], axis=1) == ref_arg))
 
     remote = _RemoteRunner(m, [xh], client) if client is not None else None
 
