@@ -40,6 +40,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
                       "distributed)") from exc
 
 from . import hls4ml as _hls4ml
+from ._pyint import seed_at
 from .array import FixedArray
 from ._storage import _as_format, _seed_for
 from .quantize import _check_nan_policy, array
@@ -50,11 +51,6 @@ from .nn._raw import quantize_input
 
 __all__ = ["emulate", "output_formats", "quantize", "read", "write", "compute", "summary", "map_shared"]
 
-_M64 = (1 << 64) - 1
-_GAMMA = 0x9E3779B97F4A7C15
-_KEY_XOR = 0x6A09E667F3BCC909
-_MUL1, _MUL2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
-_INV1, _INV2 = pow(_MUL1, -1, 1 << 64), pow(_MUL2, -1, 1 << 64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,34 +230,6 @@ def emulate(model, X, config=None, *, raw: bool = False):
 # ---------------------------------------------------------------------------------------------
 # quantize
 # ---------------------------------------------------------------------------------------------
-def _mix64(z: int) -> int:
-    z = ((z ^ (z >> 30)) * _MUL1) & _M64
-    z = ((z ^ (z >> 27)) * _MUL2) & _M64
-    return z ^ (z >> 31)
-
-
-def _unxorshift(y: int, s: int) -> int:
-    x = y
-    for _ in range(64 // s + 1):
-        x = y ^ (x >> s)
-    return x
-
-
-def _unmix64(z: int) -> int:
-    z = _unxorshift(z, 31)
-    z = _unxorshift((z * _INV2) & _M64, 27)
-    return _unxorshift((z * _INV1) & _M64, 30)
-
-
-def _seed_at(seed: int, offset: int) -> int:
-    """The seed whose stochastic-rounding word for element ``j`` is ``seed``'s word for element
-    ``offset + j``. The core's words are ``mix64(key + (index + 1) * gamma)`` with
-    ``key = mix64(seed ^ c)``: shifting the index shifts the key by ``offset * gamma``, and
-    mix64 is a bijection, so the shifted key has a seed."""
-    key = (_mix64(seed ^ _KEY_XOR) + offset * _GAMMA) & _M64
-    return _unmix64(key) ^ _KEY_XOR
-
-
 def _quantize_block(x, fmt: Fixed, seed: int, nan: str, shape: tuple, block_info=None):
     _worker_threads()
     loc = block_info[0]["array-location"] if block_info else [(0, d) for d in x.shape]
@@ -275,7 +243,7 @@ def _quantize_block(x, fmt: Fixed, seed: int, nan: str, shape: tuple, block_info
                              f"ap_fixed does) while quantizing into {fmt}")
     if fmt.q is QMode.STOCH:  # the block is whole rows: its first element's C-order index in X
         offset = starts[0] * int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else starts[0]
-        seed = _seed_at(seed, int(offset))
+        seed = seed_at(seed, int(offset))
     return array(np.asarray(x), fmt, seed=seed, nan="ap" if nan == "ap" else "raise").raw
 
 

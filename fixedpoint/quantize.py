@@ -10,7 +10,7 @@ import numbers
 import numpy as np
 
 from . import _backend
-from . import _reference as _ref
+from ._pyint import cast_int
 from ._join import stack
 from ._storage import _as_format, _native, _native_order, _seed_for, _to_limbs
 from .array import FixedArray, _wrap_limbs
@@ -22,7 +22,7 @@ _NAN_POLICIES = ("raise", "ap")
 
 
 def _python_quantize(values: np.ndarray, fn, fmt: Fixed) -> FixedArray:
-    """Exact element-by-element path through the reference model (wide formats)."""
+    """Exact element-by-element path on Python ints (``fn(value, flat index)`` -> stored int)."""
     flat_in = np.asarray(values).reshape(-1)
     results = [fn(v, k) for k, v in enumerate(flat_in)]
     shape = np.shape(values)
@@ -178,7 +178,6 @@ def array(values, fmt, seed=None, nan="raise") -> FixedArray:
         return stack(values).cast(fmt, seed=seed)  # exact, as fx.stack then cast
     seed = _seed_for(fmt, seed, api)
     x = _coerce_input(values, api)
-    q, o = fmt.q.value, fmt.o.value
     if x.dtype == object:  # Python ints
         ints = [int(v) for v in x.reshape(-1)]
         sw = max(v.bit_length() for v in ints) + 1 if ints else 1
@@ -189,9 +188,7 @@ def array(values, fmt, seed=None, nan="raise") -> FixedArray:
             buf = _backend.wide_cast(_to_limbs(np.array(ints + [None], dtype=object)[:-1], src).reshape(-1).view(np.uint64),
                                   len(ints), src, fmt, seed)
             return _wrap_limbs(buf, x.shape, fmt)
-        return _python_quantize(
-            x, lambda v, k: _ref.from_int(int(v), fmt.w, fmt.i, fmt.signed, q, o, fmt.n, seed=seed, index=k), fmt
-        )
+        return _python_quantize(x, lambda v, k: cast_int(int(v), fmt, seed, k), fmt)
     if _native(fmt):
         raw, first_nan = _backend.quantize(x, fmt, seed, nan == "ap")
         if first_nan >= 0:

@@ -780,7 +780,6 @@ def scan_graph(model, X, y, *, metric=None, tolerance: float = 0.01, mode: str =
                                ("weight_t", "bias_t", "scale_t", "param_t").index(kb.key)
                                if kb.key in ("weight_t", "bias_t", "scale_t", "param_t") else 9))
     bits = {kb.label: kb.hi for kb in knobs}
-    by_label = {kb.label: kb for kb in knobs}
 
     def make(b: dict) -> dict:
         cfg: dict = {}

@@ -64,12 +64,19 @@ def test_only_the_backend_imports_the_extension():
     assert importers == ["fixedpoint._backend"]
 
 
+def test_production_does_not_use_the_reference_model():
+    # the reference model checks production; only the package's tests and the oracle import it
+    users = sorted(m for m, deps in _imports(top_level_only=False).items() if "fixedpoint._reference" in deps)
+    assert users == []
+
+
 def test_core_modules_import_no_cycle():
     # the array core and the operations, whose circle issue 19 broke: any import, lazy or not
     core = {"fixedpoint.format", "fixedpoint._backend", "fixedpoint._storage", "fixedpoint.array",
             "fixedpoint.quantize", "fixedpoint._operands", "fixedpoint._arith", "fixedpoint._reduce",
             "fixedpoint._join", "fixedpoint._matmul", "fixedpoint.sparse", "fixedpoint._linalg",
-            "fixedpoint._protocol", "fixedpoint._operators", "fixedpoint._header"}
+            "fixedpoint._protocol", "fixedpoint._operators", "fixedpoint._header", "fixedpoint._pyint",
+            "fixedpoint._plan"}
     graph = _imports(top_level_only=False)
     assert core <= set(graph), sorted(core - set(graph))
     sub = {m: graph[m] & core for m in core}
