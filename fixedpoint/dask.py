@@ -307,17 +307,20 @@ class _NpyFile:
 
 
 def _rows(shape, itemsize: int, rows) -> int:
-    if rows is None:
-        per_row = max(1, int(np.prod(shape[1:], dtype=np.int64)) * itemsize)
-        return max(1, (16 << 20) // per_row)  # about 16 MiB of events per block
+    if rows is None:  # equal blocks of at most about 16 MiB: no small last block, so N workers
+        per_row = max(1, int(np.prod(shape[1:], dtype=np.int64)) * itemsize)  # share the work evenly
+        cap = max(1, (16 << 20) // per_row)
+        n = int(shape[0]) if len(shape) else 0
+        blocks = max(1, -(-n // cap))
+        return max(1, -(-n // blocks))
     if isinstance(rows, bool) or not isinstance(rows, numbers.Integral) or rows < 1:
         raise ValueError(f"fxd.read: rows must be a positive int, got {rows!r}")
     return int(rows)
 
 
 def read(source, *, rows=None, key=None, branches=None):
-    """Events as a dask array chunked along the first axis (``rows`` events per block; default
-    about 16 MiB of data per block).
+    """Events as a dask array chunked along the first axis (``rows`` events per block; default:
+    equal blocks of at most about 16 MiB of data, so that workers get equal shares).
 
     ``source``:
     - a ``.npy`` path: memory-mapped where each block is read (workers need the same file

@@ -271,6 +271,17 @@ def test_map_shared_equals_serial_and_scatters_once(client, monkeypatch):
 # ---------------------------------------------------------------------------------------------
 # read, write, summary
 # ---------------------------------------------------------------------------------------------
+def test_read_default_blocks_are_equal_and_at_most_16_mib(tmp_path):
+    """Without rows=, the blocks are as equal as the event count allows and hold at most about
+    16 MiB, so the workers get equal shares (no small last block); rows= is taken as given."""
+    path = tmp_path / "wide.npy"
+    np.save(path, np.zeros((2_500, 4_096), dtype=np.float32))  # 16 KiB per event: 1,024 per 16 MiB
+    blocks = fxd.read(path).chunks[0]
+    assert sum(blocks) == 2_500 and len(blocks) == 3 and max(blocks) <= 1_024
+    assert max(blocks) - min(blocks) < len(blocks)
+    assert fxd.read(path, rows=1_000).chunks[0] == (1_000, 1_000, 500)
+
+
 def test_read_npy_write_npy_zarr_and_summary(client, tmp_path):
     net, cfg = _net()
     x = _events(1_003, seed=12)
