@@ -216,9 +216,6 @@ def _matmul_accum(a: FixedArray, b: FixedArray, accum: Fixed, seed: int, api: st
     return FixedArray(np.asarray(out, order="C"), accum, _trusted=True)
 
 
-_LINEAR_KERNELS = frozenset({AccumKernel.WRAP_GEMM, AccumKernel.SEQUENTIAL, AccumKernel.WIDE})
-
-
 def linear_dense(x: FixedArray, w, b, accum, seed, api: str) -> FixedArray:
     """``x @ w.T + b`` for a FixedArray ``x`` and dense weights (see :func:`fixedpoint.linear`):
     exact without ``accum``, else hls4ml's dense_latency accumulation into ``accum``."""
@@ -247,10 +244,11 @@ def linear_dense(x: FixedArray, w, b, accum, seed, api: str) -> FixedArray:
         rb = np.ascontiguousarray(wt._raw)
         fa, fb = x.fmt, w.fmt
         bias = None if b is None else b.cast(accum, seed=acc_seed)
-        # no FUSED here: the bias is the accumulator's first value, which dense_accum also takes,
-        # but linear's choice predates it (the results would be the same bits)
-        kernel = plan_accum(fa, fb, accum, kernels=_LINEAR_KERNELS, api=api)
-        if kernel is AccumKernel.WRAP_GEMM:
+        kernel = plan_accum(fa, fb, accum, api=api)  # the bias is the accumulator's first value
+        if kernel is AccumKernel.FUSED:
+            raw = _backend.dense_accum(ra, fa, rb, fb, accum, None if bias is None else bias._raw,
+                                       accum.replace(q="TRN", o="WRAP", n=0))
+        elif kernel is AccumKernel.WRAP_GEMM:
             raw = _accum_wrap_gemm(ra, fa, rb, fb, accum, None if bias is None else bias._raw)
         elif kernel is AccumKernel.SEQUENTIAL:
             raw = _backend.matmul_accum(ra, fa, rb, fb, accum, None if bias is None else bias._raw, acc_seed, 0)

@@ -280,8 +280,8 @@ def plan_accum(fa: Fixed, fb: Fixed, accum: Fixed, *, kernels: Collection[AccumK
     The callers:
 
     - ``_matmul._matmul_accum`` (fx.matmul with accum): ``plan_accum(fa, fb, accum)``.
-    - ``_matmul.linear_dense`` (fx.linear): ``plan_accum(fa, fb, accum, kernels={WRAP_GEMM,
-      SEQUENTIAL, WIDE})`` (it has no fused path; its bias goes to the kernel).
+    - ``_matmul.linear_dense`` (fx.linear): ``plan_accum(fa, fb, accum)`` (its bias is the
+      accumulator's first value, which every kernel takes).
     - ``nn.dense.dense_accum``: ``plan_accum(..., kernels={SEQUENTIAL, WIDE},
       exact=EXACT_GEMM if the accumulator holds every partial sum else None)``.
     - ``nn.dense.DenseOp``: ``kernels={FUSED, SEQUENTIAL}`` (FUSED only when the fused
