@@ -10,13 +10,11 @@ input cast, weights read from decimal literals with as many digits as fraction b
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _backend
 from .array import FixedArray
 from .quantize import array
 from .format import Fixed
@@ -24,7 +22,7 @@ from .nn import Graph, Node
 from .nn._raw import literal_raw, storage, wrap
 from .nn.activation import ReluOp
 from .nn.dense import DenseOp, dense_accum  # noqa: F401 - dense_accum: re-exported
-from ._operands import result_format
+from ._scanning import _Progress, _abs_level, _accum_flags, _accuracy, _int_bits, _plot
 
 __all__ = ["Dense", "Network", "ScanResult", "scan"]
 
@@ -303,80 +301,10 @@ class ScanResult:
     def plot(self, path) -> None:
         """Metric against fraction bits for every knob the scan searched, each knob's chosen bits
         starred and the tolerance line drawn (needs matplotlib)."""
-        from .scanner import _plot  # noqa: PLC0415
-
         steps = [{"knob": st["knob"], "bits": st["frac_bits"], "metric": st["metric"]} for st in self.steps]
         _plot(self.trials, steps, self.metric_float, self.metric_float - self.tolerance, path)
 
     tolerance: float = float("nan")
-
-
-def _int_bits(maxabs: float, margin: int) -> int:
-    """Integer bits (sign included) so that [-maxabs, maxabs] fits: 2^(I-1) > maxabs."""
-    if maxabs <= 0 or not math.isfinite(maxabs):
-        return 1 + margin
-    return math.floor(math.log2(maxabs)) + 2 + margin
-
-
-def _accuracy(pred: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean(np.argmax(pred, axis=-1) == y))
-
-
-class _Progress:
-    """Progress of a scan: a rich bar on a terminal, the caller's callback, or nothing."""
-
-    def __init__(self, progress, total: int):
-        self.callback = progress if callable(progress) else None
-        self.bar = self.task = None
-        if self.callback is None and progress is not False and (progress is True or sys.stderr.isatty()):
-            try:
-                from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
-            except ImportError:  # rich is optional: fall back to one line per knob on stderr
-                self.callback = lambda m: print(m, file=sys.stderr)
-            else:
-                self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
-                                    "{task.total} knobs"), TimeElapsedColumn(), transient=True)
-                self.bar.start()
-                self.task = self.bar.add_task("fx.scan", total=total)
-
-    def step(self, message: str) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, advance=1, description=message)
-        if self.callback is not None:
-            self.callback(message)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-def _abs_level(values: np.ndarray, percentile: float) -> float:
-    a = np.abs(np.asarray(values, dtype=np.float64)).reshape(-1)
-    if not a.size:
-        return 0.0
-    return float(a.max() if percentile >= 100 else np.percentile(a, percentile))
-
-
-def _accum_overflows(x_raw, x_fmt: Fixed, op: _DenseOp) -> tuple[int, int, int]:
-    """On stored inputs x: (sums whose final value leaves accum_t, sums with any product or partial
-    sum outside accum_t, all sums), computed exactly with a 63-bit accumulator of the same lsb."""
-    acc, w_fmt = op.acc_t, op.w_fmt
-    prod = result_format("mul", x_fmt, w_fmt)
-    if prod.w > 62 or acc.w > 60 or op.w.dtype == object:
-        return 0, 0, x_raw.shape[0] * op.w.shape[1]
-    wide = Fixed(63, 63 - acc.f, q=acc.q, o="WRAP")
-    b = op.b_acc
-    final_bad = any_bad = 0
-    rows = max(1, 2_000_000 // max(1, op.w.size))
-    for k in range(0, x_raw.shape[0], rows):
-        p = x_raw[k:k + rows, :, None] * op.w[None, :, :]  # exact products, (rows, K, N)
-        p = _backend.cast(p, prod, wide)  # (accum_t)(x * w)
-        partial = np.cumsum(p, axis=1) + b
-        out = (partial < acc.raw_min) | (partial > acc.raw_max)
-        final_bad += int(np.count_nonzero(out[:, -1, :]))
-        terms = (p < acc.raw_min) | (p > acc.raw_max)
-        any_bad += int(np.count_nonzero(out.any(axis=1) | terms.any(axis=1)))
-    return final_bad, any_bad, x_raw.shape[0] * op.w.shape[1]
 
 
 def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: str = "global", max_frac: int = 18,
@@ -538,7 +466,7 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: 
 
     remote = None
     if client is not None:  # the events split across the workers: each evaluation data-parallel
-        from .dask import _network_evaluator  # noqa: PLC0415
+        from ._sharded import _network_evaluator  # noqa: PLC0415
 
         remote = _network_evaluator(client, network, X)
 
@@ -605,40 +533,3 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: 
                      steps, trials, layers, flags, mode)
     res.tolerance = tolerance
     return res
-
-
-def _accum_flags(name: str, x_in: FixedArray, op: _DenseOp, counts: tuple | None = None) -> list:
-    """Warnings about one layer's accumulator under the chosen types, with the fixes to offer.
-    ``counts``: :func:`_accum_overflows` of ``x_in`` if already known (summed over a cluster's
-    shards), else computed here."""
-    acc, x_fmt, w_fmt = op.acc_t, x_in.fmt, op.w_fmt
-    out = []
-    final_bad, any_bad, total = counts if counts is not None else _accum_overflows(_storage(x_in), x_fmt, op)
-    bad = final_bad if acc.o.value == "WRAP" else any_bad
-    wraps = acc.o.value in ("WRAP", "WRAP_SM")
-    if bad:
-        fix = ("use accum_overflow='SAT' to clip instead of wrapping, or " if wraps else "") + \
-              f"widen it (more integer bits than {acc.i})"
-        out.append({"layer": name, "kind": "overflow", "count": bad, "total": total,
-                    "message": f"layer {name}: accumulator {acc.to_hls4ml()} {'wraps' if wraps else 'saturates'} on "
-                               f"{bad} of {total} calibration sums; {fix}"})
-    else:
-        w = op.w_f64 * float(w_fmt.lsb_exact) if op.w_f64 is not None else None
-        if w is not None:
-            xlo, xhi = x_fmt.min, x_fmt.max
-            b = op.b_acc.astype(np.float64) * float(acc.lsb_exact)
-            w_pos, w_neg = np.maximum(w, 0.0), np.minimum(w, 0.0)
-            top = np.sum(np.maximum(w_pos * xhi + w_neg * xlo, 0.0), axis=0) + np.maximum(b, 0.0)
-            bottom = np.sum(np.minimum(w_pos * xlo + w_neg * xhi, 0.0), axis=0) + np.minimum(b, 0.0)
-            if float(top.max(initial=0.0)) > acc.max or float(bottom.min(initial=0.0)) < acc.min:
-                out.append({"layer": name, "kind": "may_overflow", "count": 0, "total": total,
-                            "message": f"layer {name}: accumulator {acc.to_hls4ml()} holds the calibration sums but "
-                                       f"can {'wrap' if wraps else 'saturate'} for other inputs of {x_fmt.to_hls4ml()}"
-                                       + ("; accum_overflow='SAT' would clip instead" if wraps else "")})
-    dropped = x_fmt.f + w_fmt.f - acc.f
-    if dropped > 0:
-        out.append({"layer": name, "kind": "rounds", "count": 0, "total": total,
-                    "message": f"layer {name}: accumulator {acc.to_hls4ml()} drops {dropped} fraction bits of each "
-                               f"product ({acc.q.value})" + ("; accum_rounding='RND' rounds to nearest instead of "
-                                                              "down" if acc.q.value == "TRN" else "")})
-    return out

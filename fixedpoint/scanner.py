@@ -40,7 +40,9 @@ import numpy as np
 from . import nn
 from .array import FixedArray
 from .format import Fixed
-from .network import _abs_level, _accuracy, _int_bits
+from .network import Network
+from .network import scan as network_scan
+from ._scanning import _Progress, _abs_level, _accum_flags, _accuracy, _chunked, _int_bits, _plot
 from .nn._raw import quantize_input
 
 __all__ = ["scan", "scan_graph", "GraphScanResult"]
@@ -233,13 +235,13 @@ class _Runner:
 
 class _RemoteRunner:
     """:meth:`_Runner.outputs` computed on a Dask cluster: the calibration events split across
-    the workers (scattered once, :class:`fixedpoint.dask._Sharded`), each worker running the same
+    the workers (scattered once, :class:`fixedpoint._sharded._Sharded`), each worker running the same
     ops with the same memo keys on its shard, the outputs gathered in event order. Exact because
     the emulation of an event does not depend on the other events; configurations with STOCH
     rounding (whose counters are positions in the batch) return None and run here instead."""
 
     def __init__(self, model: _Model, xs: list[np.ndarray], client):
-        from .dask import _graph_step, _Sharded  # noqa: PLC0415
+        from ._sharded import _graph_step, _Sharded  # noqa: PLC0415
 
         self.model, self.n = model, len(xs[0])
         self.sharded = _Sharded(client, None, xs, _graph_step, _API)
@@ -271,7 +273,7 @@ class _RemoteRunner:
         return inputs, nodes, [refs[t] for t in m.base.outputs]
 
     def outputs(self, cfg: dict) -> list[np.ndarray] | None:
-        from .dask import _uses_stoch  # noqa: PLC0415
+        from ._sharded import _uses_stoch  # noqa: PLC0415
 
         if _uses_stoch(cfg):
             return None
@@ -279,37 +281,6 @@ class _RemoteRunner:
         got = self.sharded(plan, fresh=lambda: self._plan(cfg, True))
         self.sent.update(i for i, op, _ in plan[1] if op is not None)
         return [FixedArray(raw.reshape(self.n, -1), fmt, _trusted=True).to_float() for raw, fmt in got]
-
-
-_POOL = None  # (threads, executor): one pool for every scan of the process
-
-
-def _chunked(op, inputs: list, chunk: int = nn.graph.CHUNK):
-    """``op`` on cache-sized chunks of samples, on the fixedpoint thread count (the engine's
-    ops and kernels release the GIL), concatenated."""
-    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
-
-    from ._runtime import get_num_threads  # noqa: PLC0415
-
-    n = len(inputs[0][0]) if inputs else 0
-    if n <= chunk:
-        return op(*(p for v in inputs for p in v))
-    starts = list(range(0, n, chunk))
-
-    def part(k):
-        return op(*(p for raw, fmt in inputs for p in (raw[k:k + chunk], fmt)))
-
-    threads = min(get_num_threads(), len(starts))
-    if threads > 1:
-        global _POOL
-        if _POOL is None or _POOL[0] != threads:
-            _POOL = (threads, ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fixedpoint-scan"))
-        parts = list(_POOL[1].map(part, starts))
-    else:
-        parts = [part(k) for k in starts]
-    if isinstance(parts[0], list):
-        return [(np.concatenate([p[j][0] for p in parts]), parts[0][j][1]) for j in range(len(parts[0]))]
-    return np.concatenate([p[0] for p in parts]), parts[0][1]
 
 
 def _nonneg_tensors(model: _Model) -> set:
@@ -451,34 +422,6 @@ class GraphScanResult:
     tolerance_line: float = float("nan")
 
 
-def _plot(trials, steps, ref, line, path) -> None:
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    fig, ax = plt.subplots(figsize=(8, 5))
-    xs_all, colors = [], {}
-    for knob in dict.fromkeys(t[0] for t in trials):
-        pts = sorted({(f, m) for k, f, m in trials if k == knob})
-        xs_all += [p[0] for p in pts]
-        (ln,) = ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, label=knob)
-        colors[knob] = ln.get_color()
-    for st in steps:  # the choice, at the metric the scan had after settling that knob
-        ax.plot([st["bits"]], [st["metric"]], marker="*", ms=12, color=colors.get(st["knob"], "k"))
-    if math.isfinite(line):
-        ax.axhline(line, color="k", ls="--", lw=1, label="float metric - tolerance")
-    if xs_all:
-        ax.set_xlim(min(xs_all) - 0.5, max(xs_all) + 0.5)
-    ax.set_xlabel("fraction bits (log2 table size for table_size knobs); star: chosen")
-    ax.set_ylabel("metric (bit-exact emulation)")
-    ax.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-# ---------------------------------------------------------------------------------------------
 def _from_torch(module, input_shape, io_type: str, default_precision: str, api: str):
     try:
         import hls4ml  # noqa: PLC0415
@@ -557,7 +500,6 @@ def scan_graph(model, X, y, *, metric=None, tolerance: float = 0.01, mode: str =
                io_type: str = "io_parallel", default_precision: str = "fixed<16,6>", progress=None,
                client=None) -> GraphScanResult:
     """The scan of :func:`fixedpoint.scan` on an hls4ml ``ModelGraph`` or a ``torch.nn.Module``."""
-    from .network import _Progress  # noqa: PLC0415
 
     t0 = time.perf_counter()
     api = _API
@@ -980,7 +922,6 @@ def _table_flags(node, vals, ref_out, n) -> list:
 def _overflow_flags(graph, vals, config, names) -> list:
     """Accumulators of the Dense layers ``names`` that overflow on the calibration data (exact
     count), can overflow for other inputs, or drop product bits."""
-    from .network import _accum_flags  # noqa: PLC0415
     from .nn.dense import DenseOp  # noqa: PLC0415
 
     out = []
@@ -1041,9 +982,6 @@ def scan(model, X, y, **kwargs):
         ValueError: bad keywords, X or y of the wrong shape, or when even ``max_frac`` fraction
             bits miss the tolerance.
     """
-    from .network import Network  # noqa: PLC0415
-    from .network import scan as network_scan  # noqa: PLC0415
-
     if isinstance(model, Network):
         return network_scan(model, X, y, **kwargs)
     if not hasattr(model, "get_layers") and _hls4ml_missing():

@@ -32,7 +32,7 @@ distributed = pytest.importorskip("distributed", reason="distributed is not inst
 
 import fixedpoint as fx  # noqa: E402
 import fixedpoint.dask as fxd  # noqa: E402
-from fixedpoint import _pyint  # noqa: E402
+from fixedpoint import _pyint, _sharded  # noqa: E402
 from fixedpoint import _reference as ref  # noqa: E402
 from fixedpoint.nn._raw import quantize_input  # noqa: E402
 
@@ -395,7 +395,7 @@ def test_scan_with_client_equals_serial(client, monkeypatch):
     yf = model(torch.from_numpy(Xf)).argmax(1).numpy()
     serial = fx.scan(model, Xf, yf, input_shape=(8,), tolerance=0.01, progress=False)
     calls, lost = [], []
-    real = fxd._Sharded.__call__
+    real = _sharded._Sharded.__call__
 
     def call(self, *a, **k):  # the workers forget their ops and memo before every 3rd evaluation
         calls.append(self)
@@ -403,7 +403,7 @@ def test_scan_with_client_equals_serial(client, monkeypatch):
             lost.append(sum(client.run(_forget).values()))
         return real(self, *a, **k)
 
-    monkeypatch.setattr(fxd._Sharded, "__call__", call)
+    monkeypatch.setattr(_sharded._Sharded, "__call__", call)
     dist = fx.scan(model, Xf, yf, input_shape=(8,), tolerance=0.01, progress=False, client=client)
     assert dist.config == serial.config and dist.steps == serial.steps and dist.trials == serial.trials
     np.testing.assert_array_equal(dist.emulated[0].view(np.uint64), serial.emulated[0].view(np.uint64))
@@ -412,8 +412,8 @@ def test_scan_with_client_equals_serial(client, monkeypatch):
 
 
 def _forget() -> int:
-    n = len(fxd._STATE)
-    fxd._STATE.clear()
+    n = len(_sharded._STATE)
+    _sharded._STATE.clear()
     return n
 
 
@@ -422,7 +422,7 @@ def _bits(a) -> np.ndarray:
 
 
 def _memo_sizes(client) -> list:
-    return sorted(client.run(lambda: sorted(len(v["memo"]) for v in fxd._STATE.values())).values())
+    return sorted(client.run(lambda: sorted(len(v["memo"]) for v in _sharded._STATE.values())).values())
 
 
 def test_sharded_network_evaluation_equals_in_memory(client):
@@ -436,7 +436,7 @@ def test_sharded_network_evaluation_equals_in_memory(client):
     narrow_in = {**cfg, "input": F(10, 4, q="RND", o="SAT")}
     for n in (2_001, 1):
         x = _events(n, seed=12).astype(np.float64)
-        ev = fxd._network_evaluator(client, net, x)
+        ev = _sharded._network_evaluator(client, net, x)
         for c in (cfg, last, narrow_in):
             np.testing.assert_array_equal(_bits(ev(c)), _bits(net.emulate(x, c).to_float()))
         shards = ev.sharded.shards
@@ -452,7 +452,7 @@ def test_sharded_network_evaluation_equals_in_memory(client):
     whole = net.emulate(x, stoch).raw
     halves = np.concatenate([net.emulate(x[:1_000], stoch).raw, net.emulate(x[1_000:], stoch).raw])
     assert not np.array_equal(whole, halves)  # why STOCH is not sharded
-    ev = fxd._network_evaluator(client, net, x)
+    ev = _sharded._network_evaluator(client, net, x)
     assert ev(stoch) is None and ev.sharded.calls == 0
 
 
@@ -460,14 +460,14 @@ def test_sharded_accumulator_counts_equal_in_memory(client):
     """The scan's accumulator overflow counts (final sums and any partial sum outside accum_t,
     and the number of sums) computed on the workers' shards and summed equal the counts on the
     whole array, for accumulators that overflow (narrow WRAP and SAT ones) and one that holds."""
-    from fixedpoint.network import _accum_overflows, _storage
+    from fixedpoint._scanning import _accum_overflows, _storage
 
     net, cfg = _net()
     narrow = {**cfg, "_0": {**cfg["_0"], "accum": F(10, 4, q="RND", o="SAT")},
               "_2": {**cfg["_2"], "accum": F(9, 3)}}
     for n in (2_001, 1):
         x = _events(n, seed=13).astype(np.float64)
-        ev = fxd._network_evaluator(client, net, x)
+        ev = _sharded._network_evaluator(client, net, x)
         for c in (cfg, narrow):
             stages = net.emulate_layers(x, c)
             want = [_accum_overflows(_storage(s), s.fmt, net._dense_op(layer, c[layer.name], None))
@@ -495,8 +495,8 @@ def test_scan_with_client_stoch_equals_serial(client, monkeypatch):
     Xf = X.astype(np.float32)
     yf = model(torch.from_numpy(Xf)).argmax(1).numpy()
     calls = []
-    real = fxd._Sharded.__call__
-    monkeypatch.setattr(fxd._Sharded, "__call__", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    real = _sharded._Sharded.__call__
+    monkeypatch.setattr(_sharded._Sharded, "__call__", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
     kw = dict(input_shape=(8,), tolerance=0.01, result_rounding="STOCH", progress=False)
     serial = fx.scan(model, Xf, yf, **kw)
     dist = fx.scan(model, Xf, yf, client=client, **kw)

@@ -160,7 +160,7 @@ def test_scan_flags_an_accumulator_that_wraps(trained):
 
 
 def test_scan_progress_callback_bar_and_silence(trained, capsys):
-    from fixedpoint.network import _Progress
+    from fixedpoint._scanning import _Progress
 
     net, X, y = trained
     messages = []

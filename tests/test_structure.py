@@ -70,16 +70,8 @@ def test_production_does_not_use_the_reference_model():
     assert users == []
 
 
-def test_core_modules_import_no_cycle():
-    # the array core and the operations, whose circle issue 19 broke: any import, lazy or not
-    core = {"fixedpoint.format", "fixedpoint._backend", "fixedpoint._storage", "fixedpoint.array",
-            "fixedpoint.quantize", "fixedpoint._operands", "fixedpoint._arith", "fixedpoint._reduce",
-            "fixedpoint._join", "fixedpoint._matmul", "fixedpoint.sparse", "fixedpoint._linalg",
-            "fixedpoint._protocol", "fixedpoint._operators", "fixedpoint._header", "fixedpoint._pyint",
-            "fixedpoint._plan"}
-    graph = _imports(top_level_only=False)
-    assert core <= set(graph), sorted(core - set(graph))
-    sub = {m: graph[m] & core for m in core}
+def _no_cycle(graph: dict, modules: set) -> None:
+    sub = {m: graph[m] & modules for m in modules}
     seen, done = set(), set()
 
     def visit(m, path):
@@ -91,8 +83,31 @@ def test_core_modules_import_no_cycle():
             visit(d, path + [m])
         done.add(m)
 
-    for m in sorted(core):
+    for m in sorted(modules):
         visit(m, [])
+
+
+def test_scanners_import_no_cycle():
+    # the two scanners, what they share, their cluster evaluators and fixedpoint.dask (which no
+    # other module imports): any import, lazy or not
+    models = {"fixedpoint.network", "fixedpoint.scanner", "fixedpoint._scanning", "fixedpoint._sharded",
+              "fixedpoint.dask", "fixedpoint.hls4ml"}
+    graph = _imports(top_level_only=False)
+    assert models <= set(graph), sorted(models - set(graph))
+    _no_cycle(graph, models)
+    assert [m for m, deps in graph.items() if "fixedpoint.dask" in deps] == []
+
+
+def test_core_modules_import_no_cycle():
+    # the array core and the operations, whose circle issue 19 broke: any import, lazy or not
+    core = {"fixedpoint.format", "fixedpoint._backend", "fixedpoint._storage", "fixedpoint.array",
+            "fixedpoint.quantize", "fixedpoint._operands", "fixedpoint._arith", "fixedpoint._reduce",
+            "fixedpoint._join", "fixedpoint._matmul", "fixedpoint.sparse", "fixedpoint._linalg",
+            "fixedpoint._protocol", "fixedpoint._operators", "fixedpoint._header", "fixedpoint._pyint",
+            "fixedpoint._plan"}
+    graph = _imports(top_level_only=False)
+    assert core <= set(graph), sorted(core - set(graph))
+    _no_cycle(graph, core)
 
 
 def test_no_module_level_import_cycle():
