@@ -19,7 +19,6 @@ from .array import FixedArray
 from .format import Fixed, QMode
 from .nn._raw import quantize_input
 from .nn._raw import storage as _storage
-from .quantize import array
 
 
 def _worker_threads() -> None:
@@ -157,27 +156,8 @@ def _uses_stoch(cfg) -> bool:
 
 def _network_step(network, xs, state, cfg):
     """One candidate of fx.Network's scan on a shard: what ``fixedpoint.network.scan``'s
-    ``emulate`` computes (the same ops, memoized by the formats the same way)."""
-    cache = state["memo"]
-    (X,) = xs
-    key: tuple = (cfg["input"],)
-    hit = cache.get(key)
-    if hit is None:
-        hit = cache[key] = (_storage(array(X, cfg["input"])), cfg["input"])
-    raw, fmt = hit
-    for layer in network.layers:
-        c = cfg[layer.name]
-        key += ((c["weight"], c["bias"], c["accum"], c["result"]),)
-        hit = cache.get(key)
-        if hit is None:
-            raw, fmt = network._dense_op(layer, c, cache)(raw, fmt)
-            if layer.activation == "relu":
-                raw = np.maximum(raw, 0)
-            hit = cache[key] = (raw, fmt)
-        raw, fmt = hit
-    if len(cache) > _MEMO_MAX:
-        cache.clear()
-    return [(raw, fmt)]
+    ``emulate`` computes (``Network._emulate_memo``: the same ops, memoized the same way)."""
+    return [network._emulate_memo(xs[0], cfg, state["memo"])]
 
 
 _COUNTS = Fixed(64, 64)  # the "format" of a shard's count rows (plain int64, never a fixed-point value)

@@ -53,6 +53,7 @@ class Dense:
 
 
 _ReluOp, _DenseOp, _storage, _wrap = ReluOp, DenseOp, storage, wrap  # the scanner's names
+_MEMO_MAX = 512  # memoized stage outputs of a scan before the memo is cleared
 
 
 class Network:
@@ -162,6 +163,32 @@ class Network:
             if isinstance(op, _ReluOp) or not op.relu_next:
                 stages.append(_wrap(raw, fmt))
         return stages
+
+    def _emulate_memo(self, X, cfg: dict, cache: dict) -> tuple:
+        """The last stage's ``(stored integers, format)`` of ``X`` (float events) under ``cfg``,
+        memoized in ``cache`` by the formats each stage depends on (the quantized input by its
+        type, each layer's output by the types of every layer up to it), so a scan candidate that
+        changes one layer recomputes only that layer and what follows. The memo is cleared past
+        512 entries (the bound of a long scan's memory). The serial scan and the cluster's shards
+        (:mod:`fixedpoint._sharded`) both evaluate through it."""
+        key: tuple = (cfg["input"],)
+        hit = cache.get(key)
+        if hit is None:
+            hit = cache[key] = (_storage(array(X, cfg["input"])), cfg["input"])
+        raw, fmt = hit
+        for layer in self.layers:
+            c = cfg[layer.name]
+            key += ((c["weight"], c["bias"], c["accum"], c["result"]),)
+            hit = cache.get(key)
+            if hit is None:
+                raw, fmt = self._dense_op(layer, c, cache)(raw, fmt)
+                if layer.activation == "relu":
+                    raw = np.maximum(raw, 0)
+                hit = cache[key] = (raw, fmt)
+            raw, fmt = hit
+        if len(cache) > _MEMO_MAX:
+            cache.clear()
+        return raw, fmt
 
     def _input(self, X, config: dict) -> FixedArray:
         X = np.asarray(X, dtype=np.float64)
@@ -442,24 +469,7 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: 
     cache: dict = {}  # prepared layers (quantized weights) and stage outputs, keyed by their formats
 
     def emulate(cfg) -> np.ndarray:
-        key: tuple = (cfg["input"],)
-        hit = cache.get(key)
-        if hit is None:
-            hit = cache[key] = (_storage(array(X, cfg["input"])), cfg["input"])
-        raw, fmt = hit
-        for layer in network.layers:
-            c = cfg[layer.name]
-            key += ((c["weight"], c["bias"], c["accum"], c["result"]),)
-            hit = cache.get(key)
-            if hit is None:
-                raw, fmt = network._dense_op(layer, c, cache)(raw, fmt)
-                if layer.activation == "relu":
-                    raw = np.maximum(raw, 0)
-                hit = cache[key] = (raw, fmt)
-            raw, fmt = hit
-        if len(cache) > 512:  # bound the memory of long scans
-            cache.clear()
-        return _wrap(raw, fmt).to_float()
+        return _wrap(*network._emulate_memo(X, cfg, cache)).to_float()
 
     def label(knob) -> str:
         return knob if isinstance(knob, str) else f"{knob[0]}.{knob[1]}"
