@@ -22,6 +22,7 @@ from .nn import Graph, Node
 from .nn._raw import literal_raw, storage, wrap
 from .nn.activation import ReluOp
 from .nn.dense import DenseOp, dense_accum  # noqa: F401 - dense_accum: re-exported
+from ._sharded import _network_evaluator
 from ._scanning import _Progress, _abs_level, _accum_flags, _accuracy, _int_bits, _plot
 
 __all__ = ["Dense", "Network", "ScanResult", "scan"]
@@ -476,8 +477,6 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: 
 
     remote = None
     if client is not None:  # the events split across the workers: each evaluation data-parallel
-        from ._sharded import _network_evaluator  # noqa: PLC0415
-
         remote = _network_evaluator(client, network, X)
 
     def ok(fb, knob="start", frac=None) -> tuple[bool, float]:

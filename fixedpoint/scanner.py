@@ -42,6 +42,7 @@ from .array import FixedArray
 from .format import Fixed
 from .network import Network
 from .network import scan as network_scan
+from ._sharded import _graph_step, _Sharded, _uses_stoch
 from ._scanning import _Progress, _abs_level, _accum_flags, _accuracy, _chunked, _int_bits, _plot
 from .nn._raw import quantize_input
 
@@ -241,8 +242,6 @@ class _RemoteRunner:
     rounding (whose counters are positions in the batch) return None and run here instead."""
 
     def __init__(self, model: _Model, xs: list[np.ndarray], client):
-        from ._sharded import _graph_step, _Sharded  # noqa: PLC0415
-
         self.model, self.n = model, len(xs[0])
         self.sharded = _Sharded(client, None, xs, _graph_step, _API)
         self.ids: dict = {}  # memo key -> the small integer the workers know it by
@@ -273,8 +272,6 @@ class _RemoteRunner:
         return inputs, nodes, [refs[t] for t in m.base.outputs]
 
     def outputs(self, cfg: dict) -> list[np.ndarray] | None:
-        from ._sharded import _uses_stoch  # noqa: PLC0415
-
         if _uses_stoch(cfg):
             return None
         plan = self._plan(cfg, False)
