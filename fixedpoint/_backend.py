@@ -158,12 +158,15 @@ def _post(post) -> dict:
     return {"relu": bool(relu), "post": modes(res_t)}
 
 
-def dense_accum(x: np.ndarray, fx: Fixed, w: np.ndarray, fw: Fixed, accum: Fixed, bias, res: Fixed,
+def dense_accum(x: np.ndarray, fx: Fixed, w: np.ndarray, fw: Fixed, accum: Fixed, bias, res: Fixed | None = None,
                 post=None) -> np.ndarray:
-    """The fused Dense kernel: the sequential accumulation into ``accum``, cast into ``res``,
-    then the fused activation ``post`` ((relu, res_t) or None)."""
+    """The fused Dense kernel: the sequential accumulation into ``accum``, cast into ``res``
+    (None: no cast, the accumulator's stored integers), then the fused activation ``post``
+    ((relu, res_t) or None)."""
+    res_modes = modes(res) if res is not None else (accum.w, accum.i, accum.signed, Q_CODES[QMode.TRN],
+                                                    O_CODES[OMode.WRAP], 0)
     return _core.dense_accum(_c(x), fx.w, fx.i, fx.signed, _c(w), fw.w, fw.i, fw.signed, *modes(accum), _opt(bias),
-                             *modes(res), **_post(post))
+                             *res_modes, **_post(post))
 
 
 def conv_accum(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, oh: int, ow: int, fx: Fixed, w: np.ndarray,

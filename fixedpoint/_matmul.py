@@ -195,14 +195,13 @@ def _matmul_accum(a: FixedArray, b: FixedArray, accum: Fixed, seed: int, api: st
     ra2 = ra.reshape((nb, M, K))
     rb2 = rb.reshape((nb, K, N))
     out2 = out.reshape((nb, M, N))
-    # FUSED (the vectorized kernel, fused with an identity result cast) covers the wrapping fast
+    # FUSED (the vectorized kernel, without a result cast) covers the wrapping fast
     # path too; SEQUENTIAL takes STOCH; WIDE takes operands, accumulators or products past 64/126 bits
     kernel = plan_accum(fa, fb, accum, api=api)
-    ident = accum.replace(q="TRN", o="WRAP", n=0)
     for t in range(nb):
         base = t * M * N * K * 2
         if kernel is AccumKernel.FUSED:
-            out2[t] = _backend.dense_accum(ra2[t], fa, rb2[t], fb, accum, None, ident)
+            out2[t] = _backend.dense_accum(ra2[t], fa, rb2[t], fb, accum, None)
         elif kernel is AccumKernel.WRAP_GEMM:
             out2[t] = _accum_wrap_gemm(ra2[t], fa, rb2[t], fb, accum, None)
         elif kernel is AccumKernel.SEQUENTIAL:
@@ -246,8 +245,7 @@ def linear_dense(x: FixedArray, w, b, accum, seed, api: str) -> FixedArray:
         bias = None if b is None else b.cast(accum, seed=acc_seed)
         kernel = plan_accum(fa, fb, accum, api=api)  # the bias is the accumulator's first value
         if kernel is AccumKernel.FUSED:
-            raw = _backend.dense_accum(ra, fa, rb, fb, accum, None if bias is None else bias._raw,
-                                       accum.replace(q="TRN", o="WRAP", n=0))
+            raw = _backend.dense_accum(ra, fa, rb, fb, accum, None if bias is None else bias._raw)
         elif kernel is AccumKernel.WRAP_GEMM:
             raw = _accum_wrap_gemm(ra, fa, rb, fb, accum, None if bias is None else bias._raw)
         elif kernel is AccumKernel.SEQUENTIAL:

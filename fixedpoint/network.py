@@ -528,10 +528,11 @@ def scan(network: Network, X, y, *, metric=None, tolerance: float = 0.01, mode: 
     config = make(fbits)
     final = metric(network.emulate(X, config).to_float(), y)  # verify: a fresh emulation, no caches
     layers, flags = {}, []
-    stages = network.emulate_layers(X, config)
     # the accumulators' overflow counts on the calibration data: on the cluster's shards when
-    # there is one (they add up over events), else here
+    # there is one (they add up over events), else here from every stage; with the counts known,
+    # one event gives the stages' formats (they depend on the types, not on the data)
     counts = remote.accum_counts(config) if remote is not None else None
+    stages = network.emulate_layers(X if counts is None else X[:1], config)
     for j, (layer, x_in) in enumerate(zip(network.layers, stages)):
         c = config[layer.name]
         op = network._dense_op(layer, c, None)

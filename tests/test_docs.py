@@ -74,15 +74,6 @@ def _doctest_text(path: Path) -> str:
     return "\n".join(out) + "\n"
 
 
-@pytest.fixture
-def restore_runtime():
-    """Doc examples may change the thread count or the ISA; put them back afterwards."""
-    threads, isa = fx.get_num_threads(), fx.get_isa()
-    yield
-    fx.set_num_threads(threads)
-    fx.set_isa(isa)
-
-
 @pytest.mark.parametrize("path", DOC_FILES, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_doc_examples(path, restore_runtime):
     if path.name in NO_EXAMPLES and path.parent == DOCS:
