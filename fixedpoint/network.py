@@ -9,8 +9,11 @@ input cast, weights read from decimal literals with as many digits as fraction b
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -55,6 +58,29 @@ class Dense:
 
 _ReluOp, _DenseOp, _storage, _wrap = ReluOp, DenseOp, storage, wrap  # the scanner's names
 _MEMO_MAX = 512  # memoized stage outputs of a scan before the memo is cleared
+_LITERALS: OrderedDict = OrderedDict()  # (format, shape, digest of the float bytes) -> stored integers
+_LITERALS_MAX = 256  # the most recently used entries kept
+_LITERALS_LOCK = threading.Lock()
+
+
+def _literal(values: np.ndarray, fmt: Fixed) -> np.ndarray:
+    """``literal_raw(values, fmt)``, remembered by the values' bytes (not the array's identity, so
+    weights changed in place are printed again): printing every weight as a decimal literal is
+    most of a small batch's emulation (4.6 of 6.8 ms for the jet MLP on 1,024 events)."""
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    key = (fmt, values.shape, hashlib.blake2b(values.tobytes(), digest_size=16).digest())
+    with _LITERALS_LOCK:
+        hit = _LITERALS.get(key)
+        if hit is not None:
+            _LITERALS.move_to_end(key)
+            return hit
+    raw = literal_raw(values, fmt)
+    raw.setflags(write=False)  # shared by every emulation that reads these weights
+    with _LITERALS_LOCK:
+        _LITERALS[key] = raw
+        while len(_LITERALS) > _LITERALS_MAX:
+            _LITERALS.popitem(last=False)
+    return raw
 
 
 class Network:
@@ -221,7 +247,7 @@ class Network:
             if cache is not None and lkey in cache:
                 lit[what] = cache[lkey]
             else:
-                lit[what] = literal_raw(getattr(layer, what), fmt)
+                lit[what] = _literal(getattr(layer, what), fmt)
                 if cache is not None:
                     cache[lkey] = lit[what]
         op = _DenseOp(lit["weight"], c["weight"], lit["bias"], c["bias"], c["accum"], c["result"])

@@ -56,6 +56,25 @@ def test_emulate_matches_a_scalar_reference(trained):
     np.testing.assert_array_equal(got, np.array(rows, dtype=np.int64))
 
 
+def test_emulate_reprints_weights_changed_in_place(trained):
+    """Network.emulate remembers each weight matrix's literals by its bytes: weights edited in place
+    after a call are printed again (the result equals a fresh network's with copies of the edited
+    weights), and changing them back gives the first result again."""
+    net0, X, _ = trained
+    net = fx.Network([fx.Dense(lay.weight.copy(), lay.bias.copy(), lay.activation) for lay in net0.layers])
+    t = fx.Fixed(10, 4, q="RND", o="SAT")
+    cfg = {"input": t, **{lay.name: dict(weight=t, bias=t, accum=fx.Fixed(24, 10), result=t) for lay in net.layers}}
+    first = net.emulate(X[:200], cfg).raw
+    saved = net.layers[1].weight.copy()
+    net.layers[1].weight *= -1.5
+    edited = net.emulate(X[:200], cfg).raw
+    fresh = fx.Network([fx.Dense(lay.weight.copy(), lay.bias.copy(), lay.activation) for lay in net.layers])
+    np.testing.assert_array_equal(edited, fresh.emulate(X[:200], cfg).raw)
+    assert not np.array_equal(edited, first)
+    net.layers[1].weight[...] = saved
+    np.testing.assert_array_equal(net.emulate(X[:200], cfg).raw, first)
+
+
 def test_scan_meets_tolerance_and_reports(trained):
     net, X, y = trained
     messages = []
