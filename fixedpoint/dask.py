@@ -288,12 +288,31 @@ class _NpyFile:
         return np.array(np.load(self.path, mmap_mode="r")[key])
 
 
+_MIN_BLOCK_BYTES = 1 << 20  # the default blocks are not split below about 1 MiB to fill threads
+
+
+def _cluster_threads() -> int:
+    """Worker threads of the current distributed client's cluster; 0 without one."""
+    client = _client()
+    if client is None:
+        return 0
+    try:
+        return int(sum(client.nthreads().values()))
+    except Exception:  # noqa: BLE001 - a client that cannot answer leaves the blocks as they are
+        return 0
+
+
 def _rows(shape, itemsize: int, rows) -> int:
     if rows is None:  # equal blocks of at most about 16 MiB: no small last block, so N workers
         per_row = max(1, int(np.prod(shape[1:], dtype=np.int64)) * itemsize)  # share the work evenly
         cap = max(1, (16 << 20) // per_row)
         n = int(shape[0]) if len(shape) else 0
         blocks = max(1, -(-n // cap))
+        threads = _cluster_threads()
+        if threads > 1 and blocks % threads:  # a whole number of blocks per thread: 39 blocks on
+            more = -(-blocks // threads) * threads  # 2 threads leave one running the 39th alone
+            if n * per_row // more >= _MIN_BLOCK_BYTES:
+                blocks = more
         return max(1, -(-n // blocks))
     if isinstance(rows, bool) or not isinstance(rows, numbers.Integral) or rows < 1:
         raise ValueError(f"fxd.read: rows must be a positive int, got {rows!r}")
@@ -302,7 +321,9 @@ def _rows(shape, itemsize: int, rows) -> int:
 
 def read(source, *, rows=None, key=None, branches=None):
     """Events as a dask array chunked along the first axis (``rows`` events per block; default:
-    equal blocks of at most about 16 MiB of data, so that workers get equal shares).
+    equal blocks of at most about 16 MiB of data, so that workers get equal shares; with a current
+    distributed client, their number is rounded up to a multiple of the cluster's worker threads
+    where the blocks stay above about 1 MiB, so that no thread runs a last block alone).
 
     ``source``:
     - a ``.npy`` path: memory-mapped where each block is read (workers need the same file

@@ -271,15 +271,32 @@ def test_map_shared_equals_serial_and_scatters_once(client, monkeypatch):
 # ---------------------------------------------------------------------------------------------
 # read, write, summary
 # ---------------------------------------------------------------------------------------------
-def test_read_default_blocks_are_equal_and_at_most_16_mib(tmp_path):
-    """Without rows=, the blocks are as equal as the event count allows and hold at most about
-    16 MiB, so the workers get equal shares (no small last block); rows= is taken as given."""
+def test_read_default_blocks_are_equal_and_at_most_16_mib(tmp_path, monkeypatch):
+    """Without rows= (and without a cluster), the blocks are as equal as the event count allows
+    and hold at most about 16 MiB, so the workers get equal shares (no small last block); rows= is
+    taken as given."""
+    monkeypatch.setattr(fxd, "_client", lambda: None)
     path = tmp_path / "wide.npy"
     np.save(path, np.zeros((2_500, 4_096), dtype=np.float32))  # 16 KiB per event: 1,024 per 16 MiB
     blocks = fxd.read(path).chunks[0]
     assert sum(blocks) == 2_500 and len(blocks) == 3 and max(blocks) <= 1_024
     assert max(blocks) - min(blocks) < len(blocks)
     assert fxd.read(path, rows=1_000).chunks[0] == (1_000, 1_000, 500)
+
+
+def test_read_default_blocks_fill_the_cluster_threads(client, tmp_path):
+    """With a current client, the default block count is a multiple of the cluster's worker
+    threads (2 here): 3 blocks would leave one worker running the third alone, so 4 are made.
+    Blocks are not split below about 1 MiB for it, and rows= is taken as given."""
+    assert sum(client.nthreads().values()) == 2
+    path = tmp_path / "wide.npy"
+    np.save(path, np.zeros((2_500, 4_096), dtype=np.float32))  # 16 KiB per event: 3 blocks of <= 16 MiB
+    assert fxd.read(path).chunks[0] == (625,) * 4
+    assert fxd.read(path, rows=1_000).chunks[0] == (1_000, 1_000, 500)
+    np.save(path, np.zeros((100, 4_096), dtype=np.float32))  # 1.6 MiB: two blocks would be under 1 MiB
+    assert fxd.read(path).chunks[0] == (100,)
+    np.save(path, np.zeros((4_096, 1_024), dtype=np.float32))  # 16 MiB exactly: one block of 4 KiB events ...
+    assert fxd.read(path).chunks[0] == (2_048, 2_048)  # ... split in two of 8 MiB
 
 
 def test_read_npy_write_npy_zarr_and_summary(client, tmp_path):
