@@ -27,7 +27,7 @@ import enum
 from collections.abc import Collection, Iterable
 
 from . import _backend
-from ._storage import NATIVE_MAX_W  # formats up to this width are stored as int64
+from ._storage import NATIVE_MAX_W, RAW_MAX_W  # int64 storage / the int64 engine
 from .format import Fixed, OMode, QMode
 
 __all__ = [
@@ -45,7 +45,7 @@ __all__ = [
 
 # Soundness limits (facts of the number formats and of the kernels, not speed measurements).
 F64_EXACT_BITS = 53  # float64 holds every integer of magnitude <= 2**53
-FUSED_MAX_W = 63  # the fused C++ kernel dense_accum takes formats up to this width (nn._raw.RAW_MAX_W)
+FUSED_MAX_W = RAW_MAX_W  # 63: the fused C++ kernel dense_accum takes formats up to this width (the int64 engine's)
 PRODUCT_MAX_W = _backend.ARITH_MAX_NATURAL_WIDTH  # 126: products the 128-bit C++ kernels hold
 I128_MAX_BITS = 126  # gemm_i128: exact results below 2**126
 

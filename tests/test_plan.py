@@ -13,8 +13,10 @@
 
 from __future__ import annotations
 
+import ast
 import itertools
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -131,6 +133,16 @@ def test_limits_agree_with_the_engine():
     from fixedpoint.nn._raw import RAW_MAX_W
 
     assert (_plan.NATIVE_MAX_W, _plan.FUSED_MAX_W, _plan.PRODUCT_MAX_W) == (NATIVE_MAX_W, RAW_MAX_W, 126)
+    assert (NATIVE_MAX_W, RAW_MAX_W) == (64, 63)
+    # the int64 engine's limit is assigned once, from NATIVE_MAX_W in _storage, and imported
+    # where it is used: no module assigns the number 63 to a name
+    where = []
+    for path in Path(fx.__file__).parent.rglob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and node.value.value == 63:
+                where.append((path.name, [getattr(t, "id", "?") for t in node.targets]))
+    assert where == [], where
+    assert _storage.RAW_MAX_W == RAW_MAX_W
 
 
 @pytest.mark.parametrize("isa_name", sorted(_plan.CROSSOVERS))
