@@ -27,7 +27,7 @@ import enum
 from collections.abc import Collection, Iterable
 
 from . import _backend
-from ._storage import NATIVE_MAX_W  # formats up to this width are stored as int64
+from ._storage import NATIVE_MAX_W, RAW_MAX_W  # int64 storage / the int64 engine
 from .format import Fixed, OMode, QMode
 
 __all__ = [
@@ -45,7 +45,7 @@ __all__ = [
 
 # Soundness limits (facts of the number formats and of the kernels, not speed measurements).
 F64_EXACT_BITS = 53  # float64 holds every integer of magnitude <= 2**53
-FUSED_MAX_W = 63  # the fused C++ kernel dense_accum takes formats up to this width (nn._raw.RAW_MAX_W)
+FUSED_MAX_W = RAW_MAX_W  # 63: the fused C++ kernel dense_accum takes formats up to this width (the int64 engine's)
 PRODUCT_MAX_W = _backend.ARITH_MAX_NATURAL_WIDTH  # 126: products the 128-bit C++ kernels hold
 I128_MAX_BITS = 126  # gemm_i128: exact results below 2**126
 
@@ -121,27 +121,43 @@ class Crossovers:
     i16_min_pairs:       the int16 kernel is chosen over float64 BLAS when
                          ``_backend.gemm_i16_pairs(amax, bmax)`` (products summed in int32 before
                          a widening) is at least this; below it the kernel widens so often that
-                         BLAS is faster. ``python -m bench plan`` measures it.
+                         BLAS is faster. ``None``: never while float64 BLAS is exact, at any pair
+                         count (this ISA's int16 kernel is slower than BLAS at every count
+                         measured, and slower than the float64 limb split too, which costs about
+                         one BLAS GEMM per limb), so where BLAS is not exact the limb split goes
+                         first and the int16 kernel is taken only where no split of at most
+                         ``f64_split_max_limbs`` limbs exists. ``python -m bench plan`` measures it.
     f64_split_max_limbs: float64 BLAS on at most this many limbs is preferred to the blocked
                          int64 kernel (each limb costs one BLAS GEMM).
     measured:            where and how the values were measured.
     """
 
-    i16_min_pairs: int
+    i16_min_pairs: int | None
     f64_split_max_limbs: int
     measured: str
 
 
-_NOT_MEASURED = ("not measured on this ISA: repeats the avx2 row until `python -m bench plan` runs on {isa} "
-                 "hardware (issue 16: none was available; emulated speed means nothing)")
+_NOT_MEASURED = ("not measured on this ISA: keeps the avx2 row's earlier values (16 pairs, 6 limbs, from a coarser "
+                 "AVX2 measurement) until `python -m bench plan` runs on {isa} hardware (issue 16: none was "
+                 "available; emulated speed means nothing)")
+_SPLIT_MEASURED = ("float64 BLAS on L limbs beats the blocked int64 kernel at every L measured, 1..8, at 512^3 "
+                   "(8 limbs 55 ms vs 72 ms, 6 limbs 42 ms vs 74 ms), so the table takes the largest count measured")
 
 CROSSOVERS: dict[str, Crossovers] = {
     "avx2": Crossovers(
-        i16_min_pairs=16, f64_split_max_limbs=6,
-        measured="AVX2 development machine (2 cores), single thread, 1024^3 (docs/kernels.md): 14-bit operands at "
-                 "16 pairs 36 ms vs float64 BLAS 58 ms, 15-bit at 4 pairs 83 ms; int16 pair sums ~100 GOP/s at >= 64 "
-                 "pairs, ~60 at 16, float64 BLAS ~37, float64 on n limbs ~37/n, blocked int64 ~3, int128 ~0.6 GOP/s"),
-    "scalar": Crossovers(i16_min_pairs=16, f64_split_max_limbs=6, measured=_NOT_MEASURED.format(isa="scalar")),
+        i16_min_pairs=12, f64_split_max_limbs=8,
+        measured="`python -m bench plan`, AVX2 2-core AMD EPYC, single thread (2 threads gave the same crossovers), "
+                 "int16 cases at 1024^3: the int16 kernel beats float64 BLAS from 12 pairs (9459 bound, 14-bit "
+                 "operands: 39.7 ms vs 52.7 ms; 16 pairs 37.4 vs 54.5; 64 pairs 22.2 vs 52.8) and loses below "
+                 "(8 pairs 57.8 vs 56.5, 4 pairs 72.0 vs 52.7, 1 pair 277 vs 52.5); " + _SPLIT_MEASURED),
+    "scalar": Crossovers(
+        i16_min_pairs=None, f64_split_max_limbs=8,
+        measured="`python -m bench plan` with the scalar ISA on the same AVX2 2-core AMD EPYC, single thread "
+                 "(2 threads gave the same crossovers), 1024^3: the scalar int16 kernel never beats float64 BLAS "
+                 "(4.6x its time at 64 pairs, 244 ms vs 52.8; 4.8x at 16 pairs; 12x at 1 pair), nor the 2-4 limb "
+                 "splits (about 1.05x BLAS per limb) that replace BLAS where it is not exact for int16 operands; "
+                 "the limb split was measured against the AVX2 int64 kernel, which the scalar one does not beat: "
+                 + _SPLIT_MEASURED),
     "avx512": Crossovers(i16_min_pairs=16, f64_split_max_limbs=6, measured=_NOT_MEASURED.format(isa="AVX-512")),
     "avx512_vnni": Crossovers(i16_min_pairs=16, f64_split_max_limbs=6,
                               measured=_NOT_MEASURED.format(isa="AVX-512 VNNI")),
@@ -180,6 +196,11 @@ def plan_matmul(amax: int | None, bmax: int | None, k: int, result_w: int | None
                 fits16: bool = False, isa: str | None = None) -> MatmulKernel:
     """The fastest sound kernel for the exact integer GEMM of (M, K) @ (K, N) stored integers.
 
+    The order, first sound one wins: I16 from the row's ``i16_min_pairs`` pairs; F64 (every
+    partial sum within 2**53); I16 at fewer pairs (BLAS is not exact here; on a row whose
+    ``i16_min_pairs`` is None only where no limb split of at most ``f64_split_max_limbs``
+    limbs exists); F64_SPLIT; I64; I128; WIDE.
+
     Args:
         amax, bmax: the largest magnitudes of the left and right operands' stored integers
             (``|a| <= amax``, ``|b| <= bmax``); None when that operand is stored as limbs
@@ -214,14 +235,17 @@ def plan_matmul(amax: int | None, bmax: int | None, k: int, result_w: int | None
     fits64 = result_w is None or result_w <= 64 or bound < 1 << 63
     in16 = fits16 or (amax <= 32767 and bmax <= 32767)
     pairs = _backend.gemm_i16_pairs(amax, bmax) if in16 and fits64 else 0
-    if pairs >= row.i16_min_pairs:
+    if row.i16_min_pairs is not None and pairs >= row.i16_min_pairs:
         return MatmulKernel.I16
     if bound <= 1 << F64_EXACT_BITS and not unsigned64:
         return MatmulKernel.F64  # every partial sum is an integer within 2**53
-    if pairs > 0:
-        return MatmulKernel.I16  # slower than BLAS at these pair counts, but BLAS is not exact here
+    split = fits64 and not unsigned64 and f64_split_plan(amax, bmax, k, row.f64_split_max_limbs) is not None
+    if pairs > 0 and (row.i16_min_pairs is not None or not split):
+        # slower than BLAS at these pair counts, but BLAS is not exact here; on an ISA whose int16
+        # kernel never beats BLAS (i16_min_pairs None) the limb split goes first
+        return MatmulKernel.I16
     if fits64:
-        if not unsigned64 and f64_split_plan(amax, bmax, k, row.f64_split_max_limbs) is not None:
+        if split:
             return MatmulKernel.F64_SPLIT
         return MatmulKernel.I64  # wraps modulo 2**64: exact because the result fits 64 bits
     if bound < 1 << I128_MAX_BITS:

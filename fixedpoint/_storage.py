@@ -11,7 +11,12 @@ import numpy as np
 
 from .format import Fixed, QMode
 
-NATIVE_MAX_W = 64
+NATIVE_MAX_W = 64  # formats up to this width store one int64 per element (uint64 bit patterns when unsigned w = 64)
+# The widest format the int64 engine takes: nn's raw paths (nn._raw.RAW_MAX_W, raw_ok) and the
+# fused dense_accum kernel (_plan.FUSED_MAX_W); 64-bit formats (an unsigned one's stored integers
+# are uint64 bit patterns) take the exact generic paths. Defined here only: the C++ extension
+# does not state it (its dense_accum binding takes w <= 64).
+RAW_MAX_W = NATIVE_MAX_W - 1
 
 
 def _as_format(fmt, api: str) -> Fixed:

@@ -84,14 +84,28 @@ def check(a: fx.FixedArray, b: fx.FixedArray):
     return res
 
 
+def i16_or_f64(pairs: int) -> tuple[str, int]:
+    """The path of int16-sized operands whose int32 holds ``pairs`` pairs of products (worked
+    out by hand below) where float64 BLAS is exact: int16 from the running ISA's
+    ``_plan.CROSSOVERS`` pair count, float64 BLAS below it or when the row says never (None)."""
+    return ("i16|f64", pairs)
+
+
+def expected_path(path) -> str:
+    if not isinstance(path, tuple):
+        return path
+    row = _plan.crossovers()
+    return "i16" if row.i16_min_pairs is not None and path[1] >= row.i16_min_pairs else "f64"
+
+
 # the format pairs that sit at each path's bit boundaries (signed full-range data)
 BOUNDARY = [
-    ((8, 8, True), (8, 8, True), 37, "i16"),      # 8-bit operands
-    ((9, 9, True), (9, 9, True), 37, "i16"),
-    ((8, 8, False), (9, 9, True), 37, "i16"),
-    ((13, 13, True), (14, 14, True), 37, "i16"),  # 2 * 2^12 * 2^13 per pair: 31 pairs per int32
-    ((14, 14, True), (14, 14, True), 37, "f64"),  # 2 * 2^13 * 2^13: 15 pairs, below the 16-pair floor
-    ((14, 14, True), (14, 14, True), 700, "f64"),
+    ((8, 8, True), (8, 8, True), 37, i16_or_f64(65535)),     # 2 * 2^7 * 2^7 = 2^15 per pair
+    ((9, 9, True), (9, 9, True), 37, i16_or_f64(16383)),     # 2^17 per pair
+    ((8, 8, False), (9, 9, True), 37, i16_or_f64(16448)),    # 2 * 255 * 2^8 per pair
+    ((13, 13, True), (14, 14, True), 37, i16_or_f64(31)),    # 2 * 2^12 * 2^13 per pair: 31 pairs per int32
+    ((14, 14, True), (14, 14, True), 37, i16_or_f64(15)),    # 2 * 2^13 * 2^13: 15 pairs
+    ((14, 14, True), (14, 14, True), 700, i16_or_f64(15)),
     ((15, 15, True), (16, 16, True), 3, "f64"),   # |b| = 2^15 is outside int16: float64 BLAS
     ((16, 16, True), (16, 16, True), 37, "f64"),  # -2^15 * -2^15 pairs overflow int32: not int16
     ((17, 17, True), (16, 16, True), 37, "f64"),
@@ -117,8 +131,11 @@ def test_matmul_paths_at_bit_boundaries(isa, fa, fb, k, path):
     rng = np.random.default_rng(abs(hash((fa, fb, k))) % 2**32)
     a = fixed(Fixed(*fa), (5, k), rng)
     b = fixed(Fixed(*fb), (k, 7), rng)
+    if isinstance(path, tuple):  # the bounds of full-range data, and the pairs worked out above
+        amax, bmax = ((1 << f[0]) - 1 if not f[2] else 1 << (f[0] - 1) for f in (fa, fb))
+        assert _core.gemm_i16_pairs(amax, bmax) == path[1]
     if path != "object" or fa[0] <= 64:
-        assert path_for(a, b) == path
+        assert path_for(a, b) == expected_path(path)
     check(a, b)
 
 
@@ -186,18 +203,23 @@ def test_gemm_i16_checks_values_against_the_bounds(isa):
 @pytest.mark.parametrize("bits", [(16, 11), (11, 16)])
 def test_i16_path_admits_minus_32768(isa, M, K, N, bits):
     # a full-range 16-bit operand (-32768 present, bound 32768) times an 11-bit one: int16
-    # holds -32768, the bound allows 2^31 / (2 * 2^15 * 2^10) = 32 pairs, so the int16 kernel
-    # runs (float64 BLAS before the bound admitted 32768)
+    # holds -32768, the bound allows floor((2^31 - 1) / (2 * 2^15 * 2^10)) = 31 pairs, so the planner
+    # takes the int16 kernel wherever the ISA's row does at 31 pairs (float64 BLAS before the bound
+    # admitted 32768), and the int16 kernel itself is exact with it under every ISA
     rng = np.random.default_rng(M + K + N + bits[0])
     fa, fb = Fixed(bits[0], bits[0]), Fixed(bits[1], bits[1])
     a = rng.integers(-(2 ** (bits[0] - 1)), 2 ** (bits[0] - 1), size=(M, K))
     b = rng.integers(-(2 ** (bits[1] - 1)), 2 ** (bits[1] - 1), size=(K, N))
     a.flat[0], b.flat[-1] = -(2 ** (bits[0] - 1)), -(2 ** (bits[1] - 1))
     amax, bmax, fits16 = _matmul._gemm_bounds(a, b)
-    assert fits16 and max(amax, bmax) == 32768
-    assert _plan.plan_matmul(amax, bmax, K, None, fits16=fits16) == "i16"
+    assert fits16 and max(amax, bmax) == 32768 and _core.gemm_i16_pairs(amax, bmax) == 31
+    for isa_name, row in _plan.CROSSOVERS.items():
+        want = "i16" if row.i16_min_pairs is not None and row.i16_min_pairs <= 31 else "f64"
+        assert _plan.plan_matmul(amax, bmax, K, None, fits16=fits16, isa=isa_name) == want, isa_name
+    assert any(row.i16_min_pairs is not None and row.i16_min_pairs <= 31 for row in _plan.CROSSOVERS.values())
     res = fx.matmul(fx.from_raw(a, fa), fx.from_raw(b, fb))
     np.testing.assert_array_equal(np.asarray(res.raw), a @ b)
+    np.testing.assert_array_equal(_core.gemm_i16(a, b, amax, bmax), a @ b)
 
 
 @pytest.mark.parametrize("shape", [((0, 3), (3, 4)), ((3, 0), (0, 4)), ((1, 1), (1, 1)), ((3,), (3,)),

@@ -13,13 +13,16 @@
 
 from __future__ import annotations
 
+import ast
 import itertools
+import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import fixedpoint as fx
-from fixedpoint import _core, _matmul, _plan, _reference, _storage
+from fixedpoint import _backend, _core, _matmul, _plan, _reference, _storage
 from fixedpoint._plan import AccumKernel as A
 from fixedpoint._plan import MatmulKernel as M
 
@@ -66,7 +69,63 @@ def _sound_matmul(kernel, amax, bmax, k, rw, u64, fits16, max_limbs):
 def test_crossover_table_covers_every_isa():
     assert set(_plan.CROSSOVERS) == set(_core.known_isas())
     for isa, row in _plan.CROSSOVERS.items():
-        assert row.i16_min_pairs >= 1 and row.f64_split_max_limbs >= 1 and row.measured, isa
+        assert row.i16_min_pairs is None or row.i16_min_pairs >= 1, isa
+        assert row.f64_split_max_limbs >= 1 and row.measured, isa
+
+
+def _i16_pairs(amax, bmax):
+    """Pairs of products an int32 holds before a widening: 2 * amax * bmax per pair."""
+    return ((1 << 31) - 1) // (2 * amax * bmax) if amax and bmax else 1 << 62
+
+
+def _bound_with_pairs(p):
+    """The largest m <= 32767 with _i16_pairs(m, m) >= p (so m + 1 gives fewer pairs)."""
+    m = min(32767, math.isqrt(((1 << 31) - 1) // (2 * p)))
+    while m < 32767 and _i16_pairs(m + 1, m + 1) >= p:
+        m += 1
+    while _i16_pairs(m, m) < p:
+        m -= 1
+    return m
+
+
+@pytest.mark.parametrize("isa_name", sorted(_plan.CROSSOVERS))
+def test_plan_matmul_follows_the_crossovers(isa_name):
+    """The int16 / float64 and float64-split / int64 choices switch where the isa's row says."""
+    row = _plan.crossovers(isa_name)
+
+    def plan(amax, bmax, k, rw=None):
+        return _plan.plan_matmul(amax, bmax, k, rw, isa=isa_name)
+
+    # int16 against float64 BLAS (exact: K * amax * bmax <= 2**53) at both sides of the row's pair count
+    for p in range(1, 130):
+        m = _bound_with_pairs(p)
+        assert _backend.gemm_i16_pairs(m, m) == _i16_pairs(m, m) >= p > _i16_pairs(m + 1, m + 1)
+        for amax, bmax in ((m, m), (m + 1, m + 1)):
+            want = M.I16 if row.i16_min_pairs is not None and _i16_pairs(amax, bmax) >= row.i16_min_pairs else M.F64
+            assert plan(amax, bmax, 1000) is want, (p, amax, want)
+    # where BLAS is not exact: int16 (fewer pairs than the row's) against the limb split, whose
+    # planner runs here with a limit of 64 limbs so that the row's limit decides
+    for amax, bmax, k in ((32767, 32767, 1 << 24), (181, 181, 1 << 40), (255, 4000, 1 << 34),
+                          (32767, 1, 1 << 40), (32767, 32767, 1 << 40)):
+        assert k * amax * bmax > 1 << 53 and _i16_pairs(amax, bmax) >= 1
+        split = _plan.f64_split_plan(amax, bmax, k, max_limbs=64)
+        split_ok = split is not None and split[2] <= row.f64_split_max_limbs
+        if row.i16_min_pairs is not None and _i16_pairs(amax, bmax) >= row.i16_min_pairs:
+            want = M.I16
+        elif row.i16_min_pairs is None and split_ok:
+            want = M.F64_SPLIT
+        else:
+            want = M.I16
+        assert plan(amax, bmax, k) is want, (amax, bmax, k, split)
+    # the float64 limb split against the blocked int64 kernel, at 1 .. max + 1 limbs (the
+    # product modulo 2**64): a 63-bit operand times the widest one that keeps L-bit limbs exact
+    k = 512
+    for limbs in range(2, row.f64_split_max_limbs + 2):
+        L = -(-63 // limbs)
+        bmax = (1 << (53 - 9 - L)) - 1  # 53 - log2(K) - L bits
+        assert _plan.f64_split_plan((1 << 63) - 1, bmax, k, max_limbs=64)[1:] == (L, limbs)
+        want = M.F64_SPLIT if limbs <= row.f64_split_max_limbs else M.I64
+        assert plan((1 << 63) - 1, bmax, k) is want, (limbs, want)
 
 
 def test_limits_agree_with_the_engine():
@@ -74,6 +133,16 @@ def test_limits_agree_with_the_engine():
     from fixedpoint.nn._raw import RAW_MAX_W
 
     assert (_plan.NATIVE_MAX_W, _plan.FUSED_MAX_W, _plan.PRODUCT_MAX_W) == (NATIVE_MAX_W, RAW_MAX_W, 126)
+    assert (NATIVE_MAX_W, RAW_MAX_W) == (64, 63)
+    # the int64 engine's limit is assigned once, from NATIVE_MAX_W in _storage, and imported
+    # where it is used: no module assigns the number 63 to a name
+    where = []
+    for path in Path(fx.__file__).parent.rglob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and node.value.value == 63:
+                where.append((path.name, [getattr(t, "id", "?") for t in node.targets]))
+    assert where == [], where
+    assert _storage.RAW_MAX_W == RAW_MAX_W
 
 
 @pytest.mark.parametrize("isa_name", sorted(_plan.CROSSOVERS))
@@ -118,9 +187,13 @@ def test_each_matmul_kernel_is_exact_where_chosen(kernel_bounds):
     (modulo 2**64 for the 64-bit kernels, which the planner chose with result_w None)."""
     kernel, amax, bmax = kernel_bounds
     rng = np.random.default_rng(amax ^ bmax)
+    row = _plan.crossovers()
     for k in (1, 7, 33):
+        want = kernel
+        if kernel is M.I16 and (row.i16_min_pairs is None or _i16_pairs(amax, bmax) < row.i16_min_pairs):
+            want = M.F64  # this ISA's int16 kernel loses to (exact) float64 BLAS here; run it all the same
         got_kernel = _plan.plan_matmul(amax, bmax, k, None)
-        assert got_kernel is kernel, (got_kernel, amax, bmax, k)
+        assert got_kernel is want, (got_kernel, amax, bmax, k)
         x = _ops_matrix(rng, amax, (4, k))
         y = _ops_matrix(rng, bmax, (k, 5))
         got = _matmul._gemm_2d(x, y, kernel, amax, bmax)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _backend
+from .._storage import RAW_MAX_W  # 63: the widest format the int64 engine takes
 from ..array import FixedArray
 from ..quantize import array
 from ..format import Fixed
@@ -20,7 +21,6 @@ from ..format import Fixed
 __all__ = ["RAW_MAX_W", "F64_EXACT", "literal_raw", "raw_ok", "is_wide", "storage", "wrap", "cast_raw",
            "quantize_input", "apply_post"]
 
-RAW_MAX_W = 63
 F64_EXACT = float(2**53)
 
 

@@ -48,8 +48,8 @@ INT32 = Fixed(32, 32)  # the ap_fixed<32,32> an int literal becomes in ap_fixed 
 # ---------------------------------------------------------------------------------------------
 # integer helpers
 def _ints(raw: np.ndarray, fmt: Fixed) -> np.ndarray:
-    """The stored integers as their values: int64 when w <= 63, Python ints (object) above."""
-    if not is_wide(raw) and fmt.w <= 63:
+    """The stored integers as their values: int64 when w <= RAW_MAX_W, Python ints (object) above."""
+    if not is_wide(raw) and raw_ok(fmt):
         return raw
     vals = wrap(raw, fmt).raw
     return np.asarray(vals).astype(object)
@@ -57,7 +57,7 @@ def _ints(raw: np.ndarray, fmt: Fixed) -> np.ndarray:
 
 def _from_ints(vals: np.ndarray, fmt: Fixed) -> np.ndarray:
     """Values (int64 or Python ints) that lie in ``fmt``'s raw range, as the engine stores them."""
-    if vals.dtype != object and fmt.w <= 63:
+    if vals.dtype != object and raw_ok(fmt):
         return vals
     return storage(from_raw(np.asarray(vals, dtype=object), fmt))
 

@@ -27,7 +27,7 @@ from .. import _backend
 from .._plan import AccumKernel, accum_sound, plan_accum
 from ..array import FixedArray, _holds
 from ..format import Fixed
-from ._raw import F64_EXACT, apply_post, cast_raw, is_wide, raw_ok, storage, wrap
+from ._raw import F64_EXACT, RAW_MAX_W, apply_post, cast_raw, is_wide, raw_ok, storage, wrap
 from .orders import unrolled_order
 from .registry import hls4ml_layer
 from .._operands import result_format
@@ -301,7 +301,8 @@ class DenseOp:
         x = x.reshape(-1, self.w.shape[0])
         if is_wide(x) or not raw_ok(x_fmt, self.w_fmt, self.acc_t, self.res_t):  # wide formats: the generic path
             if self._groups is not None:
-                raise NotImplementedError(f"dense: a {self.acc_t} accumulator in the Resource order beyond 63 bits")
+                raise NotImplementedError(f"dense: a {self.acc_t} accumulator in the Resource order beyond "
+                                          f"{RAW_MAX_W} bits")
             acc = dense_accum(wrap(x, x_fmt), wrap(self.w, self.w_fmt), wrap(self.b_acc, self.acc_t), self.acc_t)
             out = storage(acc.cast(self.res_t))
             return apply_post(out.reshape(shape[:-1] + (self.w.shape[1],)), self.res_t, post)
