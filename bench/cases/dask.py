@@ -6,9 +6,11 @@ closed when the run ends):
 - ``emulate_jet``: the jet tagger's MLP (16-64-32-32-5 with ReLUs, as the hls4ml suite's
   ``jet_softmax`` without its softmax) as an ``fx.Network`` with random weights (seed 0),
   ``fixed<16,6>`` everywhere and ``fixed<38,18>`` accumulators, on events read from a ``.npy``
-  file (normal values, seed 1; 4,000,000 events, 200,000 with ``--quick``; ``fxd.read``'s default
-  blocks of about 16 MiB, 262,144 events). The timed work is the whole workflow: read, emulate, summarize (counts per class and
-  outputs at the result type's limits, :func:`fixedpoint.dask.summary`).
+  file (normal values, seed 1; 10,000,000 events, 200,000 with ``--quick``; ``fxd.read``'s default
+  blocks: equal, at most about 16 MiB, and as many as a multiple of the cluster's worker threads,
+  so 39 blocks of 256,411 events on 1 worker and 40 of 250,000 on 2). The timed work is the whole
+  workflow: read, emulate, summarize (counts per class and outputs at the result type's limits,
+  :func:`fixedpoint.dask.summary`).
   - ``in_process`` (baseline): ``net.emulate`` on the memory-mapped file in this process and the
     same counts with NumPy;
   - ``dask_1worker`` / ``dask_2workers``: ``fxd.emulate(..., raw=True)`` + ``fxd.summary`` on a
@@ -30,7 +32,8 @@ closed when the run ends):
 The thread count the harness sets applies to this process (the in-process baseline and the
 serial scan); every worker runs its kernels (and BLAS) on one thread. The workers are started
 with ``MALLOC_TRIM_THRESHOLD_`` = 256 MiB and ``MALLOC_MMAP_THRESHOLD_`` = 64 MiB (see
-docs/scale.md: distributed's default malloc settings make the emulation up to 5x slower).
+docs/scale.md: distributed's default malloc settings make the emulation up to 5x slower) and
+without the statistical profiler (``distributed.worker.profile.enabled: False``).
 
 Goals (reported, never asserted): from 1 to 2 workers >= 1.8x; 1 worker's overhead over the
 in-process run <= 15%; the distributed scan step and both fx.scan(client=) cases faster than serial.
@@ -48,8 +51,8 @@ import numpy as np
 from bench.model import Case, Impl, Skip, WrongResult, import_fixedpoint
 
 SUITE = "dask"
-N_EVENTS, N_EVENTS_QUICK = 4_000_000, 200_000
-ROWS = None  # fxd.read's default blocks: about 16 MiB, 262,144 events of 16 float32 features
+N_EVENTS, N_EVENTS_QUICK = 10_000_000, 200_000
+ROWS = None  # fxd.read's default blocks: at most about 16 MiB (262,144 events of 16 float32 features)
 N_CALIB, N_CALIB_QUICK = 200_000, 50_000
 SPEEDUP_GOAL, OVERHEAD_GOAL = 1.8, 0.15
 MMAP_THRESHOLD, TRIM_THRESHOLD = 64 << 20, 256 << 20
@@ -70,9 +73,14 @@ def _client(workers: int):
         # dynamic mmap threshold: NumPy temporaries are trimmed or unmapped and faulted in again on
         # every layer (a 25,000-event block: 105 ms instead of 20 ms). A 256 MiB trim threshold and
         # a 64 MiB mmap threshold keep the speed (docs/scale.md).
+        # The workers' statistical profiler (a thread sampling every thread's stack every 10 ms, for
+        # the dashboard) takes the GIL from the compute thread and, with workers on every core, CPU
+        # from the other worker: off, as docs/scale.md recommends for throughput (1 -> 2 workers
+        # 1.76-1.82x against 1.69-1.79x with it, 10M events).
         env = "distributed.nanny.pre-spawn-environ."
         with dask.config.set({env + "MALLOC_TRIM_THRESHOLD_": TRIM_THRESHOLD,
-                              env + "MALLOC_MMAP_THRESHOLD_": MMAP_THRESHOLD}):
+                              env + "MALLOC_MMAP_THRESHOLD_": MMAP_THRESHOLD,
+                              "distributed.worker.profile.enabled": False}):
             cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                dashboard_address=":0", worker_dashboard_address=":0",
                                                silence_logs=40)
