@@ -66,20 +66,33 @@ def _abs_level(values: np.ndarray, percentile: float) -> float:
     return float(a.max() if percentile >= 100 else np.percentile(a, percentile))
 
 
+def _accum_countable(x_fmt: Fixed, op: DenseOp) -> bool:
+    """:func:`_accum_overflows` can count this layer exactly (products within 62 bits, the
+    accumulator within 60, int64 weights)."""
+    return (result_format("mul", x_fmt, op.w_fmt).w <= 62 and op.acc_t.w <= 60 and op.w.dtype != object
+            and op.w.dtype.kind != "V")
+
+
 def _accum_overflows(x_raw, x_fmt: Fixed, op: DenseOp) -> tuple[int, int, int]:
     """On stored inputs x: (sums whose final value leaves accum_t, sums with any product or partial
-    sum outside accum_t, all sums), computed exactly with a 63-bit accumulator of the same lsb."""
+    sum outside accum_t, all sums), computed exactly with a 63-bit accumulator of the same lsb.
+    Partial sums are taken in the order the layer adds its products (``op.order``: hls4ml's
+    Resource order; ascending k without one). Layers :func:`_accum_countable` refuses give
+    (0, 0, sums): the scan's flags then say nothing about them."""
     acc, w_fmt = op.acc_t, op.w_fmt
     prod = result_format("mul", x_fmt, w_fmt)
-    if prod.w > 62 or acc.w > 60 or op.w.dtype == object:
+    if not _accum_countable(x_fmt, op):
         return 0, 0, x_raw.shape[0] * op.w.shape[1]
     wide = Fixed(63, 63 - acc.f, q=acc.q, o="WRAP")
     b = op.b_acc
     final_bad = any_bad = 0
     rows = max(1, 2_000_000 // max(1, op.w.size))
+    order = None if op.order is None else op.order[None, :, :]
     for k in range(0, x_raw.shape[0], rows):
         p = x_raw[k:k + rows, :, None] * op.w[None, :, :]  # exact products, (rows, K, N)
         p = _backend.cast(p, prod, wide)  # (accum_t)(x * w)
+        if order is not None:  # output j receives input order[s, j] at step s
+            p = np.take_along_axis(p, np.broadcast_to(order, p.shape), axis=1)
         partial = np.cumsum(p, axis=1) + b
         out = (partial < acc.raw_min) | (partial > acc.raw_max)
         final_bad += int(np.count_nonzero(out[:, -1, :]))

@@ -356,3 +356,26 @@ def test_emulate_wide_formats_take_the_exact_generic_path(trained):
     assert got.fmt == fx.Fixed(90, 60) and got.raw.dtype == object and want.raw.dtype == np.int64
     assert got.fmt.f == want.fmt.f  # same lsb: the stored integers must be equal
     np.testing.assert_array_equal(np.array([int(v) for v in got.raw.ravel()]), want.raw.ravel())
+
+
+def test_accumulator_overflow_counts_follow_the_layers_addition_order():
+    """The scan's overflow counts take the partial sums in the order the layer adds its products
+    (hls4ml's Resource order), not ascending k. Weights (3, -4, 2) into a SAT accumulator
+    fixed<4,4> ([-8, 7]) with x = 2: ascending, the partial sums are 6, -2, 2 (inside); in the
+    order (2, 0, 1) they are 4, 10 (outside), 2. The exact final sum 2 is inside either way."""
+    from fixedpoint._scanning import _accum_overflows
+    from fixedpoint.nn.dense import DenseOp
+
+    f = fx.Fixed(8, 8)
+    w = np.array([[3], [-4], [2]], dtype=np.int64)
+    b = np.zeros(1, dtype=np.int64)
+    acc = fx.Fixed(4, 4, o="SAT")
+    x = np.full((5, 3), 2, dtype=np.int64)
+    ascending = DenseOp(w, f, b, f, acc, acc)
+    assert _accum_overflows(x, f, ascending) == (0, 0, 5)
+    reordered = DenseOp(w, f, b, f, acc, acc, order=np.array([[2], [0], [1]]))
+    assert reordered.order is not None
+    assert _accum_overflows(x, f, reordered) == (0, 5, 5)
+    # the emulation adds in that order too: 4, 10 saturates to 7, then 7 - 8 = -1 (ascending: 2)
+    np.testing.assert_array_equal(reordered(x, f)[0], np.full((5, 1), -1))
+    np.testing.assert_array_equal(ascending(x, f)[0], np.full((5, 1), 2))
