@@ -13,7 +13,8 @@ whatever runs Dask (a ``LocalCluster``, dask-jobqueue on Slurm or HTCondor, coff
   keyed by each element's global index, so the bits do not depend on the chunking.
 - :func:`read` / :func:`write`: events from ``.npy`` (memory-mapped), Zarr and ROOT (uproot),
   results to ``.npy`` or Zarr; :func:`compute` with a progress display; :func:`summary` counts
-  classes and outputs at the result type's limits, summed over chunks.
+  classes and outputs at the result type's limits, summed over chunks; :func:`overflows` counts
+  every Dense layer's accumulator overflows the same way.
 - :func:`map_shared`: ``[func(shared, item) for item in items]`` as futures, with ``shared``
   scattered to the workers once (what ``fx.scan(..., client=)`` uses for calibration data).
 """
@@ -48,9 +49,11 @@ from .format import Fixed, QMode
 from .network import Network
 from .nn import Graph
 from .nn._raw import quantize_input
+from ._scanning import _accum_countable, _accum_overflows
 from ._sharded import _worker_threads
+from .nn.dense import DenseOp
 
-__all__ = ["emulate", "output_formats", "quantize", "read", "write", "compute", "summary", "map_shared"]
+__all__ = ["emulate", "output_formats", "quantize", "read", "write", "compute", "summary", "overflows", "map_shared"]
 
 
 
@@ -108,6 +111,14 @@ class _Plan:
         self.token = hashlib.blake2b(self.payload, digest_size=12).hexdigest()
 
 
+def _input_raw(x: np.ndarray, graph: Graph, kind: str) -> np.ndarray:
+    """A block of float events as the stored integers of the graph's input."""
+    (_, shape, fmt), = graph.inputs
+    if kind == "network":
+        x = np.asarray(x, dtype=np.float64)  # as Network.emulate reads X
+    return quantize_input(x.reshape((x.shape[0],) + shape), fmt)
+
+
 def _run_block(x: np.ndarray, graph: Graph, kind: str, raw: bool, dtype) -> np.ndarray:
     """One block of events through the prepared graph: (n, outputs' flat sizes, concatenated)."""
     _worker_threads()
@@ -117,16 +128,36 @@ def _run_block(x: np.ndarray, graph: Graph, kind: str, raw: bool, dtype) -> np.n
         outs = outs if isinstance(outs, list) else [outs]
         outs = [np.asarray(o).reshape(n, -1) for o in outs]
     else:
-        (name, shape, fmt), = graph.inputs
-        if kind == "network":
-            x = np.asarray(x, dtype=np.float64)  # as Network.emulate reads X
-        values = graph.run_raw([quantize_input(x.reshape((n,) + shape), fmt)])
+        values = graph.run_raw([_input_raw(x, graph, kind)])
         outs = []
         for t in graph.outputs:
             r, f = values[t]
             r = r.reshape(n, -1)
             outs.append(r if raw else FixedArray(r, f, _trusted=True).to_float().astype(dtype))
     return outs[0] if len(outs) == 1 else np.concatenate(outs, axis=1)
+
+
+def _prepare(model, X, config, api: str) -> tuple:
+    """Checks shared by the APIs that run a model on a dask array of events, before any task:
+    ``(the prepared plan, X as (events, features))``."""
+    _require_dask_array(X, api)
+    if X.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{api}: X must be float32 or float64 (predict's two bridges), got dtype {X.dtype}")
+    if X.ndim < 2:
+        raise ValueError(f"{api}: X must hold events on its first axis and their features after it, got shape "
+                         f"{X.shape}")
+    _require_event_chunks(X, api, "a block must hold whole events")
+    plan = _Plan(model, config, api)
+    feat = int(np.prod(X.shape[1:]))
+    if X.shape[1:] != plan.shape and feat != plan.size:
+        raise ValueError(f"{api}: each event of X has shape {X.shape[1:]} ({feat} values); the model's input "
+                         f"has shape {plan.shape} ({plan.size} values)")
+    return plan, (X.reshape((X.shape[0], feat)) if X.ndim != 2 else X)  # trailing axes are one chunk
+
+
+def _graph_key(plan: _Plan):
+    """The prepared graph as one key of the task graph (each worker receives it once)."""
+    return dask.delayed(plan.graph, name=f"fixedpoint-plan-{plan.token}", pure=True, traverse=False)
 
 
 def _probe(plan: _Plan, dtype, api: str):
@@ -183,18 +214,7 @@ def emulate(model, X, config=None, *, raw: bool = False):
             with several inputs, raw=True on outputs wider than 64 bits.
     """
     api = "fxd.emulate"
-    _require_dask_array(X, api)
-    if X.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{api}: X must be float32 or float64 (predict's two bridges), got dtype {X.dtype}")
-    if X.ndim < 2:
-        raise ValueError(f"{api}: X must hold events on its first axis and their features after it, got shape "
-                         f"{X.shape}")
-    _require_event_chunks(X, api, "a block must hold whole events")
-    plan = _Plan(model, config, api)
-    feat = int(np.prod(X.shape[1:]))
-    if X.shape[1:] != plan.shape and feat != plan.size:
-        raise ValueError(f"{api}: each event of X has shape {X.shape[1:]} ({feat} values); the model's input "
-                         f"has shape {plan.shape} ({plan.size} values)")
+    plan, x2 = _prepare(model, X, config, api)
     outs = _probe(plan, X.dtype, api)
     if raw and any(fmt.w > 64 for fmt, _ in outs):
         wide = [str(fmt) for fmt, _ in outs if fmt.w > 64]
@@ -202,9 +222,7 @@ def emulate(model, X, config=None, *, raw: bool = False):
                                   f"the model outputs {', '.join(wide)}")
     m = sum(size for _, size in outs)
     dtype = np.dtype(np.int64 if raw else (X.dtype if plan.kind == "hls4ml" else np.float64))
-    x2 = X.reshape((X.shape[0], feat)) if X.ndim != 2 else X  # trailing axes are one chunk: a blockwise reshape
-    graph = dask.delayed(plan.graph, name=f"fixedpoint-plan-{plan.token}", pure=True, traverse=False)
-    return da.map_blocks(_run_block, x2, graph, plan.kind, bool(raw), dtype, dtype=dtype,
+    return da.map_blocks(_run_block, x2, _graph_key(plan), plan.kind, bool(raw), dtype, dtype=dtype,
                          chunks=(x2.chunks[0], (m,)), meta=np.empty((0, m), dtype=dtype),
                          name=f"fixedpoint-emulate-{plan.token}-{dask.base.tokenize(x2, raw)}")
 
@@ -513,6 +531,76 @@ def summary(raw, fmt, *, progress: bool = False) -> dict:
     (total,) = compute(counts, progress=progress)
     return {"events": int(total[-1]), "class_counts": total[:m], "at_max": total[m:2 * m],
             "at_min": total[2 * m:3 * m]}
+
+
+_OVERFLOW_ROWS = 16_384  # events per pass of a block: every tensor of the graph is kept
+
+
+def _dense_nodes(graph: Graph) -> list:
+    return [node for node in graph.nodes if isinstance(node.op, DenseOp) and node.kind == "Dense"]
+
+
+def _overflow_block(x, graph: Graph, kind: str):
+    """One block: per Dense layer ``(final, any, sums)`` (:func:`_accum_overflows`), flattened."""
+    _worker_threads()
+    nodes = _dense_nodes(graph)
+    out = np.zeros((1, 3 * len(nodes)), dtype=np.int64)
+    for lo in range(0, x.shape[0], _OVERFLOW_ROWS):
+        part = x[lo:lo + _OVERFLOW_ROWS]
+        values = graph.run_raw([_input_raw(part, graph, kind)], keep=True)
+        for j, node in enumerate(nodes):
+            raw, fmt = values[node.inputs[0]]
+            out[0, 3 * j:3 * j + 3] += _accum_overflows(raw.reshape(part.shape[0], -1), fmt, node.op)
+    return out
+
+
+def overflows(model, X, config=None, *, progress: bool = False) -> dict:
+    """Accumulator overflows of every Dense layer over all events of ``X``, counted exactly on
+    each block and summed (only the counts are gathered).
+
+    ``model``, ``X``, ``config``: as :func:`emulate` takes them. Returns, per Dense layer name,
+    ``{"accum": its accum_t in hls4ml's spelling, "final": n, "any": n, "sums": n}``:
+
+    - ``sums``: the layer's accumulations, events times outputs;
+    - ``final``: sums whose exact value (bias and every product cast into accum_t, added without
+      a bound) lies outside accum_t's range. Under WRAP these are the outputs that wrapped;
+    - ``any``: sums where a product or a partial sum, in the order the layer adds them (hls4ml's
+      Resource order where it has one), lies outside accum_t's range. Under SAT these are the
+      sums that saturated along the way (from the first saturation on, the firmware's partial sums
+      differ from the exact ones).
+
+    These are the counts behind ``fx.scan``'s overflow flags. Other layers' accumulators
+    (convolutions) are not counted; the emulation itself does not depend on this function.
+
+    Raises:
+        TypeError: as :func:`emulate` (X not a float32/float64 dask array, a model or config it
+            does not take).
+        ValueError: as :func:`emulate` (a chunking along a feature axis, a wrong event shape).
+        KeyError: a config without an entry for a Network layer.
+        NotImplementedError: layers the engine does not emulate, and a Dense layer whose
+            products are wider than 62 bits or whose accumulator is wider than 60 (it cannot be
+            counted exactly in int64), named, before any task is submitted.
+    """
+    api = "fxd.overflows"
+    plan, x2 = _prepare(model, X, config, api)
+    _probe(plan, X.dtype, api)
+    values = plan.graph.run_raw([_input_raw(np.zeros((1, plan.size), dtype=X.dtype), plan.graph, plan.kind)],
+                                keep=True)
+    nodes = _dense_nodes(plan.graph)
+    for node in nodes:
+        raw, fmt = values[node.inputs[0]]
+        if raw.dtype.kind in "OV" or not _accum_countable(fmt, node.op):
+            raise NotImplementedError(f"{api}: layer {node.name!r} (input {fmt}, weights {node.op.w_fmt}, accum_t "
+                                      f"{node.op.acc_t}) has products wider than 62 bits or an accumulator wider "
+                                      "than 60; its overflows cannot be counted exactly in int64")
+    if not nodes:
+        return {}
+    counts = da.map_blocks(_overflow_block, x2, _graph_key(plan), plan.kind, dtype=np.int64,
+                           chunks=((1,) * x2.numblocks[0], (3 * len(nodes),)),
+                           name=f"fixedpoint-overflows-{plan.token}-{dask.base.tokenize(x2)}").sum(axis=0)
+    (total,) = compute(counts, progress=progress)
+    return {node.name: {"accum": node.op.acc_t.to_hls4ml(), "final": int(total[3 * j]),
+                        "any": int(total[3 * j + 1]), "sums": int(total[3 * j + 2])} for j, node in enumerate(nodes)}
 
 
 # ---------------------------------------------------------------------------------------------

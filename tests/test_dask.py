@@ -496,6 +496,50 @@ def test_sharded_accumulator_counts_equal_in_memory(client):
     assert ev.accum_counts(stoch) is None  # STOCH: computed whole by the caller
 
 
+@pytest.mark.parametrize("chunking", ["even", "uneven", "one_event"])
+def test_overflows_equal_the_whole_array_and_the_wrapped_outputs(client, chunking):
+    """fxd.overflows sums per-block counts: they equal the counts on the whole array for every
+    chunking. Independently of the counting code, layer _0's WRAP accumulator, also its result
+    type, wraps exactly on the sums whose emulated output differs from the one with a wide
+    accumulator of the same lsb: the 'final' count."""
+    from fixedpoint._scanning import _accum_overflows, _storage
+
+    rng = np.random.default_rng(21)
+    net = fx.Network([fx.Dense(rng.normal(0, 0.6, (16, 24)), rng.normal(0, 0.3, 24)),
+                      fx.Dense(rng.normal(0, 0.5, (24, 5)), rng.normal(0, 0.2, 5))])
+    t = F(12, 4, q="RND", o="SAT")
+    narrow, wide = F(9, 3), F(30, 24)  # same lsb: 2^-6
+    cfg = {"input": t, "_0": dict(weight=F(8, 2), bias=F(8, 2), accum=narrow, result=narrow),
+           "_1": dict(weight=F(8, 2), bias=F(8, 2), accum=F(10, 4, q="RND", o="SAT"), result=t)}
+    x = _events(1_003, seed=22).astype(np.float64) * 2
+    rows = {"even": 250, "uneven": (400, 3, 600), "one_event": (1, 1_001, 1)}[chunking]
+    got = fxd.overflows(net, da.from_array(x, chunks=(rows, -1)), cfg)
+    stages = net.emulate_layers(x, cfg)
+    for layer, s in zip(net.layers, stages):
+        final, anyb, sums = _accum_overflows(_storage(s), s.fmt, net._dense_op(layer, cfg[layer.name], None))
+        assert got[layer.name] == {"accum": cfg[layer.name]["accum"].to_hls4ml(), "final": final, "any": anyb,
+                                   "sums": sums}
+    wrapped = net.emulate_layers(x, cfg)[1].raw
+    exact = net.emulate_layers(x, {**cfg, "_0": {**cfg["_0"], "accum": wide, "result": wide}})[1].raw
+    assert got["_0"]["final"] == np.count_nonzero(wrapped != exact) > 0
+    assert got["_1"]["any"] >= got["_1"]["final"] and got["_1"]["any"] > 0  # the SAT layer saturates
+    assert got["_0"]["sums"] == 1_003 * 24
+
+
+def test_overflows_refuses_what_it_cannot_count(client):
+    """Bad input raises before any task, as fxd.emulate's; a 62-bit accumulator is named."""
+    net, cfg = _net()
+    x = da.from_array(_events(100, seed=3), chunks=(50, -1))
+    before = _settled_tasks(client)
+    with pytest.raises(NotImplementedError, match="layer '_0'.*accumulator wider than 60"):
+        fxd.overflows(net, x, {**cfg, "_0": {**cfg["_0"], "accum": F(62, 30)}})
+    with pytest.raises(ValueError, match="chunked along the first"):
+        fxd.overflows(net, da.from_array(_events(100, seed=3), chunks=(50, 8)), cfg)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        fxd.overflows(net, x.astype(np.int32), cfg)
+    assert _settled_tasks(client) == before
+
+
 def test_scan_with_client_stoch_equals_serial(client, monkeypatch):
     """STOCH result rounding: the scans with client= evaluate every candidate here (whole, as the
     serial scan does), so trials and choices still equal the serial scan's."""
