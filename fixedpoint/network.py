@@ -58,6 +58,7 @@ class Dense:
 
 _ReluOp, _DenseOp, _storage, _wrap = ReluOp, DenseOp, storage, wrap  # the scanner's names
 _MEMO_MAX = 512  # memoized stage outputs of a scan before the memo is cleared
+_EMULATE_BLOCK = 65_536  # events quantized and run at a time by Network.emulate
 _LITERALS: OrderedDict = OrderedDict()  # (format, shape, digest of the float bytes) -> stored integers
 _LITERALS_MAX = 256  # the most recently used entries kept
 _LITERALS_LOCK = threading.Lock()
@@ -163,10 +164,17 @@ class Network:
         hls4ml's compiled C-simulation in tests/test_scan.py). Raises KeyError naming a layer
         missing from ``config`` and ValueError for X of the wrong shape or holding NaN.
         """
-        x = self._input(X, config)
+        X = self._checked(X, config)
         graph = self.to_graph(config)
-        raw, fmt = graph.run_raw([_storage(x)])[graph.outputs[0]]
-        return _wrap(raw, fmt)
+        if len(X) <= _EMULATE_BLOCK:
+            raw, fmt = graph.run_raw([_storage(self._quantized(X, config, 0))])[graph.outputs[0]]
+            return _wrap(raw, fmt)
+        parts = []  # block by block: no temporaries of the whole X (float64 copy, quantized input)
+        for lo in range(0, len(X), _EMULATE_BLOCK):
+            x = self._quantized(X[lo:lo + _EMULATE_BLOCK], config, lo)
+            raw, fmt = graph.run_raw([_storage(x)])[graph.outputs[0]]
+            parts.append(raw)
+        return _wrap(np.concatenate(parts), fmt)
 
     def to_graph(self, config: dict) -> Graph:
         """The emulation graph of this network under ``config`` (a chain: Dense, then ReLU)."""
@@ -218,12 +226,29 @@ class Network:
         return raw, fmt
 
     def _input(self, X, config: dict) -> FixedArray:
-        X = np.asarray(X, dtype=np.float64)
+        return self._quantized(self._checked(X, config), config, 0)
+
+    def _checked(self, X, config: dict) -> np.ndarray:
+        """X as an array (not yet converted) after the shape and config checks."""
+        X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.n_in:
             raise ValueError(f"fx.Network.emulate: X must have shape (n, {self.n_in}), got {X.shape}")
         missing = [name for name in ["input"] + [layer.name for layer in self.layers] if name not in config]
         if missing:
             raise KeyError(f"fx.Network.emulate: config has no entry for {', '.join(map(repr, missing))}")
+        return X
+
+    @staticmethod
+    def _quantized(X: np.ndarray, config: dict, first: int) -> FixedArray:
+        """``(input_t)`` of rows ``first, first + 1, ...`` of X (read as float64); a NaN is named
+        by its index in the whole X."""
+        X = np.asarray(X, dtype=np.float64)
+        if np.isnan(X).any():
+            nan = np.argwhere(np.isnan(X))
+            if nan.size:
+                at = (int(nan[0][0]) + first, int(nan[0][1]))
+                raise ValueError(f"fx.Network.emulate: NaN at index {at} of X cannot be quantized into "
+                                 f"{config['input']}")
         return array(X, config["input"])
 
     def _ops(self, config: dict, cache: dict | None) -> list:

@@ -75,6 +75,25 @@ def test_emulate_reprints_weights_changed_in_place(trained):
     np.testing.assert_array_equal(net.emulate(X[:200], cfg).raw, first)
 
 
+def test_emulate_runs_large_inputs_in_blocks(trained, monkeypatch):
+    """Network.emulate quantizes and runs a large X block by block: the same integers as one
+    block, and a NaN is named by its index in the whole X, in the first block or a later one."""
+    from fixedpoint import network
+
+    net, X, _ = trained
+    t = fx.Fixed(10, 4, q="RND", o="SAT")
+    cfg = {"input": t, **{lay.name: dict(weight=t, bias=t, accum=fx.Fixed(24, 10), result=t) for lay in net.layers}}
+    x = np.concatenate([X] * 7).astype(np.float32)  # 10,500 events
+    whole = net.emulate(x, cfg).raw
+    monkeypatch.setattr(network, "_EMULATE_BLOCK", 1_000)
+    np.testing.assert_array_equal(net.emulate(x, cfg).raw, whole)
+    for at in [(3, 1), (9_876, 0)]:
+        bad = x.copy()
+        bad[at] = np.nan
+        with pytest.raises(ValueError, match=rf"fx.Network.emulate: NaN at index \({at[0]}, {at[1]}\) of X"):
+            net.emulate(bad, cfg)
+
+
 def test_scan_meets_tolerance_and_reports(trained):
     net, X, y = trained
     messages = []
