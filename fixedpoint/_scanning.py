@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from . import _backend, nn
-from ._runtime import get_num_threads
+from ._runtime import blas_one_thread, get_num_threads
 from ._operands import result_format
 from .array import FixedArray
 from .format import Fixed
@@ -173,7 +173,13 @@ _POOL = None  # (threads, executor): one pool for every scan of the process
 
 def _chunked(op, inputs: list, chunk: int = nn.graph.CHUNK):
     """``op`` on cache-sized chunks of samples, on the fixedpoint thread count (the engine's
-    ops and kernels release the GIL), concatenated."""
+    ops and kernels release the GIL), concatenated; BLAS on one thread, as in
+    :meth:`fixedpoint.nn.Graph.run_raw`."""
+    with blas_one_thread():
+        return _chunked_run(op, inputs, chunk)
+
+
+def _chunked_run(op, inputs: list, chunk: int):
     n = len(inputs[0][0]) if inputs else 0
     if n <= chunk:
         return op(*(p for v in inputs for p in v))

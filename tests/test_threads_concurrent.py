@@ -162,3 +162,62 @@ def test_eight_python_threads_equal_serial(workload, restore_threads, toggle_thr
             np.testing.assert_array_equal(raw, serial[n], err_msg=n)
             checked += 1
     assert checked == N_THREADS * 3 * len(names)
+
+
+def test_blas_one_thread_limits_and_restores_from_the_main_thread():
+    """blas_one_thread, entered from the main thread: BLAS runs on one thread inside (nested uses
+    too) and gets its thread count back on leaving, also after an exception. From another thread
+    it leaves BLAS alone (OpenBLAS would not take the count back from there)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from fixedpoint._runtime import blas_one_thread
+
+    def blas_threads():
+        return {m["num_threads"] for m in threadpoolctl.threadpool_info() if m["user_api"] == "blas"}
+
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        before = blas_threads()
+        if before != {2}:
+            pytest.skip(f"NumPy's BLAS threads are not settable here ({before})")
+        with blas_one_thread():
+            assert blas_threads() == {1}
+            with blas_one_thread():
+                assert blas_threads() == {1}
+            assert blas_threads() == {1}
+        assert blas_threads() == before
+        with pytest.raises(ZeroDivisionError), blas_one_thread():
+            1 / 0  # noqa: B018
+        assert blas_threads() == before
+        seen = []
+
+        def other():
+            with blas_one_thread():
+                seen.append(blas_threads())
+
+        t = threading.Thread(target=other)
+        t.start()
+        t.join(10)
+        assert seen == [before] and blas_threads() == before
+
+
+def test_the_engine_runs_blas_on_one_thread(monkeypatch):
+    """Graph.run_raw (every emulation) runs its layers with BLAS on one thread, and BLAS has its
+    thread count back afterwards."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from fixedpoint.nn.dense import DenseOp
+
+    def blas_threads():
+        return {m["num_threads"] for m in threadpoolctl.threadpool_info() if m["user_api"] == "blas"}
+
+    seen, real = [], DenseOp.__call__
+    monkeypatch.setattr(DenseOp, "__call__", lambda self, *a, **k: seen.append(blas_threads()) or real(self, *a, **k))
+    rng = np.random.default_rng(5)
+    net = fx.Network([fx.Dense(rng.normal(0, 0.5, (8, 16)), rng.normal(0, 0.1, 16), "relu"),
+                      fx.Dense(rng.normal(0, 0.5, (16, 3)), rng.normal(0, 0.1, 3))])
+    t = fx.Fixed(12, 4)
+    cfg = {"input": t, **{lay.name: {"weight": t, "bias": t, "accum": fx.Fixed(24, 8), "result": t} for lay in net.layers}}
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        if blas_threads() != {2}:
+            pytest.skip("NumPy's BLAS threads are not settable here")
+        net.emulate(rng.normal(0, 1, (100, 8)), cfg)
+        assert seen and all(s == {1} for s in seen)
+        assert blas_threads() == {2}

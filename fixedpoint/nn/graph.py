@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._runtime import get_num_threads
+from .._runtime import blas_one_thread, get_num_threads
 from ..format import Fixed
 
 __all__ = ["Node", "Graph", "Value"]
@@ -149,15 +149,21 @@ class Graph:
     def run_raw(self, xs: list[np.ndarray], *, keep: bool = False, chunk: int = CHUNK) -> dict[str, Value]:
         """Run on stored integers: ``xs[k]`` holds input k's stored integers (samples first,
         then its per-sample shape). Returns ``{tensor: (raw, fmt)}`` for the outputs (for every
-        tensor with ``keep``). Samples are independent, so they run in cache-sized chunks."""
+        tensor with ``keep``). Samples are independent, so they run in cache-sized chunks, on
+        the kernels' threads when there are several chunks, with BLAS on one thread
+        (:func:`fixedpoint._runtime.blas_one_thread`)."""
         if len(xs) != len(self.inputs):
             raise ValueError(f"{self.api}: {len(self.inputs)} inputs expected, got {len(xs)}")
+        with blas_one_thread():
+            return self._run(xs, keep, chunk)
+
+    def _run(self, xs: list[np.ndarray], keep: bool, chunk: int) -> dict[str, Value]:
         n = len(xs[0]) if xs else 0
         if n > chunk:
             starts = range(0, n, chunk)
 
             def part(k):
-                return self.run_raw([x[k:k + chunk] for x in xs], keep=keep, chunk=chunk)
+                return self._run([x[k:k + chunk] for x in xs], keep, chunk)
 
             threads = min(get_num_threads(), len(starts))
             if threads > 1:  # chunks on several threads: NumPy and the kernels release the GIL
