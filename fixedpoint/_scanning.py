@@ -16,7 +16,7 @@ from ._runtime import blas_one_thread, get_num_threads
 from ._operands import result_format
 from .array import FixedArray
 from .format import Fixed
-from .nn._raw import storage as _storage
+from .nn._raw import is_wide, storage as _storage
 from .nn.dense import DenseOp
 
 
@@ -69,8 +69,7 @@ def _abs_level(values: np.ndarray, percentile: float) -> float:
 def _accum_countable(x_fmt: Fixed, op: DenseOp) -> bool:
     """:func:`_accum_overflows` can count this layer exactly (products within 62 bits, the
     accumulator within 60, int64 weights)."""
-    return (result_format("mul", x_fmt, op.w_fmt).w <= 62 and op.acc_t.w <= 60 and op.w.dtype != object
-            and op.w.dtype.kind != "V")
+    return result_format("mul", x_fmt, op.w_fmt).w <= 62 and op.acc_t.w <= 60 and not is_wide(op.w)
 
 
 def _accum_overflows(x_raw, x_fmt: Fixed, op: DenseOp) -> tuple[int, int, int]:

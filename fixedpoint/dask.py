@@ -48,7 +48,7 @@ from .quantize import _check_nan_policy, array
 from .format import Fixed, QMode
 from .network import Network
 from .nn import Graph
-from .nn._raw import quantize_input
+from .nn._raw import is_wide, quantize_input
 from ._scanning import _accum_countable, _accum_overflows
 from ._sharded import _worker_threads
 from .nn.dense import DenseOp
@@ -583,13 +583,13 @@ def overflows(model, X, config=None, *, progress: bool = False) -> dict:
     """
     api = "fxd.overflows"
     plan, x2 = _prepare(model, X, config, api)
-    _probe(plan, X.dtype, api)
+    # one event of zeros through the graph, every tensor kept (as _probe, which it replaces here)
     values = plan.graph.run_raw([_input_raw(np.zeros((1, plan.size), dtype=X.dtype), plan.graph, plan.kind)],
                                 keep=True)
     nodes = _dense_nodes(plan.graph)
     for node in nodes:
         raw, fmt = values[node.inputs[0]]
-        if raw.dtype.kind in "OV" or not _accum_countable(fmt, node.op):
+        if is_wide(raw) or not _accum_countable(fmt, node.op):
             raise NotImplementedError(f"{api}: layer {node.name!r} (input {fmt}, weights {node.op.w_fmt}, accum_t "
                                       f"{node.op.acc_t}) has products wider than 62 bits or an accumulator wider "
                                       "than 60; its overflows cannot be counted exactly in int64")

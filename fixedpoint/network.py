@@ -166,15 +166,12 @@ class Network:
         """
         X = self._checked(X, config)
         graph = self.to_graph(config)
-        if len(X) <= _EMULATE_BLOCK:
-            raw, fmt = graph.run_raw([_storage(self._quantized(X, config, 0))])[graph.outputs[0]]
-            return _wrap(raw, fmt)
         parts = []  # block by block: no temporaries of the whole X (float64 copy, quantized input)
-        for lo in range(0, len(X), _EMULATE_BLOCK):
+        for lo in range(0, max(len(X), 1), _EMULATE_BLOCK):
             x = self._quantized(X[lo:lo + _EMULATE_BLOCK], config, lo)
             raw, fmt = graph.run_raw([_storage(x)])[graph.outputs[0]]
             parts.append(raw)
-        return _wrap(np.concatenate(parts), fmt)
+        return _wrap(parts[0] if len(parts) == 1 else np.concatenate(parts), fmt)
 
     def to_graph(self, config: dict) -> Graph:
         """The emulation graph of this network under ``config`` (a chain: Dense, then ReLU)."""
@@ -243,13 +240,14 @@ class Network:
         """``(input_t)`` of rows ``first, first + 1, ...`` of X (read as float64); a NaN is named
         by its index in the whole X."""
         X = np.asarray(X, dtype=np.float64)
-        if np.isnan(X).any():
-            nan = np.argwhere(np.isnan(X))
-            if nan.size:
-                at = (int(nan[0][0]) + first, int(nan[0][1]))
-                raise ValueError(f"fx.Network.emulate: NaN at index {at} of X cannot be quantized into "
-                                 f"{config['input']}")
-        return array(X, config["input"])
+        try:
+            return array(X, config["input"])
+        except ValueError:
+            if not np.isnan(X).any():
+                raise
+        row, col = np.argwhere(np.isnan(X))[0]  # fx.array names the index in this block only
+        raise ValueError(f"fx.Network.emulate: NaN at index {(int(row) + first, int(col))} of X cannot be quantized "
+                         f"into {config['input']}")
 
     def _ops(self, config: dict, cache: dict | None) -> list:
         ops = []
